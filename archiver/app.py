@@ -1,0 +1,68 @@
+"""The archive as the CLI and the daemon see it: settings + store, opened once."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+
+from archiver import config
+from archiver.errors import ArchiveNotFound
+from archiver.store import Store, open_store, utcnow
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class App:
+    settings: config.Settings
+    clock: Callable[[], datetime] = utcnow
+
+    @cached_property
+    def store(self) -> Store:
+        return open_store(self.settings.database_url, clock=self.clock)
+
+    @property
+    def root(self) -> Path:
+        return self.settings.root
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+
+
+def load_app(config_path: str | None) -> App:
+    path = config.find_config(config_path)
+    if not path.exists():
+        raise ArchiveNotFound(
+            f"no archive here: {path} not found (run `archive init`, or pass --config)"
+        )
+    return App(settings=config.load_settings(path))
+
+
+def init_archive(directory: Path) -> tuple[Path, list[str]]:
+    """Create config.toml, warcs/, manifests/ and the store; change nothing that exists.
+
+    Returns (config path, what was created).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    created: list[str] = []
+    cfg = directory / config.CONFIG_NAME
+    if not cfg.exists():
+        cfg.write_text(config.render_default_config(), encoding="utf-8")
+        created.append(config.CONFIG_NAME)
+    settings = config.load_settings(cfg)
+    for folder in (settings.warcs_path, settings.manifests_path):
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            created.append(folder.name + "/")
+    store = open_store(settings.database_url, create=True)
+    try:
+        if getattr(store, "created_steps", 0):
+            created.append("store")
+    finally:
+        store.close()
+    return cfg, created

@@ -1,0 +1,1 @@
+"""Capture: site plan → fetch (every hop) → requisites → WARC records → snapshot rows."""

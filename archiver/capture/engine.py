@@ -1,0 +1,287 @@
+"""Capture one target: plan → fetch every hop → requisites → WARC records → outcome.
+
+`capture_target` never raises for a network problem: everything that happened is
+written to the WARC (redirect hops, error pages) and summarised in a CaptureOutcome
+that the store applies in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from archiver import SOFTWARE, urls
+from archiver.capture import records as rec
+from archiver.capture.plans import Plan, plan_for
+from archiver.capture.requisites import css_urls, html_requisites, outlinks
+from archiver.capture.warc import RecordLoc, WarcSink
+from archiver.config import CaptureSettings
+from archiver.net.fetch import Chain, Client, Hop
+from archiver.pages import PageInfo, analyse, decode_html, is_html
+from archiver.store.work import CaptureOutcome
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Written:
+    """A response (or revisit) record that was written, and what it held."""
+
+    hop: Hop
+    loc: RecordLoc
+    record_id: str
+    record_type: str
+    warc_payload_digest: str
+    revisit_of: str | None = None
+
+
+@dataclass
+class CaptureJob:
+    """Everything one capture needs; one per worker thread and target."""
+
+    client: Client
+    sink: WarcSink
+    settings: CaptureSettings
+    find_resource: Callable[[str, str], object | None]
+    ids: Callable[[], str] = rec.make_record_id
+    resources: list[dict] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    written: int = 0
+
+    # ------------------------------------------------------------ records
+
+    def _dedup(self, hop: Hop):
+        if hop.status != 200 or hop.truncated or not hop.doc_digest:
+            return None
+        return self.find_resource(hop.url, hop.doc_digest)
+
+    def _response(self, hop: Hop, response_id: str) -> tuple[object, str, object | None]:
+        ex = hop.exchange
+        assert ex is not None
+        extra = {"WARC-IP-Address": ex.peer_ip or "", "WARC-Truncated": hop.truncated or ""}
+        original = self._dedup(hop)
+        if original is not None:
+            body_start, _ = rec.http_header_end(ex.response, is_request=False)
+            ex.response.seek(0)
+            header_bytes = ex.response.read(body_start)
+            record = rec.revisit_record(
+                hop.url,
+                header_bytes,
+                date=hop.started_at,
+                record_id=response_id,
+                refers_to=original.record_id,
+                refers_to_uri=original.url,
+                refers_to_date=original.warc_date,
+                payload_digest=original.warc_payload_digest,
+                extra=extra,
+            )
+            return record, "revisit", original
+        ex.response.seek(0, 2)
+        length = ex.response.tell()
+        record = rec.http_record(
+            "response",
+            hop.url,
+            ex.response,
+            length,
+            date=hop.started_at,
+            record_id=response_id,
+            extra=extra,
+        )
+        return record, "response", None
+
+    def write_hop(self, hop: Hop) -> Written | None:
+        """Write one hop's response (or revisit) and request records."""
+        ex = hop.exchange
+        if ex is None or hop.status is None or ex.response_bytes == 0:
+            return None
+        response_id = self.ids()
+        response, rtype, original = self._response(hop, response_id)
+        ex.request.seek(0, 2)
+        req_len = ex.request.tell()
+        request = rec.http_record(
+            "request",
+            hop.url,
+            ex.request,
+            req_len,
+            date=hop.started_at,
+            record_id=self.ids(),
+            extra={"WARC-Concurrent-To": response_id},
+        )
+        warc_digest = response.rec_headers.get_header("WARC-Payload-Digest") or ""
+        loc = self.sink.write([response, request])[0]
+        self.written += 2
+        if rtype == "response" and hop.status and hop.doc_digest:
+            self.resources.append(
+                dict(
+                    url=hop.url,
+                    payload_digest=hop.doc_digest,
+                    warc_payload_digest=warc_digest,
+                    record_id=response_id,
+                    warc_date=rec.warc_date(hop.started_at),
+                    warc=loc.warc,
+                    offset=loc.offset,
+                )
+            )
+        return Written(
+            hop,
+            loc,
+            response_id,
+            rtype,
+            warc_digest,
+            original.record_id if original is not None else None,
+        )
+
+    def fetch_and_write(self, url: str) -> tuple[Chain, list[Written]]:
+        """Fetch a URL (all hops) and write what came back; the chain is closed after."""
+        chain = self.client.fetch_chain(url, record=True)
+        try:
+            written = [w for hop in chain.hops if (w := self.write_hop(hop)) is not None]
+        finally:
+            chain.close()
+        return chain, written
+
+    # ------------------------------------------------------------ requisites
+
+    def requisites(self, html: str, page_url: str, budget: int) -> int:
+        """Fetch and write a page's requisites (one level into CSS, one into iframes)."""
+        found, iframes = html_requisites(html, page_url)
+        count = 0
+        queue = [(u, "req") for u in found] + [(u, "iframe") for u in iframes]
+        while queue and count < budget:
+            url, kind = queue.pop(0)
+            key = urls.normalise(url, drop_tracking=False) if urls.is_http_url(url) else url
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            chain, _ = self.fetch_and_write(url)
+            count += 1
+            final = chain.final
+            if final is None or final.status is None or final.status >= 400:
+                continue
+            if kind == "req" and final.content_type == "text/css":
+                css = decode_html(final.head, final.header("content-type"))
+                queue += [(u, "css-child") for u in css_urls(css, final.url)]
+            elif kind == "iframe" and is_html(final.content_type, final.head):
+                sub, _ = html_requisites(
+                    decode_html(final.head, final.header("content-type")), final.url
+                )
+                queue += [(u, "req") for u in sub]
+        return count
+
+
+def _page_info(plan: Plan, final: Hop, extra_texts: dict[str, str]) -> PageInfo:
+    info = analyse(final.head, final.header("content-type"))
+    if plan.text_from and plan.text_parser:
+        html = extra_texts.get(plan.text_from)
+        parsed = plan.text_parser(html) if html else None
+        if parsed is None:
+            return PageInfo(
+                title=info.title, text=info.text, fingerprint=info.fingerprint, quality="not-found"
+            )
+        title, text = parsed
+        from archiver.pages import fingerprint
+
+        return PageInfo(title=title, text=text, fingerprint=fingerprint(text), quality=None)
+    return info
+
+
+def _metadata(
+    job: CaptureJob,
+    plan: Plan,
+    page: Written,
+    chain: Chain,
+    citing: list[str],
+    html: str | None,
+    resources: int,
+    date: datetime,
+) -> None:
+    data = {
+        "software": SOFTWARE,
+        "plan": plan.name,
+        "citing_articles": citing,
+        "redirects": chain.redirects,
+        "resources": resources,
+        "via_proxy": bool(page.hop.exchange and page.hop.exchange.via_proxy),
+        "outlinks": outlinks(html, page.hop.url) if html else [],
+    }
+    record = rec.json_record(
+        "metadata",
+        plan.primary,
+        data,
+        date=date,
+        record_id=job.ids(),
+        extra={"WARC-Concurrent-To": page.record_id},
+    )
+    job.sink.write([record])
+    job.written += 1
+
+
+def _failure_reason(chain: Chain) -> str:
+    if chain.error is not None:
+        return str(chain.error)
+    final = chain.final
+    if final is None:
+        return "no response"
+    return f"HTTP {final.status} {final.reason}".strip()
+
+
+def capture_target(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
+    plan = plan_for(url)
+    chain, written = job.fetch_and_write(plan.primary)
+    job.seen.add(urls.normalise(plan.primary, drop_tracking=False))
+    final_w = written[-1] if written and written[-1].hop is chain.final else None
+    if final_w is None:
+        return CaptureOutcome(state="failed", error=_failure_reason(chain), resources=job.resources)
+    final = final_w.hop
+    extra_texts: dict[str, str] = {}
+    resources = 0
+    for extra in plan.extra:
+        ex_chain, _ = job.fetch_and_write(extra)
+        resources += 1
+        job.seen.add(urls.normalise(extra, drop_tracking=False))
+        if ex_chain.final is not None and ex_chain.final.head:
+            extra_texts[extra] = decode_html(
+                ex_chain.final.head, ex_chain.final.header("content-type")
+            )
+    html = None
+    if is_html(final.content_type, final.head):
+        html = decode_html(final.head, final.header("content-type"))
+    ok = final.status is not None and 200 <= final.status < 300
+    if ok and html and job.settings.requisites and plan.requisites:
+        resources += job.requisites(html, final.url, job.settings.max_requisites)
+    page = _page_info(plan, final, extra_texts)
+    _metadata(job, plan, final_w, chain, citing, html, resources, final.started_at)
+    snapshot = dict(
+        captured_at=final.started_at,
+        warc=final_w.loc.warc,
+        offset=final_w.loc.offset,
+        length=final_w.loc.length,
+        record_id=final_w.record_id,
+        record_type=final_w.record_type,
+        status=final.status,
+        final_url=final.url,
+        redirects=chain.redirects,
+        content_type=final.content_type,
+        payload_digest=final.doc_digest,
+        warc_payload_digest=final_w.warc_payload_digest,
+        size=final.doc_size,
+        title=page.title or None,
+        text=page.text or None,
+        text_fingerprint=page.fingerprint or None,
+        resources=resources,
+        truncated=bool(final.truncated),
+        good=ok and page.quality is None,
+        quality=page.quality,
+    )
+    retry = final.retry_after() if final.status in (429, 503) else None
+    if ok:
+        state, error = "archived", None
+    elif retry is not None:
+        state, error = "pending", f"HTTP {final.status}: retry after {retry:.0f}s"
+    else:
+        state, error = "failed", _failure_reason(chain)
+    return CaptureOutcome(
+        state=state, snapshots=[snapshot], resources=job.resources, error=error, retry_after=retry
+    )

@@ -1,0 +1,294 @@
+"""Capture every due target: claim, capture in a thread pool, store, ledger, manifests.
+
+The CLI (`archive add`, `archive capture`) and the daemon call `capture_pending`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select, update
+
+from archiver.capture.engine import CaptureJob, capture_target
+from archiver.capture.warc import (
+    OPEN_SUFFIX,
+    ClosedWarc,
+    WarcSink,
+    find_open_files,
+    recover_open_file,
+)
+from archiver.errors import WarcWriteError
+from archiver.net.fetch import Client
+from archiver.net.gate import HostGate
+from archiver.progress import NoProgress, PlainProgress
+from archiver.store import schema as t
+
+logger = logging.getLogger(__name__)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class CaptureSummary:
+    archived: int = 0
+    failed: int = 0
+    waiting: int = 0
+    snapshots: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    articles: set[str] = field(default_factory=set)
+
+    @property
+    def attempted(self) -> int:
+        return self.archived + self.failed + self.waiting
+
+    def line(self) -> str:
+        if not self.attempted:
+            return "Nothing to capture."
+        return (
+            f"Captured {self.attempted} targets: {self.archived} archived, "
+            f"{self.failed} failed, {self.waiting} waiting to retry "
+            f"({self.snapshots} snapshots)."
+        )
+
+
+def _on_close(app):
+    from archiver.manifest import ledger_for
+
+    def closed(c: ClosedWarc) -> None:
+        with app.store.tx() as conn:
+            conn.execute(delete(t.warc_file).where(t.warc_file.c.path == c.warc))
+            conn.execute(
+                t.warc_file.insert().values(
+                    path=c.warc,
+                    opened_at=c.closed_at,
+                    closed_at=c.closed_at,
+                    size=c.size,
+                    sha256=c.sha256,
+                    records=c.records,
+                    writer=worker_id(),
+                )
+            )
+        ledger_for(app.settings).append(
+            "warc-closed", warc=c.warc, size=c.size, sha256=c.sha256, records=c.records
+        )
+
+    return closed
+
+
+def make_sink(app) -> WarcSink:
+    s = app.settings
+    return WarcSink(
+        root=s.root,
+        warcs_dir=s.warcs_path,
+        max_size=s.capture.warc_max_size,
+        gzip_level=s.capture.gzip_level,
+        on_close=_on_close(app),
+        clock=app.clock,
+    )
+
+
+def recover(app) -> list:
+    """Close `.open` WARC files left by a killed process (never one still being written)."""
+    recovered = []
+    for path in find_open_files(app.settings.warcs_path):
+        try:
+            f = open(path, "rb")  # noqa: SIM115
+        except FileNotFoundError:
+            continue
+        with f:
+            try:  # a live writer holds this lock; a killed one released it
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            r = recover_open_file(path)
+        recovered.append(r)
+        _after_recovery(app, r)
+    return recovered
+
+
+def _after_recovery(app, r) -> None:
+    """Snapshots pointing past the kept bytes are dropped and their targets re-queued."""
+    from archiver.capture.warc import sha256_file
+
+    rel = r.warc.resolve().relative_to(app.settings.root.resolve()).as_posix()
+    s = t.snapshot
+    with app.store.tx() as conn:
+        lost = conn.execute(
+            select(s.c.id, s.c.target_id).where(s.c.warc == rel, (s.c.offset + s.c.length) > r.kept)
+        ).all()
+        if lost:
+            conn.execute(delete(s).where(s.c.id.in_([x.id for x in lost])))
+            conn.execute(
+                update(t.target)
+                .where(t.target.c.id.in_([x.target_id for x in lost]))
+                .values(recapture=True, next_capture_at=app.clock())
+            )
+        conn.execute(
+            delete(t.resource).where(t.resource.c.warc == rel, t.resource.c.offset >= r.kept)
+        )
+    logger.warning(
+        "recovered %s: kept %d bytes (%d records), set aside %d bytes, re-queued %d targets",
+        rel,
+        r.kept,
+        r.records,
+        r.dropped,
+        len(lost),
+    )
+    if r.kept:
+        _on_close(app)(ClosedWarc(rel, r.kept, sha256_file(r.warc), r.records, app.clock()))
+
+
+class _Capturer:
+    """One capture run's shared state: sink, gate, per-thread clients."""
+
+    def __init__(self, app, sink: WarcSink, progress: PlainProgress) -> None:
+        self.app = app
+        self.s = app.settings
+        self.sink = sink
+        self.progress = progress
+        self.gate = HostGate(
+            concurrency=self.s.capture.per_host_concurrency, delay=self.s.capture.per_host_delay
+        )
+        self.local = threading.local()
+        self.clients: list[Client] = []
+        self.lock = threading.Lock()
+        self.summary = CaptureSummary()
+        self.worker = worker_id()
+
+    def client(self) -> Client:
+        if not hasattr(self.local, "client"):
+            self.local.client = Client(self.s.capture, self.gate, clock=self.app.clock)
+            with self.lock:
+                self.clients.append(self.local.client)
+        return self.local.client
+
+    def one(self, target) -> None:
+        store = self.app.store
+        try:
+            citing = store.citing_articles(target.id)
+            job = CaptureJob(
+                client=self.client(),
+                sink=self.sink,
+                settings=self.s.capture,
+                find_resource=store.find_resource,
+            )
+            outcome = capture_target(target.url, job, citing)
+            ids = store.record_capture(
+                target,
+                self.worker,
+                outcome,
+                retry_backoff=self.s.capture.retry_backoff,
+                retry_max=self.s.capture.retry_max,
+                check_interval=self.s.check.interval,
+            )
+        except BaseException:
+            store.release(target.id, self.worker)
+            raise
+        self._ledger(target, outcome, ids)
+        self._count(target, outcome, citing)
+
+    def _ledger(self, target, outcome, ids) -> None:
+        from archiver.manifest import ledger_for
+
+        ledger = ledger_for(self.s)
+        for snap in outcome.snapshots:
+            ledger.append(
+                "snapshot",
+                target=target.url,
+                warc=snap["warc"],
+                offset=snap["offset"],
+                length=snap["length"],
+                record_id=snap["record_id"],
+                payload_digest=snap["payload_digest"],
+                status=snap["status"],
+                captured_at=snap["captured_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            )
+
+    def _count(self, target, outcome, citing) -> None:
+        with self.lock:
+            s = self.summary
+            s.snapshots += len(outcome.snapshots)
+            s.articles.update(citing)
+            if outcome.state == "archived":
+                s.archived += 1
+            elif outcome.state == "pending":
+                s.waiting += 1
+                s.failures.append((target.url, outcome.error or "waiting"))
+            else:
+                s.failed += 1
+                s.failures.append((target.url, outcome.error or "failed"))
+        self.progress.advance(f"{outcome.state}: {target.url}")
+
+    def close(self) -> None:
+        for c in self.clients:
+            c.close()
+
+
+def capture_pending(
+    app,
+    *,
+    progress: PlainProgress | None = None,
+    target_ids: list[int] | None = None,
+    sink: WarcSink | None = None,
+    stop: threading.Event | None = None,
+) -> CaptureSummary:
+    """Capture every due target (or only ``target_ids``); returns what happened."""
+    s = app.settings
+    recover(app)
+    own_sink = sink is None
+    sink = sink or make_sink(app)
+    progress = progress or NoProgress()
+    cap = _Capturer(app, sink, progress)
+    store = app.store
+    total = store.count_capture_due(max_attempts=s.capture.max_attempts, target_ids=target_ids)
+    progress.start("capturing", total)
+    workers = s.capture.workers
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool:
+            running: set = set()
+            while not (stop and stop.is_set()):
+                if len(running) < workers:
+                    claimed = store.claim_captures(
+                        worker=cap.worker,
+                        lease=s.daemon.lease,
+                        limit=workers - len(running),
+                        max_attempts=s.capture.max_attempts,
+                        target_ids=target_ids,
+                    )
+                    if claimed and cap.summary.attempted + len(running) + len(claimed) > total:
+                        progress.grow(cap.summary.attempted + len(running) + len(claimed) - total)
+                        total = cap.summary.attempted + len(running) + len(claimed)
+                    running |= {pool.submit(cap.one, row) for row in claimed}
+                    if not claimed and not running:
+                        break
+                done, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    fut.result()  # re-raise a worker's WarcWriteError or bug here
+    except WarcWriteError:
+        logger.error("capture stopped: WARC writing failed")
+        raise
+    finally:
+        progress.stop()
+        cap.close()
+        if own_sink:
+            sink.close()
+    _refresh(app, cap.summary.articles)
+    return cap.summary
+
+
+def _refresh(app, articles) -> None:
+    from archiver.manifest import refresh
+
+    if articles:
+        refresh(app, sorted(articles))
+
+
+__all__ = ["OPEN_SUFFIX", "CaptureSummary", "capture_pending", "make_sink", "recover"]

@@ -1,0 +1,293 @@
+"""WARC files on disk: one gzip member per record, `.open` while written, rotated by size.
+
+Several capture threads share one `WarcSink`. Each record is compressed into its own
+gzip member outside the lock; the lock only covers appending the finished members of
+one capture contiguously, so a capture's records sit together and workers never
+interleave bytes. The file is flushed and fsync'd before the caller commits the
+snapshot rows that point into it, and renamed from `.open` when closed.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import logging
+import os
+import shutil
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import SpooledTemporaryFile
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.recordloader import ArcWarcRecord
+from warcio.warcwriter import WARCWriter
+
+from archiver.capture.records import make_record_id, warcinfo_record
+from archiver.errors import WarcWriteError
+
+logger = logging.getLogger(__name__)
+
+OPEN_SUFFIX = ".open"
+
+
+@dataclass(frozen=True)
+class RecordLoc:
+    warc: str  # final file name, relative to the archive root
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True)
+class ClosedWarc:
+    warc: str
+    size: int
+    sha256: str
+    records: int
+    closed_at: datetime
+
+
+class _GzipMember:
+    """A file-like that compresses everything written into one gzip member."""
+
+    def __init__(self, out, level: int) -> None:
+        self._z = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+        self._out = out
+
+    def write(self, data) -> None:
+        self._out.write(self._z.compress(data))
+
+    def flush(self) -> None:  # warcio flushes at the end of a record; finish() ends it
+        pass
+
+    def finish(self) -> None:
+        self._out.write(self._z.flush())
+
+
+def compress_record(record: ArcWarcRecord, level: int) -> SpooledTemporaryFile:
+    """One record → one gzip member, in a spooled temp file positioned at 0."""
+    buf = SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115 - returned to the caller
+    member = _GzipMember(buf, level)
+    WARCWriter(member, gzip=False, warc_version="1.1").write_record(record)
+    member.finish()
+    buf.seek(0)
+    return buf
+
+
+class WarcSink:
+    """The archive's current WARC file, shared by the capture threads of one process."""
+
+    def __init__(
+        self,
+        *,
+        root: Path,
+        warcs_dir: Path,
+        max_size: int,
+        gzip_level: int = 6,
+        on_close: Callable[[ClosedWarc], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        ids: Callable[[], str] = make_record_id,
+        name_tag: str = "",
+    ) -> None:
+        self.root = root
+        self.warcs_dir = warcs_dir
+        self.max_size = max_size
+        self.gzip_level = gzip_level
+        self.on_close = on_close
+        self.clock = clock
+        self.ids = ids
+        self.name_tag = name_tag
+        self._lock = threading.Lock()
+        self._f = None
+        self._path: Path | None = None
+        self._sha = hashlib.sha256()
+        self._records = 0
+
+    # ------------------------------------------------------------ files
+
+    def _new_path(self) -> Path:
+        now = self.clock()
+        folder = self.warcs_dir / now.strftime("%Y") / now.strftime("%m")
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = now.strftime("%Y%m%d%H%M%S")
+        tag = f"-{self.name_tag}" if self.name_tag else ""
+        for serial in range(100000):
+            path = folder / f"archive-{stamp}{tag}-{serial:05d}.warc.gz"
+            if path.exists():
+                continue
+            try:  # O_EXCL: two processes never pick the same name
+                fd = os.open(str(path) + OPEN_SUFFIX, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                continue
+            os.close(fd)
+            return path
+        raise WarcWriteError(f"no free WARC file name in {folder}")
+
+    def _open(self) -> None:
+        self._path = self._new_path()
+        self._f = open(str(self._path) + OPEN_SUFFIX, "r+b")  # noqa: SIM115
+        # held while the file is written: recovery skips files a live writer holds
+        fcntl.flock(self._f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._sha = hashlib.sha256()
+        self._records = 0
+        info = warcinfo_record(
+            self._path.name,
+            date=self.clock(),
+            record_id=self.ids(),
+            info={"isPartOf": "archiver", "operator": os.environ.get("USER", "")},
+        )
+        self._append([compress_record(info, self.gzip_level)])
+        logger.info("opened %s", self.rel(self._path))
+
+    def rel(self, path: Path) -> str:
+        return path.resolve().relative_to(self.root.resolve()).as_posix()
+
+    def _append(self, members: list[SpooledTemporaryFile]) -> list[tuple[int, int]]:
+        """Append finished gzip members; on any OS error cut the file back, raise."""
+        assert self._f is not None
+        start = self._f.seek(0, os.SEEK_END)
+        spans = []
+        try:
+            for m in members:
+                offset = self._f.tell()
+                while chunk := m.read(1 << 16):
+                    self._f.write(chunk)
+                    self._sha.update(chunk)
+                spans.append((offset, self._f.tell() - offset))
+            self._f.flush()
+            os.fsync(self._f.fileno())
+        except OSError as exc:
+            self._f.truncate(start)
+            self._f.flush()
+            self._sha = _rehash(self._f, start)
+            what = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
+            raise WarcWriteError(f"cannot write {self.rel(self._path)}.open: {what}") from exc
+        self._records += len(members)
+        return spans
+
+    # ------------------------------------------------------------ public
+
+    def write(self, records: list[ArcWarcRecord]) -> list[RecordLoc]:
+        """Write records contiguously; returns where each one landed."""
+        members = [compress_record(r, self.gzip_level) for r in records]
+        try:
+            with self._lock:
+                if self._f is None:
+                    self._open()
+                spans = self._append(members)
+                rel = self.rel(self._path)
+                if self._f.tell() >= self.max_size:
+                    self._close_locked()
+            return [RecordLoc(rel, off, length) for off, length in spans]
+        finally:
+            for m in members:
+                m.close()
+
+    def _close_locked(self) -> None:
+        if self._f is None:
+            return
+        f, path = self._f, self._path
+        size = f.seek(0, os.SEEK_END)
+        f.flush()
+        os.fsync(f.fileno())
+        f.close()
+        os.replace(str(path) + OPEN_SUFFIX, path)
+        _fsync_dir(path.parent)
+        self._f = None
+        closed = ClosedWarc(
+            self.rel(path), size, self._sha.hexdigest(), self._records, self.clock()
+        )
+        logger.info("closed %s (%d bytes, %d records)", closed.warc, size, closed.records)
+        if self.on_close:
+            self.on_close(closed)
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_locked()
+
+
+def _rehash(f, upto: int):
+    sha = hashlib.sha256()
+    f.seek(0)
+    remaining = upto
+    while remaining > 0:
+        chunk = f.read(min(1 << 16, remaining))
+        if not chunk:
+            break
+        sha.update(chunk)
+        remaining -= len(chunk)
+    f.seek(0, os.SEEK_END)
+    return sha
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- recovery
+
+
+@dataclass(frozen=True)
+class Recovered:
+    warc: Path
+    kept: int
+    dropped: int
+    records: int
+
+
+def complete_prefix(path: Path) -> tuple[int, int]:
+    """(bytes, records) of the longest run of complete, readable records from the start."""
+    good_end, records = 0, 0
+    with open(path, "rb") as f:
+        it = ArchiveIterator(f, check_digests=False)
+        try:
+            for record in it:
+                record.content_stream().read()  # reading to the end proves the member whole
+                it.read_to_end()
+                good_end = it.get_record_offset() + it.get_record_length()
+                records += 1
+        except (ArchiveLoadFailed, EOFError, zlib.error, OSError, ValueError) as exc:
+            logger.warning("%s: stops being readable after %d bytes: %s", path, good_end, exc)
+    return good_end, records
+
+
+def recover_open_file(open_path: Path) -> Recovered:
+    """Cut a `.open` file after its last complete record and rename it closed."""
+    final = Path(str(open_path)[: -len(OPEN_SUFFIX)])
+    size = open_path.stat().st_size
+    kept, records = complete_prefix(open_path)
+    if kept < size:
+        backup = open_path.with_name(open_path.name + ".tail")
+        with open(open_path, "rb") as src, open(backup, "wb") as dst:
+            src.seek(kept)
+            shutil.copyfileobj(src, dst)  # the dropped tail is kept aside, never destroyed
+        with open(open_path, "r+b") as f:
+            f.truncate(kept)
+            os.fsync(f.fileno())
+    if kept == 0:
+        open_path.unlink()
+    else:
+        os.replace(open_path, final)
+        _fsync_dir(final.parent)
+    return Recovered(final, kept, size - kept, records)
+
+
+def sha256_file(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def find_open_files(warcs_dir: Path) -> list[Path]:
+    return sorted(warcs_dir.rglob("*.warc.gz" + OPEN_SUFFIX))

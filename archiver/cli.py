@@ -1,0 +1,258 @@
+"""The `archive` command: parse, call one service function, print.
+
+Errors a user can act on (ArchiverError) print one line on stderr and exit with the
+error's code; anything else is a bug and shows a traceback only with --debug.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from archiver import __version__
+from archiver.app import App, init_archive, load_app
+from archiver.errors import ArchiverError, SourceError
+
+logger = logging.getLogger("archiver")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class ArchiveGroup(click.Group):
+    """Turns ArchiverError into one line on stderr and the error's exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ArchiverError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except Exception as exc:  # a bug: one line unless --debug
+            if (ctx.obj and ctx.obj.get("debug")) or isinstance(exc, click.exceptions.Exit):
+                raise
+            if isinstance(exc, click.ClickException | click.exceptions.Abort):
+                raise
+            click.echo(
+                f"Error: internal error: {type(exc).__name__}: {exc} "
+                "(run with --debug for the traceback)",
+                err=True,
+            )
+            ctx.exit(70)
+        finally:
+            app = (ctx.obj or {}).get("app")
+            if app is not None:
+                app.close()
+
+
+def pass_app(fn):
+    """Open the archive (config → settings → store) for a command that needs it."""
+
+    @click.pass_context
+    @functools.wraps(fn)
+    def wrapper(ctx: click.Context, *args, **kwargs):
+        obj = ctx.ensure_object(dict)
+        if obj.get("app") is None:
+            obj["app"] = load_app(obj.get("config"))
+        return ctx.invoke(fn, obj["app"], *args, **kwargs)
+
+    return wrapper
+
+
+@click.group(cls=ArchiveGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="config.toml to use (default: $ARCHIVER_CONFIG, then ./config.toml).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@click.option("-v", "--verbose", is_flag=True, help="Log each fetch and decision.")
+@click.version_option(__version__, prog_name="archiver")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, debug: bool, verbose: bool) -> None:
+    """Keep the web pages that citations depend on.
+
+    Finds every URL an article cites, captures each page into WARC files, checks the
+    live links for rot on a schedule, and writes manifests editors can review and
+    auditors can verify.
+
+    \b
+    Example:
+      archive init myarchive && cd myarchive
+      archive add ~/drafts/article.txt
+      archive status
+    """
+    ctx.ensure_object(dict)
+    ctx.obj.update(config=config_path, debug=debug)
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+def init(directory: Path) -> None:
+    """Create an archive: config.toml, warcs/, manifests/ and the store.
+
+    Re-running it on an existing archive changes nothing and says so.
+
+    \b
+    Example:
+      archive init ~/archives/newsroom
+    """
+    cfg, created = init_archive(directory)
+    if created:
+        click.echo(f"Initialised archive in {cfg.parent.resolve()} (created: {', '.join(created)})")
+    else:
+        click.echo(f"Archive already initialised in {cfg.parent.resolve()}; nothing changed")
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.option(
+    "--queue",
+    is_flag=True,
+    help="Only record citations; capture later (`archive capture` or the daemon).",
+)
+@pass_app
+def add(app: App, sources: tuple[str, ...], queue: bool) -> None:
+    """Add articles and capture every page they cite.
+
+    SOURCE is a .txt, .md or .html file, an http(s) article URL, or - for stdin.
+    The article's id is printed first on each line of output. Adding the same
+    article again updates it (new citations are added) and never duplicates it.
+
+    \b
+    Examples:
+      archive add article.txt
+      archive add https://example.org/story.html --queue
+    """
+    from archiver.service import add_sources
+
+    report = add_sources(app, list(sources), capture=not queue, progress=_progress())
+    for r in report.results:
+        verb = "added" if r.created else "updated"
+        click.echo(
+            f"{r.article_id}\t{verb}: {r.citations} citations ({r.new_citations} new) "
+            f"from {r.source}"
+        )
+    if report.capture is not None:
+        _print_capture_summary(report.capture)
+    elif queue and report.results:
+        click.echo("Queued: run `archive capture` (or the daemon) to capture.")
+    for message in report.errors:
+        click.echo(f"Error: {message}", err=True)
+    if report.errors:
+        raise SystemExit(SourceError.exit_code)
+
+
+def _progress():
+    from archiver.progress import make_progress
+
+    return make_progress(err)
+
+
+def _print_capture_summary(summary) -> None:
+    if summary is None:
+        return
+    click.echo(summary.line())
+    for url, reason in summary.failures:
+        click.echo(f"  failed: {url}: {reason}")
+
+
+@cli.command()
+@pass_app
+def capture(app: App) -> None:
+    """Capture every pending target now (failed ones whose retry time has come too).
+
+    \b
+    Example:
+      archive capture
+    """
+    from archiver.capture.run import capture_pending
+
+    _print_capture_summary(capture_pending(app, progress=_progress()))
+
+
+@cli.command()
+@click.argument("article", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def status(app: App, article: str | None, as_json: bool) -> None:
+    """What is archived, rotted and drifted: all articles, or one article's citations.
+
+    \b
+    Examples:
+      archive status
+      archive status prosecuting-social-media --json
+    """
+    if article:
+        doc = app.store.article_doc(article)
+        if as_json:
+            click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+            return
+        _print_article(doc)
+        return
+    rows = app.store.status_rows()
+    if as_json:
+        keys = ("id", "title", "source_url", "citations")
+        click.echo(
+            json.dumps([{k: r[k] for k in keys} for r in rows], ensure_ascii=False, indent=2)
+        )
+        return
+    table = Table(title=f"Archive {app.root}")
+    for col in ("article", "title", "citations", "archived", "failed", "rotted", "dead"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["title"][:60],
+            str(r["citations"]),
+            str(r["archived"]),
+            str(r["failed"]),
+            str(r["rotted"]),
+            str(r["dead"]),
+        )
+    out.print(table)
+    if not rows:
+        click.echo("No articles yet: `archive add ARTICLE`.")
+
+
+def _print_article(doc: dict) -> None:
+    art = doc["article"]
+    table = Table(title=f"{art['id']}: {art['title']}")
+    for col in ("#", "url", "role", "capture", "rot", "snapshots", "last status"):
+        table.add_column(col, overflow="fold")
+    for c in doc["citations"]:
+        last = c["snapshots"][-1]["status"] if c["snapshots"] else ""
+        rot = c["rot"] or ""
+        if c["dead"]:
+            rot += " (dead)"
+        table.add_row(
+            str(c["id"]),
+            c["url"],
+            c["role"],
+            c["capture_state"],
+            rot,
+            str(len(c["snapshots"])),
+            str(last or ""),
+        )
+    out.print(table)
+
+
+def main() -> None:
+    cli(obj={}, prog_name="archive")
+
+
+if __name__ == "__main__":
+    main()

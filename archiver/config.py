@@ -1,0 +1,306 @@
+"""config.toml → typed, validated, frozen settings.
+
+Defaults live here and only here: every field carries its meaning in ``metadata["doc"]``
+and `render_default_config()` turns the dataclasses into the commented config.toml that
+`archive init` writes (and that the repository root ships).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archiver.errors import ConfigError
+
+CONFIG_NAME = "config.toml"
+ENV_CONFIG = "ARCHIVER_CONFIG"
+ENV_DATABASE = "ARCHIVER_DATABASE"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: str | int | float) -> float:
+    """'30s', '5m', '1h', '7d' (or a bare number of seconds) → seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 1h, 7d)")
+    return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
+def _opt(default: Any, doc: str, *, duration: bool = False, secret: bool = False) -> Any:
+    meta = {"doc": doc, "duration": duration}
+    kw: dict[str, Any] = {"metadata": meta, "repr": not secret}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), **kw)
+    return field(default=default, **kw)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaptureSettings:
+    workers: int = _opt(4, "Capture threads working at once (each with its own HTTP session).")
+    max_bytes: int = _opt(
+        256 * 2**20, "Largest response body kept; a longer one is cut and marked truncated."
+    )
+    warc_max_size: int = _opt(
+        1_000_000_000, "Close the current WARC file and start a new one past this many bytes."
+    )
+    gzip_level: int = _opt(6, "gzip level (1-9) for each WARC record's gzip member.")
+    connect_timeout: float = _opt("10s", "Time allowed to open a connection.", duration=True)
+    read_timeout: float = _opt("30s", "Time allowed between two reads.", duration=True)
+    page_timeout: float = _opt(
+        "120s", "Time allowed for one page with all its redirect hops.", duration=True
+    )
+    max_redirects: int = _opt(10, "Redirect hops followed (each one recorded) before giving up.")
+    requisites: bool = _opt(True, "Capture page requisites (images, CSS, JS, fonts, iframes).")
+    max_requisites: int = _opt(300, "At most this many requisites per page.")
+    per_host_concurrency: int = _opt(2, "Requests in flight to one host at once (1 or 2).")
+    per_host_delay: float = _opt(
+        "0.5s", "Pause between two requests to the same host.", duration=True
+    )
+    retry_backoff: float = _opt(
+        "5m", "First wait before a failed capture is retried; doubles each time.", duration=True
+    )
+    retry_max: float = _opt("7d", "Longest wait between capture retries.", duration=True)
+    max_attempts: int = _opt(8, "Give up capturing a target after this many failed attempts.")
+    allow_private: bool = _opt(
+        False,
+        "Allow loopback, private, link-local and metadata addresses (intranet archives only).",
+    )
+    proxy: str = _opt(
+        "",
+        "Proxy for every fetch: http://host:port, https://…, socks5h://…"
+        " (empty: use HTTP(S)_PROXY / NO_PROXY from the environment).",
+        secret=True,
+    )
+    ca_bundle: str = _opt(
+        "", "CA bundle (PEM) to trust (empty: REQUESTS_CA_BUNDLE or the system's)."
+    )
+    user_agent: str = _opt("", "User-Agent; empty gives 'archiver/VERSION (+contact)'.")
+    contact: str = _opt(
+        "https://github.com/archiver/archiver",
+        "URL or e-mail named in the User-Agent so site owners can reach you.",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckSettings:
+    interval: float = _opt("7d", "Re-check each live link this often.", duration=True)
+    workers: int = _opt(8, "Check threads working at once.")
+    drift_threshold: float = _opt(
+        0.5,
+        "Main-text similarity (0..1, word 3-gram Jaccard) below which a page counts as drifted.",
+    )
+    dead_after: int = _opt(3, "Consecutive failing checks before a link is called dead.")
+    dead_min_days: float = _opt(3, "…and the failing checks must span at least this many days.")
+    max_bytes: int = _opt(5 * 2**20, "Bytes of a page read when checking it.")
+    recapture_on_drift: bool = _opt(True, "Capture a drifted page again (both versions kept).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DaemonSettings:
+    capture_every: float = _opt("1m", "Run pending captures this often.", duration=True)
+    check_every: float = _opt("1h", "Run due link checks this often.", duration=True)
+    manifest_every: float = _opt("5m", "Rewrite changed manifests this often.", duration=True)
+    intake_every: float = _opt("5m", "Poll watched folders this often.", duration=True)
+    shutdown_grace: float = _opt(
+        "20s", "On SIGTERM, wait this long for in-flight work before exiting.", duration=True
+    )
+    lease: float = _opt(
+        "10m", "A claimed target is reclaimable after this long without progress.", duration=True
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntakeSettings:
+    folders: list[str] = _opt([], "Folders whose new .txt/.md/.html files are added as articles.")
+    feeds: list[str] = _opt([], "RSS/Atom feeds whose new entries are added as articles.")
+    feed_every: float = _opt("15m", "Poll feeds this often.", duration=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    root: Path = field(default=Path("."), metadata={"internal": True})
+    database: str = _opt(
+        "sqlite:///archive.db",
+        "SQLAlchemy URL of the store; a relative SQLite path is relative to this file."
+        " PostgreSQL: postgresql+psycopg://user@host/db (or $ARCHIVER_DATABASE).",
+        secret=True,
+    )
+    warcs_dir: str = _opt("warcs", "Where WARC files are written (relative to this file).")
+    manifests_dir: str = _opt("manifests", "Where manifests are written (relative to this file).")
+    capture: CaptureSettings = field(default_factory=CaptureSettings)
+    check: CheckSettings = field(default_factory=CheckSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
+
+    @property
+    def warcs_path(self) -> Path:
+        return self.root / self.warcs_dir
+
+    @property
+    def manifests_path(self) -> Path:
+        return self.root / self.manifests_dir
+
+    @property
+    def database_url(self) -> str:
+        """The store URL with a relative SQLite path anchored at the archive root."""
+        url = os.environ.get(ENV_DATABASE) or self.database
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/"):
+            rel = url[len(prefix) :]
+            if rel and rel != ":memory:":
+                return prefix + str((self.root / rel).resolve())
+        return url
+
+
+_SECTIONS = {
+    "capture": CaptureSettings,
+    "check": CheckSettings,
+    "daemon": DaemonSettings,
+    "intake": IntakeSettings,
+}
+
+
+def _coerce(where: str, f: dataclasses.Field, value: Any) -> Any:
+    """Check one TOML value against the field's type; durations become seconds."""
+    if f.metadata.get("duration"):
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise ConfigError(f"config: {where}: {exc}") from None
+    want = f.type if isinstance(f.type, str) else f.type.__name__
+    ok = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, int | float) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "str": isinstance(value, str),
+        "list[str]": isinstance(value, list) and all(isinstance(v, str) for v in value),
+    }.get(want, False)
+    if not ok:
+        raise ConfigError(f"config: {where} must be {want}, got {type(value).__name__} {value!r}")
+    return float(value) if want == "float" else value
+
+
+def _build(cls: type, table: dict[str, Any], prefix: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    kwargs: dict[str, Any] = {}
+    for key, value in table.items():
+        where = f"{prefix}{key}"
+        if key in _SECTIONS and cls is Settings:
+            if not isinstance(value, dict):
+                raise ConfigError(f"config: [{key}] must be a table")
+            kwargs[key] = _build(_SECTIONS[key], value, f"{key}.")
+        elif key in fields and key not in _SECTIONS:
+            kwargs[key] = _coerce(where, fields[key], value)
+        else:
+            raise ConfigError(f"config: unknown key {where!r}")
+    for name, f in fields.items():
+        if name in kwargs:
+            continue
+        if cls is Settings and name in _SECTIONS:
+            kwargs[name] = _build(_SECTIONS[name], {}, f"{name}.")
+        elif f.metadata.get("duration") and isinstance(f.default, str):
+            kwargs[name] = parse_duration(f.default)
+    return cls(**kwargs)
+
+
+def _validate(s: Settings) -> None:
+    c = s.capture
+    checks = [
+        (c.workers >= 1, "capture.workers must be at least 1"),
+        (1 <= c.gzip_level <= 9, "capture.gzip_level must be 1..9"),
+        (c.per_host_concurrency >= 1, "capture.per_host_concurrency must be at least 1"),
+        (c.max_bytes > 0, "capture.max_bytes must be positive"),
+        (c.warc_max_size > 0, "capture.warc_max_size must be positive"),
+        (0 <= c.max_redirects <= 50, "capture.max_redirects must be 0..50"),
+        (s.check.workers >= 1, "check.workers must be at least 1"),
+        (0.0 <= s.check.drift_threshold <= 1.0, "check.drift_threshold must be 0..1"),
+        (s.check.dead_after >= 1, "check.dead_after must be at least 1"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"config: {message}")
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate one config.toml; the archive root is the file's folder."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"config: {path} not found (run `archive init`)") from None
+    except OSError as exc:
+        raise ConfigError(f"config: cannot read {path}: {exc.strerror}") from None
+    try:
+        table = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config: {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config: {path} is not valid TOML: {exc}") from None
+    settings = dataclasses.replace(_build(Settings, table, ""), root=path.parent.resolve())
+    _validate(settings)
+    return settings
+
+
+def defaults(root: Path) -> Settings:
+    """Settings with every default, rooted at ``root`` (for tests and `init`)."""
+    return dataclasses.replace(_build(Settings, {}, ""), root=root.resolve())
+
+
+def find_config(explicit: str | None, cwd: Path | None = None) -> Path:
+    """--config, then $ARCHIVER_CONFIG, then ./config.toml."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_CONFIG)
+    if env:
+        return Path(env)
+    return (cwd or Path.cwd()) / CONFIG_NAME
+
+
+def _toml_value(f: dataclasses.Field) -> str:
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        value = f.default_factory()  # type: ignore[misc]
+    else:
+        value = f.default
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | list):
+        import json
+
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+def _render_table(cls: type, header: str | None) -> list[str]:
+    lines = [f"[{header}]"] if header else []
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal") or f.name in _SECTIONS:
+            continue
+        lines.append(f"# {f.metadata['doc']}")
+        lines.append(f"{f.name} = {_toml_value(f)}")
+    return lines
+
+
+def render_default_config() -> str:
+    """The commented config.toml that `archive init` writes: every key, default, meaning."""
+    out = [
+        "# archiver configuration — every setting with its default and meaning.",
+        "# Paths are relative to this file's folder (the archive root).",
+        "# Durations: 30s, 5m, 1h, 7d. Proxies and CAs from the environment",
+        "# (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) apply when these are empty.",
+        "",
+    ]
+    out += _render_table(Settings, None)
+    for name, cls in _SECTIONS.items():
+        out.append("")
+        out += _render_table(cls, name)
+    return "\n".join(out) + "\n"

@@ -1,0 +1,111 @@
+"""ledger.jsonl: append-only, hash-chained, fsync'd — one line per snapshot, check,
+review and closed WARC file.
+
+Each line is a JSON object ``{"seq", "at", "event", …, "prev"}`` where ``prev`` is the
+hex SHA-256 of the previous line's bytes (without its newline); the first line's
+``prev`` is 64 zeros. Appends from several processes are serialised with flock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+GENESIS = "0" * 64
+LEDGER_NAME = "ledger.jsonl"
+
+
+def _utc(dt: datetime | None = None) -> str:
+    return (dt or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def line_hash(line: bytes) -> str:
+    return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
+
+
+def _last_line(f) -> bytes | None:
+    """The last complete line of an open file (reads backwards from the end)."""
+    f.seek(0, os.SEEK_END)
+    end = f.tell()
+    if end == 0:
+        return None
+    block = 4096
+    pos = end
+    data = b""
+    while pos > 0:
+        step = min(block, pos)
+        pos -= step
+        f.seek(pos)
+        data = f.read(step) + data
+        stripped = data.rstrip(b"\n")
+        idx = stripped.rfind(b"\n")
+        if idx >= 0:
+            return stripped[idx + 1 :]
+    return data.rstrip(b"\n")
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, event: str, *, at: datetime | None = None, **fields: Any) -> dict:
+        """Append one event line; returns the object written."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a+b") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                last = _last_line(f)
+                if last is None:
+                    seq, prev = 1, GENESIS
+                else:
+                    seq, prev = int(json.loads(last)["seq"]) + 1, line_hash(last)
+                obj = {"seq": seq, "at": _utc(at), "event": event, **fields, "prev": prev}
+                line = json.dumps(
+                    obj, ensure_ascii=False, sort_keys=False, separators=(",", ":"), default=str
+                )
+                f.seek(0, os.SEEK_END)
+                f.write(line.encode("utf-8") + b"\n")
+                f.flush()
+                os.fsync(f.fileno())
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+        return obj
+
+    def lines(self) -> Iterator[tuple[int, bytes]]:
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as f:
+            for n, line in enumerate(f, 1):
+                yield n, line.rstrip(b"\n")
+
+    def problems(self) -> list[str]:
+        """Every break in the chain: bad JSON, wrong seq, wrong prev hash."""
+        found: list[str] = []
+        prev = GENESIS
+        expected_seq = 1
+        for n, line in self.lines():
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                found.append(f"{self.path.name}: line {n}: not JSON")
+                prev = line_hash(line)
+                expected_seq += 1
+                continue
+            if obj.get("prev") != prev:
+                found.append(
+                    f"{self.path.name}: line {n}: chain broken (prev does not match line {n - 1})"
+                )
+            if obj.get("seq") != expected_seq:
+                found.append(
+                    f"{self.path.name}: line {n}: seq {obj.get('seq')} "
+                    f"where {expected_seq} was expected"
+                )
+            prev = line_hash(line)
+            expected_seq += 1
+        return found

@@ -1,0 +1,219 @@
+"""Record the bytes that actually crossed the socket, and guard the address connected.
+
+urllib3 connection classes are subclassed (no global patching): a thread-local
+`Exchange` set by the fetch code receives the request bytes as sent and the response
+bytes as read by http.client — status line, headers, chunk framing and content coding
+exactly as received. Reading is tee'd *behind* http.client's own buffered reader, so
+read-ahead that http.client never consumed is not recorded.
+
+The same connection classes refuse a connection whose peer address is not public
+(unless allowed) right after the TCP handshake and before a single byte — TLS
+ClientHello included — is sent. Checking the connected socket, not a DNS answer,
+closes the DNS-rebinding gap. Behind a proxy the client never learns the origin's
+address; then only names/literals are checked (see `urls.url_refusal`).
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import threading
+from dataclasses import dataclass, field
+from tempfile import SpooledTemporaryFile
+
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from archiver import urls
+from archiver.errors import RefusedAddress
+
+_SPOOL = 1 << 20  # keep up to 1 MiB of a message in memory, spill the rest to disk
+_local = threading.local()
+
+
+@dataclass
+class Exchange:
+    """What one request/response crossing recorded, plus the policy for its connection."""
+
+    allow_private: bool = False
+    record: bool = True
+    request: SpooledTemporaryFile = field(default_factory=lambda: SpooledTemporaryFile(_SPOOL))
+    response: SpooledTemporaryFile = field(default_factory=lambda: SpooledTemporaryFile(_SPOOL))
+    response_bytes: int = 0
+    peer_ip: str | None = None
+    via_proxy: bool = False
+    sock: object | None = None
+
+    def close(self) -> None:
+        self.request.close()
+        self.response.close()
+
+
+def current() -> Exchange | None:
+    return getattr(_local, "exchange", None)
+
+
+class exchange_scope:
+    """Make ``ex`` the thread's current exchange for the duration of one request."""
+
+    def __init__(self, ex: Exchange) -> None:
+        self.ex = ex
+
+    def __enter__(self) -> Exchange:
+        _local.exchange = self.ex
+        return self.ex
+
+    def __exit__(self, *exc) -> None:
+        _local.exchange = None
+
+
+class _Tee:
+    """A reader that copies what http.client reads into the exchange's response file."""
+
+    def __init__(self, fp, ex: Exchange) -> None:
+        self._fp = fp
+        self._ex = ex
+
+    def _keep(self, data) -> None:
+        if data:
+            self._ex.response.write(data)
+            self._ex.response_bytes += len(data)
+
+    def read(self, amt=None):
+        data = self._fp.read(amt) if amt is not None else self._fp.read()
+        self._keep(data)
+        return data
+
+    def read1(self, n=-1):
+        data = self._fp.read1(n)
+        self._keep(data)
+        return data
+
+    def readinto(self, b):
+        n = self._fp.readinto(b)
+        if n:
+            self._keep(memoryview(b)[:n])
+        return n
+
+    def readline(self, limit=-1):
+        line = self._fp.readline(limit)
+        self._keep(line)
+        return line
+
+    def peek(self, n=0):
+        return self._fp.peek(n)
+
+    def close(self):
+        return self._fp.close()
+
+    def flush(self):
+        return self._fp.flush()
+
+    @property
+    def closed(self):
+        return self._fp.closed
+
+    def __getattr__(self, name):
+        return getattr(self._fp, name)
+
+
+def _peer_refusal(sock) -> str | None:
+    try:
+        host = sock.getpeername()[0]
+    except OSError:
+        return None
+    return urls.address_refusal(ipaddress.ip_address(host.split("%", 1)[0]))
+
+
+class _RecordingMixin:
+    """Shared by the plain, TLS and SOCKS connection classes below."""
+
+    _in_tunnel = False
+
+    def _via_proxy(self) -> bool:
+        return getattr(self, "proxy", None) is not None or hasattr(self, "_socks_options")
+
+    def _new_conn(self):
+        sock = super()._new_conn()  # type: ignore[misc]
+        ex = current()
+        via_proxy = self._via_proxy()
+        if ex is not None:
+            ex.via_proxy = via_proxy
+            if not via_proxy:
+                try:
+                    ex.peer_ip = sock.getpeername()[0]
+                except OSError:
+                    ex.peer_ip = None
+                reason = None if ex.allow_private else _peer_refusal(sock)
+                if reason:
+                    sock.close()
+                    raise RefusedAddress(f"refused: {self.host} connected to a {reason}")  # type: ignore[attr-defined]
+        return sock
+
+    def _tunnel(self):
+        # the CONNECT exchange with a proxy is transport, not the page: not recorded
+        self._in_tunnel = True
+        try:
+            return super()._tunnel()  # type: ignore[misc]
+        finally:
+            self._in_tunnel = False
+
+    def send(self, data):
+        ex = current()
+        if ex is not None:
+            ex.sock = self.sock  # type: ignore[attr-defined]
+            if ex.record and not self._in_tunnel:
+                if hasattr(data, "read"):
+                    raise TypeError("streamed request bodies are not recorded")
+                ex.request.write(data)
+        return super().send(data)  # type: ignore[misc]
+
+    def response_class(self, sock, *args, **kwargs):
+        resp = http.client.HTTPResponse(sock, *args, **kwargs)
+        ex = current()
+        if ex is not None and ex.record and not self._in_tunnel:
+            resp.fp = _Tee(resp.fp, ex)
+        return resp
+
+
+class RecordingHTTPConnection(_RecordingMixin, HTTPConnection):
+    pass
+
+
+class RecordingHTTPSConnection(_RecordingMixin, HTTPSConnection):
+    pass
+
+
+class RecordingHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = RecordingHTTPConnection
+
+
+class RecordingHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = RecordingHTTPSConnection
+
+
+POOL_CLASSES = {"http": RecordingHTTPConnectionPool, "https": RecordingHTTPSConnectionPool}
+
+
+def socks_pool_classes() -> dict:
+    """Recording pool classes for SOCKS proxies (PySocks is an optional extra)."""
+    from urllib3.contrib.socks import (
+        SOCKSConnection,
+        SOCKSHTTPConnectionPool,
+        SOCKSHTTPSConnection,
+        SOCKSHTTPSConnectionPool,
+    )
+
+    class RecSOCKS(_RecordingMixin, SOCKSConnection):
+        pass
+
+    class RecSOCKSS(_RecordingMixin, SOCKSHTTPSConnection):
+        pass
+
+    class Pool(SOCKSHTTPConnectionPool):
+        ConnectionCls = RecSOCKS
+
+    class PoolS(SOCKSHTTPSConnectionPool):
+        ConnectionCls = RecSOCKSS
+
+    return {"http": Pool, "https": PoolS}

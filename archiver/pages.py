@@ -1,0 +1,150 @@
+"""What a fetched page is: title, main text, fingerprint, and whether it is the page.
+
+Pure functions shared by capture (is this snapshot "good"?) and check (did it rot?).
+Main text comes from trafilatura (a maintained boilerplate remover); bs4 text is the
+fallback when trafilatura finds nothing (short pages, widgets).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+
+from bs4 import BeautifulSoup, UnicodeDammit
+
+logger = logging.getLogger(__name__)
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
+
+TEXT_MAX = 200_000
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+# Phrases of pages that stand in for the content. Checked on the title and the first
+# part of the visible text, lower-cased.
+_NOT_FOUND = re.compile(
+    r"\b(page not found|post not found|not found|404|страница не найдена|"
+    r"page (you|you're) looking for|couldn.t find (that|the) page|no longer available|"
+    r"does not exist|has been removed|запись не найдена)\b"
+)
+_BOT_WALL = re.compile(
+    r"(checking your browser|verify you are (a )?human|are you a robot|captcha|"
+    r"attention required|access denied|just a moment\.\.\.|ddos protection|"
+    r"enable javascript and cookies to continue|unusual traffic)"
+)
+_CONSENT = re.compile(
+    r"(before you continue|we value your privacy|cookie consent|accept (all )?cookies|"
+    r"consent to (the use of )?cookies|manage (your )?cookie)"
+)
+_BLOCK = re.compile(
+    r"(роскомнадзор|доступ ограничен|blocked (by|in accordance)|unavailable for legal reasons|"
+    r"this (page|site|content) (is|has been) blocked|restricted by (the )?(court|order))"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PageInfo:
+    title: str
+    text: str
+    fingerprint: str
+    quality: str | None  # None = the page itself; else not-found / bot-wall / consent / block-page
+
+
+def is_html(content_type: str | None, head: bytes) -> bool:
+    if content_type:
+        return content_type.split(";")[0].strip().lower() in _HTML_TYPES
+    return head.lstrip()[:100].lower().startswith((b"<!doctype html", b"<html"))
+
+
+def decode_html(head: bytes, content_type_header: str | None) -> str:
+    declared = []
+    if content_type_header and "charset=" in content_type_header.lower():
+        declared.append(content_type_header.lower().split("charset=")[-1].split(";")[0].strip())
+    return UnicodeDammit(head, declared, is_html=True).unicode_markup or ""
+
+
+def main_text(html: str) -> str:
+    """The article text of a page, whitespace-normalised."""
+    text = None
+    try:
+        import trafilatura
+
+        text = trafilatura.extract(
+            html, include_comments=False, include_tables=True, favor_recall=True, deduplicate=False
+        )
+    except Exception as exc:
+        logger.debug("trafilatura failed: %s", exc)
+    if not text or len(text) < 80:
+        soup = BeautifulSoup(html, "lxml")
+        for tag in soup(["script", "style", "noscript", "template", "svg"]):
+            tag.decompose()
+        fallback = soup.get_text(" ")
+        if len(fallback.strip()) > len(text or ""):
+            text = fallback
+    return re.sub(r"\s+", " ", text or "").strip()[:TEXT_MAX]
+
+
+def title_of(soup: BeautifulSoup) -> str:
+    for attrs in ({"property": "og:title"}, {"name": "twitter:title"}):
+        tag = soup.find("meta", attrs=attrs)
+        if tag and tag.get("content"):
+            return re.sub(r"\s+", " ", str(tag["content"])).strip()[:500]
+    if soup.title and soup.title.get_text():
+        return re.sub(r"\s+", " ", soup.title.get_text()).strip()[:500]
+    h1 = soup.find("h1")
+    return re.sub(r"\s+", " ", h1.get_text(" ")).strip()[:500] if h1 else ""
+
+
+def fingerprint(text: str) -> str:
+    norm = re.sub(r"\W+", " ", text.lower()).strip()
+    return "sha256:" + hashlib.sha256(norm.encode("utf-8")).hexdigest()
+
+
+def quality_of(title: str, text: str) -> str | None:
+    """Is this the page, or a stand-in (not-found, bot wall, consent wall, block page)?"""
+    t = title.lower()
+    lead = text[:600].lower()
+    short = len(text) < 1500  # a real article that mentions "404" is long
+    if _BLOCK.search(t) or (short and _BLOCK.search(lead)):
+        return "block-page"
+    if _BOT_WALL.search(t) or (short and _BOT_WALL.search(lead)):
+        return "bot-wall"
+    if _CONSENT.search(t) or (short and _CONSENT.search(lead)):
+        return "consent"
+    if _NOT_FOUND.search(t) or (short and _NOT_FOUND.search(lead[:200])):
+        return "not-found"
+    return None
+
+
+def analyse(head: bytes, content_type_header: str | None) -> PageInfo:
+    """Title, main text, fingerprint and quality of a page's first bytes."""
+    ctype = (content_type_header or "").split(";")[0].strip().lower() or None
+    if not is_html(ctype, head):
+        if ctype and ctype.startswith("text/"):
+            text = decode_html(head, content_type_header)[:TEXT_MAX]
+            return PageInfo(title="", text=text, fingerprint=fingerprint(text), quality=None)
+        return PageInfo(title="", text="", fingerprint="", quality=None)
+    html = decode_html(head, content_type_header)
+    soup = BeautifulSoup(html, "lxml")
+    title = title_of(soup)
+    text = main_text(html)
+    return PageInfo(
+        title=title, text=text, fingerprint=fingerprint(text), quality=quality_of(title, text)
+    )
+
+
+def shingles(text: str, k: int = 3) -> set[int]:
+    words = re.findall(r"\w+", text.lower())
+    if len(words) < k:
+        return {hash(" ".join(words))} if words else set()
+    return {hash(" ".join(words[i : i + k])) for i in range(len(words) - k + 1)}
+
+
+def similarity(a: str, b: str) -> float:
+    """Jaccard similarity of word 3-gram sets (1.0 identical … 0.0 nothing shared)."""
+    sa, sb = shingles(a), shingles(b)
+    if not sa and not sb:
+        return 1.0
+    if not sa or not sb:
+        return 0.0
+    return len(sa & sb) / len(sa | sb)

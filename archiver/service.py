@@ -1,0 +1,70 @@
+"""`archive add`: read sources, extract citations, store them, capture them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from archiver.errors import ArchiverError, SourceError
+from archiver.extract import extract
+from archiver.net.fetch import Client
+from archiver.sources import read_source
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AddResult:
+    source: str
+    article_id: str
+    created: bool
+    citations: int
+    new_citations: int
+    capture: object | None = None
+
+
+@dataclass
+class AddReport:
+    results: list[AddResult]
+    errors: list[str]
+    capture: object | None = None
+
+
+def add_one(app, spec: str) -> AddResult:
+    """Read, extract and store one source (one transaction); raises SourceError."""
+    source = read_source(spec, lambda: Client(app.settings.capture, clock=app.clock))
+    ex = extract(source.text, source.kind, source_url=source.url)
+    cited = [c for c in ex.citations if c.role == "cited"]
+    if not ex.citations:
+        raise SourceError(f"{spec}: no http(s) links found in the article")
+    article_id, created, added = app.store.save_article(ex, source=spec)
+    logger.info("article %s: %d citations (%d new)", article_id, len(ex.citations), added)
+    return AddResult(
+        spec, article_id, created, len(cited) + (len(ex.citations) - len(cited)), added
+    )
+
+
+def add_sources(app, specs: list[str], *, capture: bool, progress=None) -> AddReport:
+    """Add every source; a bad one is reported and skipped, the others go on."""
+    from archiver.manifest import refresh
+
+    results: list[AddResult] = []
+    errors: list[str] = []
+    for spec in specs:
+        try:
+            results.append(add_one(app, spec))
+        except SourceError as exc:
+            errors.append(str(exc))
+    report = AddReport(results, errors)
+    ids = sorted({r.article_id for r in results})
+    if ids:
+        refresh(app, ids)
+    if capture and ids:
+        from archiver.capture.run import capture_pending
+
+        targets = app.store.target_ids_for_articles(ids)
+        report.capture = capture_pending(app, progress=progress, target_ids=targets)
+    return report
+
+
+__all__ = ["AddReport", "AddResult", "ArchiverError", "add_sources"]

@@ -1,0 +1,113 @@
+"""Read an article source — a file, an article URL or stdin — into text and a kind."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bs4 import UnicodeDammit
+
+from archiver import urls
+from archiver.errors import SourceError
+from archiver.net.fetch import Client
+
+MAX_SOURCE_BYTES = 50 * 2**20
+KINDS = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    spec: str  # as the user gave it
+    text: str
+    kind: str  # "text" | "markdown" | "html"
+    url: str | None  # the article's own URL when it was fetched
+
+
+def decode(data: bytes, spec: str, declared: str | None = None) -> str:
+    """Bytes → text; binary data or an undecodable file is a SourceError."""
+    if not data.strip():
+        raise SourceError(f"{spec}: the article is empty")
+    if b"\x00" in data[:8192]:
+        raise SourceError(f"{spec}: binary file, not an article (.txt, .md or .html)")
+    guess = UnicodeDammit(data, [declared] if declared else [], is_html=False)
+    if guess.unicode_markup is None:
+        raise SourceError(f"{spec}: cannot decode the text (not UTF-8 or a known charset)")
+    text = guess.unicode_markup
+    if not text.strip():
+        raise SourceError(f"{spec}: the article is empty")
+    return text
+
+
+def sniff_kind(text: str) -> str:
+    head = text.lstrip()[:1000].lower()
+    if head.startswith(("<!doctype html", "<html")) or "<body" in head:
+        return "html"
+    if "](" in text or "\n# " in "\n" + text[:2000]:
+        return "markdown"
+    return "text"
+
+
+def read_file(path: Path, spec: str) -> Source:
+    kind = KINDS.get(path.suffix.lower())
+    if kind is None:
+        raise SourceError(
+            f"{spec}: unsupported file type {path.suffix or '(none)'!r} (use .txt, .md or .html)"
+        )
+    try:
+        if path.is_dir():
+            raise SourceError(f"{spec}: is a folder, not an article")
+        size = path.stat().st_size
+        if size > MAX_SOURCE_BYTES:
+            raise SourceError(f"{spec}: {size} bytes is too large for an article")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError(f"{spec}: no such file") from None
+    except PermissionError:
+        raise SourceError(f"{spec}: permission denied") from None
+    except OSError as exc:
+        raise SourceError(f"{spec}: cannot read: {exc.strerror}") from None
+    return Source(spec=spec, text=decode(data, spec), kind=kind, url=None)
+
+
+def read_url(url: str, client: Client) -> Source:
+    """Fetch an article page through the same session rules as capture (no recording)."""
+    chain = client.fetch_chain(url, record=False, max_bytes=MAX_SOURCE_BYTES)
+    try:
+        if chain.error is not None:
+            raise SourceError(f"{url}: {chain.error}")
+        final = chain.final
+        if final is None or final.status is None or not 200 <= final.status < 300:
+            status = final.status if final else "no response"
+            raise SourceError(f"{url}: the article page answered {status}")
+        if final.truncated:
+            raise SourceError(f"{url}: the article page is larger than {MAX_SOURCE_BYTES} bytes")
+        ctype = final.header("content-type") or ""
+        charset = ctype.split("charset=")[-1].strip() if "charset=" in ctype else None
+        text = decode(final.head, url, charset)
+        kind = "html" if "html" in ctype or sniff_kind(text) == "html" else "text"
+        return Source(spec=url, text=text, kind=kind, url=final.url)
+    finally:
+        chain.close()
+
+
+def read_source(spec: str, client_factory) -> Source:
+    """SOURCE as given on the command line: '-', an http(s) URL or a file path."""
+    if spec == "-":
+        data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1)
+        if len(data) > MAX_SOURCE_BYTES:
+            raise SourceError("stdin: too large for an article")
+        text = decode(data, "stdin")
+        return Source(spec="-", text=text, kind=sniff_kind(text), url=None)
+    if "://" in spec[:12]:
+        if not urls.is_http_url(spec):
+            raise SourceError(f"{spec}: not an http(s) URL")
+        return read_url(spec, client_factory())
+    return read_file(Path(spec), spec)

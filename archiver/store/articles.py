@@ -1,0 +1,347 @@
+"""Articles and their citations: intake, identity, and the per-article document."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from sqlalchemy import func, select
+
+from archiver import urls
+from archiver.errors import UsageError
+from archiver.extract import Extraction
+from archiver.store import schema as t
+
+_CYRILLIC = dict(
+    zip(
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+        [
+            "a",
+            "b",
+            "v",
+            "g",
+            "d",
+            "e",
+            "e",
+            "zh",
+            "z",
+            "i",
+            "y",
+            "k",
+            "l",
+            "m",
+            "n",
+            "o",
+            "p",
+            "r",
+            "s",
+            "t",
+            "u",
+            "f",
+            "kh",
+            "ts",
+            "ch",
+            "sh",
+            "shch",
+            "-",
+            "y",
+            "-",
+            "e",
+            "yu",
+            "ya",
+        ],
+        strict=True,
+    )
+)
+_STOP = {"the", "a", "an", "of", "to", "in", "on", "for", "and", "or", "is", "at", "by", "with"}
+
+
+def _ascii_words(title: str) -> list[str]:
+    title = "".join(_CYRILLIC.get(ch, ch) for ch in title.lower())
+    title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return [w for w in re.findall(r"[a-z0-9]+", title) if w not in _STOP]
+
+
+def slug_for(title: str, sha256: str) -> str:
+    """A short, human-typable id: up to three title words, else 'article-<hash>'."""
+    words = _ascii_words(title)[:3]
+    slug = "-".join(words)[:32].strip("-")
+    return slug or f"article-{sha256[:6]}"
+
+
+def iso(dt) -> str | None:
+    return None if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ArticlesMixin:
+    # ------------------------------------------------------------ intake
+
+    def _find_article(self, conn, ex: Extraction) -> str | None:
+        a = t.article
+        if ex.source_url:
+            row = conn.execute(select(a.c.id).where(a.c.source_url == ex.source_url)).first()
+            if row:
+                return row.id
+            return None
+        row = conn.execute(
+            select(a.c.id).where(a.c.sha256 == ex.sha256, a.c.source_url.is_(None))
+        ).first()
+        return row.id if row else None
+
+    def _unique_slug(self, conn, base: str) -> str:
+        taken = {
+            r.id
+            for r in conn.execute(select(t.article.c.id).where(t.article.c.id.like(f"{base}%")))
+        }
+        if base not in taken:
+            return base
+        n = 2
+        while f"{base}-{n}" in taken:
+            n += 1
+        return f"{base}-{n}"
+
+    def _target_id(self, conn, url: str) -> tuple[int, bool]:
+        row = conn.execute(select(t.target.c.id).where(t.target.c.url == url)).first()
+        if row:
+            return row.id, False
+        now = self.clock()
+        res = conn.execute(
+            t.target.insert().values(
+                url=url,
+                host=urls.host_of(url),
+                capture_state="pending",
+                attempts=0,
+                dead=False,
+                consecutive_failures=0,
+                recapture=False,
+                next_capture_at=now,
+                created_at=now,
+            )
+        )
+        return res.inserted_primary_key[0], True
+
+    def save_article(self, ex: Extraction, source: str) -> tuple[str, bool, int]:
+        """Store an article and its citations in one transaction.
+
+        Returns (article id, created, new citations). The same article (same source
+        URL, or without one the same text) is updated, never duplicated; citations
+        already stored keep their number and review.
+        """
+        now = self.clock()
+        with self.tx() as conn:
+            article_id = self._find_article(conn, ex)
+            created = article_id is None
+            values = dict(
+                source=source,
+                source_url=ex.source_url,
+                kind=ex.kind,
+                title=ex.title,
+                updated_at=now,
+                sha256=ex.sha256,
+                manifest_dirty=True,
+            )
+            if created:
+                article_id = self._unique_slug(conn, slug_for(ex.title, ex.sha256))
+                conn.execute(t.article.insert().values(id=article_id, added_at=now, **values))
+            else:
+                conn.execute(
+                    t.article.update().where(t.article.c.id == article_id).values(**values)
+                )
+            c = t.citation
+            known = {
+                r.target_id
+                for r in conn.execute(select(c.c.target_id).where(c.c.article_id == article_id))
+            }
+            n = conn.execute(
+                select(func.coalesce(func.max(c.c.n), 0)).where(c.c.article_id == article_id)
+            ).scalar_one()
+            added = 0
+            for cit in ex.citations:
+                target_id, _new = self._target_id(conn, cit.url)
+                if target_id in known:
+                    continue
+                known.add(target_id)
+                n += 1
+                added += 1
+                res = conn.execute(
+                    c.insert().values(
+                        article_id=article_id,
+                        n=n,
+                        target_id=target_id,
+                        url_as_written=cit.url_as_written,
+                        position=cit.position,
+                        context=cit.context,
+                        role=cit.role,
+                    )
+                )
+                conn.execute(
+                    t.review.insert().values(
+                        citation_id=res.inserted_primary_key[0], state="pending"
+                    )
+                )
+        return article_id, created, added
+
+    # ------------------------------------------------------------ reading
+
+    def article_row(self, article_id: str):
+        with self.read() as conn:
+            row = conn.execute(select(t.article).where(t.article.c.id == article_id)).first()
+        if row is None:
+            raise UsageError(f"no article {article_id!r} in this archive (see `archive status`)")
+        return row
+
+    def article_ids(self, *, dirty_only: bool = False) -> list[str]:
+        q = select(t.article.c.id).order_by(t.article.c.added_at, t.article.c.id)
+        if dirty_only:
+            q = q.where(t.article.c.manifest_dirty.is_(True))
+        with self.read() as conn:
+            return [r.id for r in conn.execute(q)]
+
+    def mark_clean(self, article_ids: list[str]) -> None:
+        with self.tx() as conn:
+            conn.execute(
+                t.article.update()
+                .where(t.article.c.id.in_(article_ids))
+                .values(manifest_dirty=False)
+            )
+
+    def mark_dirty_for_target(self, conn, target_id: int) -> None:
+        sub = select(t.citation.c.article_id).where(t.citation.c.target_id == target_id)
+        conn.execute(t.article.update().where(t.article.c.id.in_(sub)).values(manifest_dirty=True))
+
+    def status_rows(self) -> list[dict[str, Any]]:
+        """One row per article: id, title, source_url, citations, archived, rotted, dead."""
+        a, c, tg = t.article, t.citation, t.target
+        bad = ("gone", "blocked", "soft-404", "server-error", "unreachable", "drifted")
+        q = (
+            select(
+                a.c.id,
+                a.c.title,
+                a.c.source_url,
+                func.count(c.c.id).label("citations"),
+                func.sum((tg.c.capture_state == "archived").cast(t.Integer)).label("archived"),
+                func.sum((tg.c.capture_state == "failed").cast(t.Integer)).label("failed"),
+                func.sum(tg.c.rot.in_(bad).cast(t.Integer)).label("rotted"),
+                func.sum(tg.c.dead.cast(t.Integer)).label("dead"),
+            )
+            .select_from(
+                a.outerjoin(c, c.c.article_id == a.c.id).outerjoin(tg, tg.c.id == c.c.target_id)
+            )
+            .group_by(a.c.id, a.c.title, a.c.source_url, a.c.added_at)
+            .order_by(a.c.added_at, a.c.id)
+        )
+        with self.read() as conn:
+            return [
+                {
+                    "id": r.id,
+                    "title": r.title,
+                    "source_url": r.source_url,
+                    "citations": int(r.citations or 0),
+                    "archived": int(r.archived or 0),
+                    "failed": int(r.failed or 0),
+                    "rotted": int(r.rotted or 0),
+                    "dead": int(r.dead or 0),
+                }
+                for r in conn.execute(q)
+            ]
+
+    def article_doc(self, article_id: str) -> dict[str, Any]:
+        """The per-article document of DESIGN.md ("Per-article JSON"), exactly."""
+        art = self.article_row(article_id)
+        c, tg, s, ck, rv = t.citation, t.target, t.snapshot, t.check, t.review
+        with self.read() as conn:
+            cits = conn.execute(
+                select(
+                    c,
+                    tg.c.url,
+                    tg.c.capture_state,
+                    tg.c.rot,
+                    tg.c.dead,
+                    tg.c.last_error,
+                    rv.c.state,
+                    rv.c.note,
+                    rv.c.by,
+                    rv.c.at,
+                )
+                .join(tg, tg.c.id == c.c.target_id)
+                .outerjoin(rv, rv.c.citation_id == c.c.id)
+                .where(c.c.article_id == article_id)
+                .order_by(c.c.n)
+            ).all()
+            target_ids = [r.target_id for r in cits]
+            snaps: dict[int, list] = {i: [] for i in target_ids}
+            for r in conn.execute(
+                select(s).where(s.c.target_id.in_(target_ids)).order_by(s.c.captured_at, s.c.id)
+            ):
+                snaps[r.target_id].append(r)
+            checks: dict[int, list] = {i: [] for i in target_ids}
+            for r in conn.execute(
+                select(ck).where(ck.c.target_id.in_(target_ids)).order_by(ck.c.checked_at, ck.c.id)
+            ):
+                checks[r.target_id].append(r)
+        return {
+            "article": {
+                "id": art.id,
+                "title": art.title,
+                "source": art.source,
+                "source_url": art.source_url,
+                "added_at": iso(art.added_at),
+            },
+            "citations": [
+                {
+                    "id": r.n,
+                    "url": r.url,
+                    "url_as_written": r.url_as_written,
+                    "role": r.role,
+                    "context": r.context,
+                    "capture_state": r.capture_state,
+                    "rot": r.rot,
+                    "dead": bool(r.dead),
+                    "last_error": r.last_error,
+                    "snapshots": [snapshot_doc(x) for x in snaps[r.target_id]],
+                    "checks": [check_doc(x) for x in checks[r.target_id]],
+                    "review": {
+                        "state": r.state or "pending",
+                        "note": r.note,
+                        "by": r.by,
+                        "at": iso(r.at),
+                    },
+                }
+                for r in cits
+            ],
+        }
+
+
+def snapshot_doc(r) -> dict[str, Any]:
+    return {
+        "captured_at": iso(r.captured_at),
+        "warc": r.warc,
+        "offset": r.offset,
+        "length": r.length,
+        "record_id": r.record_id,
+        "record_type": r.record_type,
+        "status": r.status,
+        "final_url": r.final_url,
+        "redirects": list(r.redirects or []),
+        "content_type": r.content_type,
+        "payload_digest": r.payload_digest,
+        "size": r.size,
+        "title": r.title,
+        "resources": r.resources,
+        "truncated": bool(r.truncated),
+        "good": bool(r.good),
+        "quality": r.quality,
+    }
+
+
+def check_doc(r) -> dict[str, Any]:
+    return {
+        "checked_at": iso(r.checked_at),
+        "status": r.status,
+        "final_url": r.final_url,
+        "redirects": list(r.redirects or []),
+        "classification": r.classification,
+        "similarity": r.similarity,
+        "error": r.error,
+    }

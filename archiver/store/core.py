@@ -1,0 +1,143 @@
+"""Opening the store, migrations, transactions; `Store` gathers the query mixins."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import create_engine, event, inspect, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from archiver.errors import StoreError
+from archiver.store import schema as t
+from archiver.store.articles import ArticlesMixin
+from archiver.store.work import WorkMixin
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # pysqlite's own transaction handling is off (isolation_level=None); a write
+    # transaction takes the lock at BEGIN so two writers queue (busy_timeout) instead
+    # of failing with "database is locked" when a reader upgrades to a writer.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        if url.startswith("sqlite"):
+            # NullPool: each thread opens its own connection; WAL lets readers run beside
+            # the one writer and busy_timeout queues writers instead of failing.
+            engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 60})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
+            return engine
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(f"store: cannot open {url!r}: {exc}") from exc
+
+
+class BaseStore:
+    def __init__(self, engine: Engine, *, clock: Clock = utcnow) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def tx(self) -> Iterator[Connection]:
+        """One short transaction; SQLAlchemy errors become StoreError."""
+        try:
+            with self.engine.connect() as conn:
+                conn.info["write"] = True
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    conn.info["write"] = False
+        except OperationalError as exc:
+            raise StoreError(f"store: {exc.orig}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise StoreError(f"store: {exc.orig}") from exc
+
+    # ------------------------------------------------------------ schema
+
+    def schema_version(self) -> int:
+        if not inspect(self.engine).has_table("meta"):
+            return 0
+        with self.read() as conn:
+            row = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version"))
+            value = row.scalar()
+        return int(value) if value else 0
+
+    def migrate(self) -> int:
+        """Bring the schema to SCHEMA_VERSION; returns the number of steps applied."""
+        current = self.schema_version()
+        if current > t.SCHEMA_VERSION:
+            raise StoreError(
+                f"store: schema version {current} is newer than this archiver "
+                f"({t.SCHEMA_VERSION}); upgrade archiver"
+            )
+        steps = 0
+        for version in range(current + 1, t.SCHEMA_VERSION + 1):
+            with self.tx() as conn:
+                t.MIGRATIONS[version](conn)
+                conn.execute(t.meta.delete().where(t.meta.c.key == "schema_version"))
+                conn.execute(t.meta.insert().values(key="schema_version", value=str(version)))
+            steps += 1
+            logger.info("store migrated to schema %d", version)
+        return steps
+
+    def require_schema(self) -> None:
+        version = self.schema_version()
+        if version == 0:
+            raise StoreError("store: no archive schema here (run `archive init`)")
+        if version != t.SCHEMA_VERSION:
+            self.migrate()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class Store(ArticlesMixin, WorkMixin, BaseStore):
+    """The archive's database: articles, citations, targets, snapshots, checks, reviews."""
+
+
+def open_store(url: str, *, clock: Clock = utcnow, create: bool = False) -> Store:
+    store = Store(make_engine(url), clock=clock)
+    try:
+        if create:
+            store.created_steps = store.migrate()
+        else:
+            store.require_schema()
+    except OperationalError as exc:
+        raise StoreError(f"store: cannot open {url!r}: {exc.orig}") from exc
+    return store

@@ -1,0 +1,236 @@
+"""Work on targets: claiming with leases, storing capture and check results.
+
+A claim is a lease in the row itself (claimed_by, claimed_until), taken in one short
+transaction: SQLite serialises it with BEGIN IMMEDIATE, PostgreSQL with
+SELECT … FOR UPDATE SKIP LOCKED. A crashed worker's lease simply expires.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from archiver.store import schema as t
+
+tg = t.target
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaptureOutcome:
+    """What one capture attempt of a target produced."""
+
+    state: str  # "archived" | "failed" | "pending" (waiting out a Retry-After)
+    snapshots: list[dict[str, Any]] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckOutcome:
+    checked: dict[str, Any]  # the check row
+    rot: str
+    dead: bool
+    consecutive_failures: int
+    first_failure_at: Any
+    recapture: bool
+    next_check_in: float
+
+
+def _unclaimed(now):
+    return or_(tg.c.claimed_until.is_(None), tg.c.claimed_until < now)
+
+
+class WorkMixin:
+    # ------------------------------------------------------------ claims
+
+    def _claim(self, due, order, *, worker: str, lease: float, limit: int) -> list:
+        now = self.clock()
+        with self.tx() as conn:
+            q = select(tg.c.id).where(due, _unclaimed(now)).order_by(*order).limit(limit)
+            if not self.is_sqlite:
+                q = q.with_for_update(skip_locked=True)
+            ids = [r.id for r in conn.execute(q)]
+            if not ids:
+                return []
+            conn.execute(
+                tg.update()
+                .where(tg.c.id.in_(ids), _unclaimed(now))
+                .values(claimed_by=worker, claimed_until=now + timedelta(seconds=lease))
+            )
+            return list(conn.execute(select(tg).where(tg.c.id.in_(ids), tg.c.claimed_by == worker)))
+
+    def capture_due(self, *, max_attempts: int, target_ids: list[int] | None = None):
+        now = self.clock()
+        due = and_(
+            or_(
+                tg.c.capture_state == "pending",
+                and_(tg.c.capture_state == "failed", tg.c.attempts < max_attempts),
+                tg.c.recapture.is_(True),
+            ),
+            or_(tg.c.next_capture_at.is_(None), tg.c.next_capture_at <= now),
+        )
+        if target_ids is not None:
+            due = and_(due, tg.c.id.in_(target_ids))
+        return due
+
+    def claim_captures(
+        self,
+        *,
+        worker: str,
+        lease: float,
+        limit: int,
+        max_attempts: int,
+        target_ids: list[int] | None = None,
+    ) -> list:
+        due = self.capture_due(max_attempts=max_attempts, target_ids=target_ids)
+        return self._claim(
+            due, (tg.c.next_capture_at, tg.c.id), worker=worker, lease=lease, limit=limit
+        )
+
+    def count_capture_due(self, *, max_attempts: int, target_ids: list[int] | None = None) -> int:
+        from sqlalchemy import func
+
+        due = self.capture_due(max_attempts=max_attempts, target_ids=target_ids)
+        with self.read() as conn:
+            return conn.execute(select(func.count()).select_from(tg).where(due)).scalar_one()
+
+    def claim_checks(
+        self,
+        *,
+        worker: str,
+        lease: float,
+        limit: int,
+        all_archived: bool,
+        target_ids: list[int] | None = None,
+    ) -> list:
+        now = self.clock()
+        due = tg.c.capture_state == "archived"
+        if not all_archived:
+            due = and_(due, or_(tg.c.next_check_at.is_(None), tg.c.next_check_at <= now))
+        if target_ids is not None:
+            due = and_(due, tg.c.id.in_(target_ids))
+        return self._claim(
+            due, (tg.c.next_check_at, tg.c.id), worker=worker, lease=lease, limit=limit
+        )
+
+    def extend_lease(self, target_id: int, worker: str, lease: float) -> None:
+        with self.tx() as conn:
+            conn.execute(
+                tg.update()
+                .where(tg.c.id == target_id, tg.c.claimed_by == worker)
+                .values(claimed_until=self.clock() + timedelta(seconds=lease))
+            )
+
+    def release(self, target_id: int, worker: str) -> None:
+        with self.tx() as conn:
+            conn.execute(
+                tg.update()
+                .where(tg.c.id == target_id, tg.c.claimed_by == worker)
+                .values(claimed_by=None, claimed_until=None)
+            )
+
+    def target_ids_for_articles(self, article_ids: list[str]) -> list[int]:
+        with self.read() as conn:
+            q = select(t.citation.c.target_id).where(t.citation.c.article_id.in_(article_ids))
+            return sorted({r.target_id for r in conn.execute(q)})
+
+    def citing_articles(self, target_id: int) -> list[str]:
+        with self.read() as conn:
+            q = select(t.citation.c.article_id).where(t.citation.c.target_id == target_id)
+            return sorted({r.article_id for r in conn.execute(q)})
+
+    # ------------------------------------------------------------ dedup
+
+    def find_resource(self, url: str, payload_digest: str):
+        """The first stored response of ``url`` with this document digest, if any."""
+        r = t.resource
+        with self.read() as conn:
+            return conn.execute(
+                select(r)
+                .where(r.c.url == url, r.c.payload_digest == payload_digest)
+                .order_by(r.c.id)
+                .limit(1)
+            ).first()
+
+    def latest_good_snapshot(self, target_id: int):
+        s = t.snapshot
+        with self.read() as conn:
+            return conn.execute(
+                select(s)
+                .where(s.c.target_id == target_id, s.c.good.is_(True))
+                .order_by(s.c.captured_at.desc(), s.c.id.desc())
+                .limit(1)
+            ).first()
+
+    # ------------------------------------------------------------ results
+
+    def record_capture(
+        self,
+        target,
+        worker: str,
+        outcome: CaptureOutcome,
+        *,
+        retry_backoff: float,
+        retry_max: float,
+        check_interval: float,
+    ) -> list[int]:
+        """Store a capture attempt's snapshots and move the target on, in one transaction."""
+        now = self.clock()
+        values: dict[str, Any] = {"claimed_by": None, "claimed_until": None, "recapture": False}
+        if outcome.state == "archived":
+            values.update(
+                capture_state="archived",
+                last_error=None,
+                attempts=target.attempts + 1,
+                next_capture_at=None,
+            )
+            if target.next_check_at is None:
+                values["next_check_at"] = now + timedelta(seconds=check_interval)
+        elif outcome.state == "pending":
+            values.update(
+                last_error=outcome.error,
+                next_capture_at=now + timedelta(seconds=outcome.retry_after or 60),
+            )
+        else:
+            attempts = target.attempts + 1
+            wait = min(retry_backoff * 2 ** (attempts - 1), retry_max)
+            values.update(
+                last_error=outcome.error,
+                attempts=attempts,
+                next_capture_at=now + timedelta(seconds=wait),
+            )
+            if target.capture_state != "archived":
+                values["capture_state"] = "failed"
+        ids: list[int] = []
+        with self.tx() as conn:
+            for row in outcome.snapshots:
+                res = conn.execute(t.snapshot.insert().values(target_id=target.id, **row))
+                ids.append(res.inserted_primary_key[0])
+            if outcome.resources:
+                conn.execute(t.resource.insert(), outcome.resources)
+            conn.execute(tg.update().where(tg.c.id == target.id).values(**values))
+            self.mark_dirty_for_target(conn, target.id)
+        return ids
+
+    def record_check(self, target, worker: str, outcome: CheckOutcome) -> int:
+        now = self.clock()
+        with self.tx() as conn:
+            res = conn.execute(t.check.insert().values(target_id=target.id, **outcome.checked))
+            values = dict(
+                rot=outcome.rot,
+                dead=outcome.dead,
+                consecutive_failures=outcome.consecutive_failures,
+                first_failure_at=outcome.first_failure_at,
+                next_check_at=now + timedelta(seconds=outcome.next_check_in),
+                claimed_by=None,
+                claimed_until=None,
+            )
+            if outcome.recapture:
+                values.update(recapture=True, next_capture_at=now)
+            conn.execute(tg.update().where(tg.c.id == target.id).values(**values))
+            self.mark_dirty_for_target(conn, target.id)
+            return res.inserted_primary_key[0]
