@@ -238,9 +238,11 @@ def _next_nonblank(lines: list[str], i: int, offset: int, start: int) -> bool:
 
 
 def _text_title(text: str) -> str:
+    """The first line with at least two words once URLs are taken out."""
     for line in text.split("\n"):
-        if line.strip() and not _URL.search(line):
-            return _squash(line)[:300]
+        words = _squash(_URL.sub(" ", line))
+        if len(words.split()) >= 2 or (words and not _URL.search(line)):
+            return words[:300]
     return ""
 
 
@@ -278,32 +280,84 @@ def extract_text(text: str, *, source_url: str | None = None) -> Extraction:
 _MD = MarkdownIt("commonmark")
 
 
+def _line_offsets(text: str) -> list[int]:
+    offsets = [0]
+    for m in re.finditer("\n", text):
+        offsets.append(m.end())
+    return offsets
+
+
+def _inline_plain(children) -> str:
+    """Readable text of an inline token: text, code spans, line breaks as spaces."""
+    parts = []
+    for child in children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return "".join(parts)
+
+
+def _link_text(children, j: int) -> str:
+    parts = []
+    for child in children[j + 1 :]:
+        if child.type == "link_close":
+            break
+        parts.append(child.content)
+    return _squash("".join(parts))
+
+
+def _md_position(text: str, start: int, end: int, href: str, anchor: str) -> int:
+    """Where a link is used: its URL in the block, else (a reference link) its text."""
+    for needle in (href, f"[{anchor}]" if anchor else None):
+        if needle:
+            pos = text.find(needle, start, end)
+            if pos >= 0:
+                return pos
+    return start
+
+
 def extract_markdown(text: str, *, source_url: str | None = None) -> Extraction:
-    """Inline and reference links, autolinks (rendered by markdown-it) plus bare URLs."""
-    html = _MD.render(text)
-    soup = BeautifulSoup(html, "lxml")
+    """Inline, reference and autolinks, plus bare URLs in text — not in code or images.
+
+    Parsed with markdown-it (CommonMark): each link's position is where it is used in
+    the text (a reference link at its use, not at its definition).
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # as markdown-it sees it
     col = _Collector()
     src = source_url or (_source_url_from_text(text) or (None, 0))[0]
     if src:
         col.add(src, -1, "", role="source")
-    cursor: dict[str, int] = {}
-    for a in soup.find_all("a", href=True):
-        href = str(a["href"])
-        if not urls.is_http_url(href):
-            continue
-        pos = text.find(href, cursor.get(href, 0))
-        if pos < 0:
-            pos = text.find(a.get_text())
-        cursor[href] = pos + 1 if pos >= 0 else 0
-        block = a.find_parent(["p", "li", "td", "blockquote", "h1", "h2", "h3", "h4"])
-        context = _squash(block.get_text(" ")) if block else _squash(a.get_text(" "))
-        col.add(href, pos if pos >= 0 else len(text), _clip(context, 0, 0))
-    for url, start, end in find_text_urls(text):
-        col.add(url, start, sentence_around(text, start, end))
+    lines = _line_offsets(text)
     title = ""
-    h = soup.find(["h1", "h2"])
-    if h:
-        title = _squash(h.get_text(" "))
+    tokens = _MD.parse(text)
+    for i, tok in enumerate(tokens):
+        if tok.type != "inline":
+            continue
+        block = lines[min(tok.map[0], len(lines) - 1)] if tok.map else 0
+        block_end = lines[tok.map[1]] if tok.map and tok.map[1] < len(lines) else len(text)
+        plain = _squash(_inline_plain(tok.children))
+        if not title and i > 0 and tokens[i - 1].type == "heading_open":
+            title = plain
+        children = tok.children or []
+        in_link = 0
+        for j, child in enumerate(children):
+            if child.type == "link_open":
+                in_link += 1
+                href = str(child.attrGet("href") or "")
+                if urls.is_http_url(href):
+                    anchor = _link_text(children, j)
+                    pos = _md_position(text, block, block_end, href, anchor)
+                    at = max(0, plain.find(anchor)) if anchor else 0
+                    col.add(href, pos, sentence_around(plain, at, at + len(anchor)))
+            elif child.type == "link_close":
+                in_link -= 1
+            elif child.type == "text" and not in_link:
+                for url, _start, _end in find_text_urls(child.content):
+                    pos = text.find(url, block)
+                    at = plain.find(url)
+                    context = sentence_around(plain, at, at + len(url)) if at >= 0 else plain
+                    col.add(url, pos if pos >= 0 else block, context)
     return Extraction(
         kind="markdown",
         title=title or _text_title(text),

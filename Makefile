@@ -1,0 +1,44 @@
+# archiver — the two commands a fresh machine needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint bench clean-demo venv system-deps
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Best-effort system packages for the tests that drive real tools (chromium for the
+# manifest screenshot, wget for the peer benchmarks); needs root, skipped otherwise.
+system-deps:
+	@bash scripts/system-deps.sh
+
+## Archive the sample article against the bundled offline web; print where the output is.
+demo: $(STAMP)
+	@bash scripts/demo.sh
+
+## Everything: unit, fixture-web, daemon, fault and PostgreSQL tests, then ruff.
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP) system-deps
+	$(BIN)/python -m bench
+
+clean-demo:
+	rm -rf archive.db archive.db-wal archive.db-shm .demo
+	find warcs manifests -mindepth 1 ! -name .gitkeep -delete
