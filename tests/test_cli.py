@@ -154,7 +154,7 @@ def test_unknown_article_and_missing_archive(arch, tmp_path):
 
 
 def test_bad_config_is_reported(arch):
-    arch.write_text(arch.read_text() + "\nsurprise = 1\n")
+    arch.write_text("surprise = 1\n" + arch.read_text())
     r = run(arch, "status")
     assert r.exit_code == 3 and r.stderr.strip() == "Error: config: unknown key 'surprise'"
 

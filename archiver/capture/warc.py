@@ -23,8 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
 
-from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 from warcio.warcwriter import WARCWriter
 
@@ -245,18 +243,27 @@ class Recovered:
 
 
 def complete_prefix(path: Path) -> tuple[int, int]:
-    """(bytes, records) of the longest run of complete, readable records from the start."""
+    """(bytes, records) of the longest run of whole, readable records from the start.
+
+    Each gzip member must inflate to its end with a valid CRC and hold one record:
+    warcio alone reads a truncated member as a short record (warcio #138).
+    """
+    from archiver.manifest.warcscan import MemberError, read_member
+
+    size = path.stat().st_size
     good_end, records = 0, 0
     with open(path, "rb") as f:
-        it = ArchiveIterator(f, check_digests=False)
-        try:
-            for record in it:
-                record.content_stream().read()  # reading to the end proves the member whole
-                it.read_to_end()
-                good_end = it.get_record_offset() + it.get_record_length()
-                records += 1
-        except (ArchiveLoadFailed, EOFError, zlib.error, OSError, ValueError) as exc:
-            logger.warning("%s: stops being readable after %d bytes: %s", path, good_end, exc)
+        while good_end < size:
+            try:
+                facts = read_member(f, good_end)
+            except MemberError as exc:
+                logger.warning("%s: unreadable after %d bytes: %s", path, good_end, exc)
+                break
+            if facts.problems:
+                logger.warning("%s: damaged record at %d: %s", path, good_end, facts.problems)
+                break
+            good_end += facts.length
+            records += 1
     return good_end, records
 
 

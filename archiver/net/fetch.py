@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +22,16 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin
 
 import requests
-from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
+from requests.cookies import extract_cookies_to_jar
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    DecodeError,
+    NameResolutionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from archiver import urls
 from archiver.config import CaptureSettings
@@ -119,34 +129,55 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps: MaxRetryError.reason, __cause__, __context__."""
+    chain: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if e is None or e in chain or len(chain) > 12:
+            continue
+        chain.append(e)
+        linked = [getattr(e, "reason", None), e.__cause__, e.__context__, *e.args]
+        todo += [x for x in linked if isinstance(x, BaseException)]
+    return chain
+
+
 def _describe(exc: BaseException) -> FetchError:
-    """requests/urllib3 errors → one FetchError with a reason a user can read."""
-    text = str(exc)
-    low = text.lower()
+    """requests/urllib3/OS errors → one FetchError with a reason a user can read."""
     if isinstance(exc, FetchError):
         return exc
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    causes = _causes(exc)
+    kinds = tuple(causes)
+    text = " ".join(str(c) for c in causes).lower()
+
+    def has(*types) -> bool:
+        return any(isinstance(c, types) for c in kinds)
+
+    if has(requests.exceptions.ConnectTimeout, ConnectTimeoutError):
         return FetchTimeout("timeout: connect timed out")
-    if isinstance(exc, requests.exceptions.ReadTimeout | ReadTimeoutError | socket.timeout):
+    if has(requests.exceptions.ReadTimeout, ReadTimeoutError, socket.timeout, TimeoutError):
         return FetchTimeout("timeout: read timed out")
-    if isinstance(exc, requests.exceptions.SSLError):
-        detail = low.split("certificate verify failed:")[-1].split("(")[0].strip(" :'\")")
-        return FetchError(
-            f"tls: certificate verify failed: {detail}"
-            if "verify failed" in low
-            else f"tls: {text[:200]}"
-        )
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return FetchError(f"proxy: {_short(text)}")
-    if "nameresolutionerror" in low or "name or service not known" in low or "getaddrinfo" in low:
+    if has(requests.exceptions.SSLError, ssl.SSLError, SSLError):
+        if "verify failed" in text:
+            detail = text.split("certificate verify failed:")[-1].split("(")[0]
+            return FetchError(f"tls: certificate verify failed: {detail.strip(' :')}")
+        return FetchError(f"tls: {_short(str(causes[-1]))}")
+    if has(NameResolutionError, socket.gaierror):
         return FetchError("dns: host name not found")
-    if "connection refused" in low:
+    if has(requests.exceptions.ProxyError, ProxyError):
+        return FetchError(f"proxy: {_short(str(causes[-1]))}")
+    if has(ConnectionRefusedError):
         return FetchError("connection refused")
-    if "reset by peer" in low or "connectionreseterror" in low:
+    if has(ConnectionResetError) or "reset by peer" in text:
         return FetchError("connection reset")
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
-        return FetchError(f"bad url: {_short(text)}")
-    return FetchError(f"connection: {_short(text)}")
+    if has(
+        requests.exceptions.InvalidURL,
+        requests.exceptions.InvalidSchema,
+        requests.exceptions.MissingSchema,
+    ):
+        return FetchError(f"bad url: {_short(str(exc))}")
+    return FetchError(f"connection: {_short(str(causes[-1]))}")
 
 
 def _short(text: str) -> str:
@@ -180,6 +211,32 @@ class Client:
         self.session.close()
 
     # ------------------------------------------------------------ one hop
+
+    def _send(self, url: str) -> requests.Response:
+        """One GET through the transport adapter, body unread.
+
+        Not `Session.request`/`send`: even with allow_redirects=False they read a
+        redirect's whole body (`resolve_redirects` consumes it to compute `.next`),
+        outside our size and time limits. Environment settings (HTTP(S)_PROXY,
+        NO_PROXY, REQUESTS_CA_BUNDLE) are merged here as `Session.request` would,
+        with the config's proxy and CA bundle taking precedence.
+        """
+        s = self.settings
+        prep = self.session.prepare_request(requests.Request("GET", url))
+        env = self.session.merge_environment_settings(
+            prep.url, dict(self._proxies or {}), True, self._verify, None
+        )
+        adapter = self.session.get_adapter(prep.url)
+        resp = adapter.send(
+            prep,
+            stream=True,
+            timeout=(s.connect_timeout, s.read_timeout),
+            verify=env["verify"],
+            proxies=env["proxies"],
+            cert=env["cert"],
+        )
+        extract_cookies_to_jar(self.session.cookies, prep, resp.raw)
+        return resp
 
     def _read_body(
         self, resp: requests.Response, hop: Hop, max_bytes: int, head_limit: int, deadline: float
@@ -235,15 +292,7 @@ class Client:
         with self.gate.slot(urls.host_of(url)), wire.exchange_scope(ex):
             watchdog.start()
             try:
-                resp = self.session.request(
-                    "GET",
-                    url,
-                    allow_redirects=False,
-                    stream=True,
-                    timeout=(s.connect_timeout, s.read_timeout),
-                    proxies=self._proxies,
-                    verify=self._verify,
-                )
+                resp = self._send(url)
                 hop.status = resp.status_code
                 hop.reason = resp.reason or ""
                 hop.http_version = {10: "HTTP/1.0", 11: "HTTP/1.1"}.get(
