@@ -45,8 +45,18 @@ def _opt(default: Any, doc: str, *, duration: bool = False, secret: bool = False
     return field(default=default, **kw)
 
 
+class _Durations:
+    """Duration fields accept '30s', '5m', … however the settings are built."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if f.metadata.get("duration") and not isinstance(value, float):
+                object.__setattr__(self, f.name, parse_duration(value))
+
+
 @dataclass(frozen=True, kw_only=True)
-class CaptureSettings:
+class CaptureSettings(_Durations):
     workers: int = _opt(4, "Capture threads working at once (each with its own HTTP session).")
     max_bytes: int = _opt(
         256 * 2**20, "Largest response body kept; a longer one is cut and marked truncated."
@@ -93,7 +103,7 @@ class CaptureSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CheckSettings:
+class CheckSettings(_Durations):
     interval: float = _opt("7d", "Re-check each live link this often.", duration=True)
     workers: int = _opt(8, "Check threads working at once.")
     drift_threshold: float = _opt(
@@ -107,7 +117,7 @@ class CheckSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
-class DaemonSettings:
+class DaemonSettings(_Durations):
     capture_every: float = _opt("1m", "Run pending captures this often.", duration=True)
     check_every: float = _opt("1h", "Run due link checks this often.", duration=True)
     manifest_every: float = _opt("5m", "Rewrite changed manifests this often.", duration=True)
@@ -121,7 +131,7 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
-class IntakeSettings:
+class IntakeSettings(_Durations):
     folders: list[str] = _opt([], "Folders whose new .txt/.md/.html files are added as articles.")
     feeds: list[str] = _opt([], "RSS/Atom feeds whose new entries are added as articles.")
     feed_every: float = _opt("15m", "Poll feeds this often.", duration=True)
@@ -204,13 +214,6 @@ def _build(cls: type, table: dict[str, Any], prefix: str) -> Any:
             kwargs[key] = _coerce(where, fields[key], value)
         else:
             raise ConfigError(f"config: unknown key {where!r}")
-    for name, f in fields.items():
-        if name in kwargs:
-            continue
-        if cls is Settings and name in _SECTIONS:
-            kwargs[name] = _build(_SECTIONS[name], {}, f"{name}.")
-        elif f.metadata.get("duration") and isinstance(f.default, str):
-            kwargs[name] = parse_duration(f.default)
     return cls(**kwargs)
 
 

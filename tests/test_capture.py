@@ -332,3 +332,35 @@ def test_killed_writer_leaves_a_recoverable_file(archive, tmp_path):
     assert recovered.read_bytes() == data
     assert Path(str(torn) + ".tail").exists()  # the torn bytes are set aside, not destroyed
     warcio_check(recovered)
+
+
+def test_socks5h_proxy_from_config(tmp_path, web):
+    """socks5h:// (requests[socks]): a real SOCKS5 server chained to the fixture proxy."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    pproxy = shutil.which("pproxy") or str(Path(sys.executable).parent / "pproxy")
+    if not Path(pproxy).exists():
+        pytest.skip("pproxy (test extra) is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([pproxy, "-l", f"socks5://127.0.0.1:{port}", "-r", web.proxy_url],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        app = make_archive(tmp_path / "a", capture={"proxy": f"socks5h://127.0.0.1:{port}",
+                                                    "ca_bundle": str(web.ca_path)})
+        url = "https://www.bbc.com/russian/news-45188838"
+        add_sources(app, [str(article(tmp_path, url))], capture=True)
+        assert targets(app)[url].capture_state == "archived"
+        assert_valid_archive(app)
+    finally:
+        proc.terminate()
+        proc.wait(5)
