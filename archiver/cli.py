@@ -226,6 +226,18 @@ def status(app: App, article: str | None, as_json: bool) -> None:
     out.print(table)
     if not rows:
         click.echo("No articles yet: `archive add ARTICLE`.")
+    beats = app.store.heartbeats()
+    if beats:
+        jobs = Table(title="Daemon: last run of each job (UTC)")
+        for col in ("job", "worker", "last run", "last ok", "last error"):
+            jobs.add_column(col, overflow="fold")
+        for b in beats:
+            when = [
+                f"{b[k]:%Y-%m-%d %H:%M:%S}Z" if b[k] else "never"
+                for k in ("last_run_at", "last_ok_at")
+            ]
+            jobs.add_row(b["job"], b["worker"] or "", *when, b["last_error"] or "")
+        out.print(jobs)
 
 
 def _print_article(doc: dict) -> None:
@@ -248,6 +260,141 @@ def _print_article(doc: dict) -> None:
             str(last or ""),
         )
     out.print(table)
+
+
+@cli.command()
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Run every job once (recover, capture, check, manifest), then exit.",
+)
+@click.option("--worker-id", metavar="ID", help="Name of this worker's claims (default: HOST:PID).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One line per job run on stderr: text, or one JSON object per line.",
+)
+@pass_app
+def daemon(app: App, once: bool, worker_id: str | None, log_format: str) -> None:
+    """Capture and check on the schedule in config.toml ([daemon]) until SIGTERM/SIGINT.
+
+    On a signal it stops taking work, finishes in-flight work within
+    daemon.shutdown_grace, closes its WARC file and exits 0.
+
+    \b
+    Examples:
+      archive daemon
+      archive daemon --once --log-format json
+    """
+    from archiver.daemon import run_daemon, setup_logging
+
+    setup_logging(log_format, debug=bool(click.get_current_context().obj.get("debug")))
+    code = run_daemon(app, once=once, worker=worker_id)
+    if code:
+        raise SystemExit(code)
+
+
+@cli.command()
+@click.argument("article", required=False)
+@pass_app
+def manifest(app: App, article: str | None) -> None:
+    """Rewrite manifests/ (JSON, CSV, HTML and index.html) for one article or all.
+
+    \b
+    Examples:
+      archive manifest
+      archive manifest prosecuting-social-media
+    """
+    from archiver.manifest import refresh
+
+    paths = refresh(app, [article] if article else app.store.article_ids())
+    click.echo(f"Wrote {len(paths)} files in {app.settings.manifests_path}")
+
+
+def _login_name() -> str | None:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry / no login name in a container
+        return None
+
+
+@cli.command()
+@click.argument("citation", metavar="ARTICLE:N")
+@click.option("--approve", is_flag=True, help="The citation and its archived copy are fine.")
+@click.option("--flag", "flag_", is_flag=True, help="The citation needs attention (say why).")
+@click.option("--note", metavar="TEXT", help="Why; replaces the previous note.")
+@click.option("--by", metavar="NAME", help="Who reviewed (default: your login name).")
+@pass_app
+def review(app: App, citation: str, approve: bool, flag_: bool, note: str | None,
+           by: str | None) -> None:
+    """Approve or flag one citation (N as in the manifest, or a raw citation id).
+
+    Updates the review, the article's manifests, and adds a ledger line.
+
+    \b
+    Examples:
+      archive review prosecuting-social-media:3 --approve
+      archive review prosecuting-social-media:5 --flag --note "copy is a cookie wall"
+    """
+    from archiver.manifest.review import review_citation
+
+    if approve == flag_:
+        raise click.UsageError("give exactly one of --approve or --flag")
+    state = "approved" if approve else "flagged"
+    r = review_citation(app, citation, state, note=note, by=by or _login_name())
+    click.echo(f"{r['article']}:{r['citation']} {state}" + (f" by {r['by']}" if r["by"] else "")
+               + (f": {note}" if note else ""))
+
+
+@cli.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="One JSON report on stdout.")
+@pass_app
+def verify_cmd(app: App, as_json: bool) -> None:
+    """Re-hash every WARC file and record, check each snapshot and the ledger chain.
+
+    Prints one line per problem (FILE:OFFSET: what) and a summary; exits 8 if any.
+
+    \b
+    Examples:
+      archive verify
+      archive verify --json > verify-report.json
+    """
+    from archiver.errors import VerifyFailed
+    from archiver.manifest.verify import verify
+
+    report = verify(app)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        for problem in report.problems:
+            click.echo(str(problem))
+        click.echo(report.summary())
+    if not report.ok:
+        raise VerifyFailed(f"verify found {len(report.problems)} problem(s)")
+
+
+@cli.command()
+@click.argument("article")
+@click.option("--csv", "as_csv", is_flag=True, help="One row per citation.")
+@click.option("--json", "as_json", is_flag=True, help="The full per-article document.")
+@pass_app
+def export(app: App, article: str, as_csv: bool, as_json: bool) -> None:
+    """Print one article's manifest to stdout as CSV or JSON, for editors' tools.
+
+    \b
+    Examples:
+      archive export prosecuting-social-media --csv > citations.csv
+      archive export prosecuting-social-media --json | jq '.citations[].rot'
+    """
+    from archiver.manifest import export as export_text
+
+    if as_csv == as_json:
+        raise click.UsageError("give exactly one of --csv or --json")
+    click.echo(export_text(app, article, "csv" if as_csv else "json"), nl=False)
 
 
 def main() -> None:

@@ -364,3 +364,28 @@ def test_socks5h_proxy_from_config(tmp_path, web):
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_revisit_record_block_is_the_raw_headers(archive, tmp_path):
+    """warcio skips revisits in `warcio check`: read the block back ourselves."""
+    url = "https://cases.test/gzip-chunked"
+    add_sources(archive, [str(article(tmp_path, url))], capture=True)
+    with archive.store.tx() as conn:
+        conn.execute(t.target.update().values(recapture=True))
+    capture_pending(archive)
+    first, second = snapshots(archive, url)
+    assert second.record_type == "revisit"
+    block = raw_block(archive.root, second.warc, second.offset)
+    assert block.startswith(b"HTTP/1.1 200 ") and block.endswith(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in block
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open(archive.root / second.warc, "rb") as f:
+        f.seek(second.offset)
+        rec = next(iter(ArchiveIterator(f, no_record_parse=True)))
+        assert int(rec.rec_headers.get_header("Content-Length")) == len(block)
+        import base64
+        import hashlib
+
+        digest = rec.rec_headers.get_header("WARC-Block-Digest").split(":", 1)[1]
+        assert base64.b32decode(digest) == hashlib.sha256(block).digest()

@@ -102,23 +102,31 @@ def http_record(
     return rec
 
 
-def revisit_record(
-    uri: str,
-    header_bytes: bytes,
-    *,
-    date: datetime,
-    record_id: str,
-    refers_to: str,
-    refers_to_uri: str,
-    refers_to_date: str,
-    payload_digest: str,
-    extra: dict[str, str],
-) -> ArcWarcRecord:
-    """identical-payload-digest revisit: the new response's headers, no body."""
+class _RawHeaders(StatusAndHeaders):
+    """HTTP headers that warcio writes back exactly as received (never re-serialised)."""
+
+    def __init__(self, raw: bytes) -> None:
+        super().__init__("", [], protocol="")
+        self.headers_buff = raw
+
+    def compute_headers_buffer(self, header_filter=None) -> None:
+        pass  # keep the bytes as they came off the wire
+
+    def __bool__(self) -> bool:  # warcio tests truthiness before writing the headers
+        return True
+
+
+def revisit_record(uri: str, header_bytes: bytes, *, date: datetime, record_id: str,
+                   refers_to: str, refers_to_uri: str, refers_to_date: str,
+                   payload_digest: str, extra: dict[str, str]) -> ArcWarcRecord:
+    """identical-payload-digest revisit: the new response's headers as received, no body.
+
+    warcio writes only the HTTP headers of a revisit record (never its stream), so the
+    raw header block travels as the record's http_headers.
+    """
     from io import BytesIO
 
-    stream = BytesIO(header_bytes)
-    block_digest, _ = _digests(stream, len(header_bytes))
+    block_digest, _ = _digests(BytesIO(header_bytes), len(header_bytes))
     headers = _headers("revisit", uri, date, record_id, extra)
     for key, value in (
         ("WARC-Profile", RecordBuilder.REVISIT_PROFILE_1_1),
@@ -129,16 +137,9 @@ def revisit_record(
         ("WARC-Block-Digest", block_digest),
     ):
         headers.add_header(key, value)
-    rec = ArcWarcRecord(
-        "warc",
-        "revisit",
-        headers,
-        stream,
-        None,
-        RecordBuilder.WARC_RECORDS["revisit"],
-        len(header_bytes),
-    )
-    rec.payload_length = len(header_bytes)
+    rec = ArcWarcRecord("warc", "revisit", headers, BytesIO(), _RawHeaders(header_bytes),
+                        RecordBuilder.WARC_RECORDS["revisit"], len(header_bytes))
+    rec.payload_length = 0
     return rec
 
 

@@ -149,7 +149,9 @@ def _after_recovery(app, r) -> None:
 class _Capturer:
     """One capture run's shared state: sink, gate, per-thread clients."""
 
-    def __init__(self, app, sink: WarcSink, progress: PlainProgress) -> None:
+    def __init__(
+        self, app, sink: WarcSink, progress: PlainProgress, worker: str | None = None
+    ) -> None:
         self.app = app
         self.s = app.settings
         self.sink = sink
@@ -161,7 +163,7 @@ class _Capturer:
         self.clients: list[Client] = []
         self.lock = threading.Lock()
         self.summary = CaptureSummary()
-        self.worker = worker_id()
+        self.worker = worker or worker_id()
 
     def client(self) -> Client:
         if not hasattr(self.local, "client"):
@@ -239,14 +241,18 @@ def capture_pending(
     target_ids: list[int] | None = None,
     sink: WarcSink | None = None,
     stop: threading.Event | None = None,
+    worker: str | None = None,
 ) -> CaptureSummary:
-    """Capture every due target (or only ``target_ids``); returns what happened."""
+    """Capture every due target (or only ``target_ids``); returns what happened.
+
+    ``worker`` names the claims (default host:pid; the daemon passes --worker-id).
+    """
     s = app.settings
     recover(app)
     own_sink = sink is None
     sink = sink or make_sink(app)
     progress = progress or NoProgress()
-    cap = _Capturer(app, sink, progress)
+    cap = _Capturer(app, sink, progress, worker)
     store = app.store
     total = store.count_capture_due(max_attempts=s.capture.max_attempts, target_ids=target_ids)
     progress.start("capturing", total)

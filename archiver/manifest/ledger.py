@@ -84,28 +84,37 @@ class Ledger:
             for n, line in enumerate(f, 1):
                 yield n, line.rstrip(b"\n")
 
-    def problems(self) -> list[str]:
-        """Every break in the chain: bad JSON, wrong seq, wrong prev hash."""
-        found: list[str] = []
+    def breaks(self) -> list[tuple[int, str]]:
+        """Every break in the chain as (line number, what): bad JSON, wrong seq, wrong prev."""
+        found: list[tuple[int, str]] = []
         prev = GENESIS
         expected_seq = 1
         for n, line in self.lines():
             try:
                 obj = json.loads(line)
             except ValueError:
-                found.append(f"{self.path.name}: line {n}: not JSON")
-                prev = line_hash(line)
-                expected_seq += 1
-                continue
-            if obj.get("prev") != prev:
-                found.append(
-                    f"{self.path.name}: line {n}: chain broken (prev does not match line {n - 1})"
-                )
-            if obj.get("seq") != expected_seq:
-                found.append(
-                    f"{self.path.name}: line {n}: seq {obj.get('seq')} "
-                    f"where {expected_seq} was expected"
-                )
+                obj = None
+            if not isinstance(obj, dict):
+                found.append((n, "not a JSON object"))
+            else:
+                if obj.get("prev") != prev:
+                    found.append((n, f"chain broken (prev does not match line {n - 1})"))
+                if obj.get("seq") != expected_seq:
+                    found.append((n, f"seq {obj.get('seq')} where {expected_seq} was expected"))
             prev = line_hash(line)
             expected_seq += 1
         return found
+
+    def problems(self) -> list[str]:
+        """Every break in the chain, one line each."""
+        return [f"{self.path.name}: line {n}: {what}" for n, what in self.breaks()]
+
+    def events(self) -> Iterator[tuple[int, dict]]:
+        """(line number, object) for every line that parses; breaks() reports the rest."""
+        for n, line in self.lines():
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                yield n, obj

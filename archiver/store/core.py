@@ -15,6 +15,8 @@ from sqlalchemy.pool import NullPool
 from archiver.errors import StoreError
 from archiver.store import schema as t
 from archiver.store.articles import ArticlesMixin
+from archiver.store.daemon import DaemonMixin
+from archiver.store.reviews import ReviewsMixin
 from archiver.store.work import WorkMixin
 
 logger = logging.getLogger(__name__)
@@ -127,7 +129,7 @@ class BaseStore:
         self.engine.dispose()
 
 
-class Store(ArticlesMixin, WorkMixin, BaseStore):
+class Store(ArticlesMixin, ReviewsMixin, WorkMixin, DaemonMixin, BaseStore):
     """The archive's database: articles, citations, targets, snapshots, checks, reviews."""
 
 

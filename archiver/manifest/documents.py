@@ -1,0 +1,79 @@
+"""The per-article JSON and CSV exports — pure: the article document in, text out.
+
+The JSON is `Store.article_doc()` as it is (the schema in ``schema.json`` says what it
+holds). The CSV flattens it to one row per citation for spreadsheets: the *last*
+snapshot's time, file, offset and HTTP status, and the last check's time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from importlib import resources
+from typing import Any
+
+CSV_COLUMNS = (
+    "id",
+    "url",
+    "role",
+    "capture_state",
+    "rot",
+    "dead",
+    "captured_at",
+    "warc",
+    "offset",
+    "status",
+    "checked_at",
+    "review_state",
+    "note",
+)
+
+
+def json_text(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def csv_row(citation: dict[str, Any]) -> dict[str, str]:
+    snap = citation["snapshots"][-1] if citation["snapshots"] else {}
+    check = citation["checks"][-1] if citation["checks"] else {}
+    values = {
+        "id": citation["id"],
+        "url": citation["url"],
+        "role": citation["role"],
+        "capture_state": citation["capture_state"],
+        "rot": citation["rot"],
+        "dead": citation["dead"],
+        "captured_at": snap.get("captured_at"),
+        "warc": snap.get("warc"),
+        "offset": snap.get("offset"),
+        "status": snap.get("status"),
+        "checked_at": check.get("checked_at"),
+        "review_state": citation["review"]["state"],
+        "note": citation["review"]["note"],
+    }
+    return {k: _cell(v) for k, v in values.items()}
+
+
+def csv_text(doc: dict[str, Any]) -> str:
+    """RFC 4180 CSV (CRLF line ends, quoted where needed), UTF-8 without a BOM."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    for citation in doc["citations"]:
+        writer.writerow(csv_row(citation))
+    return buf.getvalue()
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the per-article document, shipped in the package."""
+    text = resources.files("archiver.manifest").joinpath("schema.json").read_text("utf-8")
+    return json.loads(text)

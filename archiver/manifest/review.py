@@ -1,0 +1,41 @@
+"""An editor's review of one citation: store it, ledger it, rewrite the article's manifests."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from archiver.errors import UsageError
+
+_REF = re.compile(r"(?:(?P<article>[^:\s]+):)?(?P<n>[0-9]+)")
+
+
+def parse_citation_ref(ref: str) -> tuple[str | None, int]:
+    """'ARTICLE:N' → (ARTICLE, N); a bare number is the raw citation id → (None, id)."""
+    m = _REF.fullmatch(ref.strip())
+    if not m or int(m["n"]) < 1:
+        raise UsageError(
+            f"citation must be ARTICLE:N (N as in the manifest) or a citation id, not {ref!r}"
+        )
+    return m["article"], int(m["n"])
+
+
+def review_citation(
+    app, ref: str, state: str, *, note: str | None = None, by: str | None = None
+) -> dict[str, Any]:
+    """Approve or flag a citation; returns the review with the manifest paths written."""
+    from archiver.manifest import ledger_for, refresh
+
+    article_id, n = parse_citation_ref(ref)
+    review = app.store.set_review(article_id, n, state, note, by)
+    ledger_for(app.settings).append(
+        "review",
+        at=review["at"],
+        article=review["article"],
+        citation=review["citation"],
+        state=state,
+        note=note,
+        by=by,
+    )
+    paths = refresh(app, [review["article"]])
+    return {**review, "paths": paths}

@@ -1,0 +1,69 @@
+"""What the daemon keeps in the store: one heartbeat row per job, and its claims.
+
+The heartbeat row (job → when it last ran, last succeeded, the last error and summary)
+is how `archive status` tells an operator the daemon is alive. Claims are released
+here when a worker stops (or is found dead) so its targets need not wait out the lease.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from archiver.store import schema as t
+
+hb = t.heartbeat
+tg = t.target
+
+
+class DaemonMixin:
+    # ------------------------------------------------------------ heartbeats
+
+    def beat(
+        self, job: str, worker: str, ok: bool, summary: str | None, error: str | None = None
+    ) -> None:
+        """Record one run of ``job``: a success clears the last error, a failure keeps last_ok."""
+        now = self.clock()
+        values: dict[str, Any] = {"worker": worker, "last_run_at": now, "summary": summary}
+        values.update({"last_ok_at": now, "last_error": None} if ok else {"last_error": error})
+        # one statement, so two daemons beating the same job for the first time never collide
+        dialect = postgresql if not self.is_sqlite else sqlite
+        stmt = dialect.insert(hb).values(job=job, **values)
+        stmt = stmt.on_conflict_do_update(index_elements=[hb.c.job], set_=values)
+        with self.tx() as conn:
+            conn.execute(stmt)
+
+    def heartbeats(self) -> list[dict[str, Any]]:
+        """Every job's heartbeat row, by job name."""
+        with self.read() as conn:
+            rows = conn.execute(select(hb).order_by(hb.c.job)).mappings().all()
+        return [dict(r) for r in rows]
+
+    # ------------------------------------------------------------ claims
+
+    def claim_holders(self) -> list[str]:
+        """Workers holding at least one unexpired claim."""
+        with self.read() as conn:
+            q = (
+                select(tg.c.claimed_by)
+                .where(tg.c.claimed_by.is_not(None), tg.c.claimed_until >= self.clock())
+                .group_by(tg.c.claimed_by)
+            )
+            return [r.claimed_by for r in conn.execute(q)]
+
+    def release_claims(self, worker: str) -> int:
+        """Drop every claim ``worker`` holds (it stopped, or is known dead); returns how many."""
+        with self.tx() as conn:
+            res = conn.execute(
+                tg.update()
+                .where(tg.c.claimed_by == worker)
+                .values(claimed_by=None, claimed_until=None)
+            )
+            return res.rowcount or 0
+
+    def claimed_count(self, worker: str) -> int:
+        with self.read() as conn:
+            q = select(func.count()).select_from(tg).where(tg.c.claimed_by == worker)
+            return conn.execute(q).scalar_one()
