@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -36,6 +37,8 @@ class ArchiveGroup(click.Group):
                 raise
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            raise  # handled in main(): the reader of our output went away
         except Exception as exc:  # a bug: one line unless --debug
             if (ctx.obj and ctx.obj.get("debug")) or isinstance(exc, click.exceptions.Exit):
                 raise
@@ -240,26 +243,43 @@ def status(app: App, article: str | None, as_json: bool) -> None:
         out.print(jobs)
 
 
+def _short_url(url: str, width: int = 64) -> str:
+    """scheme dropped, middle elided: enough to recognise a citation in a terminal."""
+    text = url.split("://", 1)[-1]
+    if len(text) <= width:
+        return text
+    keep = (width - 1) // 2
+    return text[:keep] + "…" + text[-(width - 1 - keep) :]
+
+
 def _print_article(doc: dict) -> None:
     art = doc["article"]
-    table = Table(title=f"{art['id']}: {art['title']}")
-    for col in ("#", "url", "role", "capture", "rot", "snapshots", "last status"):
-        table.add_column(col, overflow="fold")
+    table = Table(title=f"{art['id']}: {art['title']}", title_justify="left")
+    url_width = max(24, min(72, out.width - 64))
+    table.add_column("#", justify="right", min_width=2)
+    table.add_column("cited URL", overflow="ellipsis", no_wrap=True, min_width=24)
+    table.add_column("capture", min_width=8)
+    table.add_column("rot", min_width=9)
+    table.add_column("snaps", justify="right", min_width=5)
+    table.add_column("last", justify="right", min_width=4)
+    table.add_column("note", min_width=14, overflow="fold")
     for c in doc["citations"]:
         last = c["snapshots"][-1]["status"] if c["snapshots"] else ""
-        rot = c["rot"] or ""
-        if c["dead"]:
-            rot += " (dead)"
+        rot = (c["rot"] or "unchecked") + (" DEAD" if c["dead"] else "")
+        note = c.get("last_error") or ""
+        if c["role"] == "source":
+            note = ("own URL. " + note).strip()
         table.add_row(
             str(c["id"]),
-            c["url"],
-            c["role"],
+            _short_url(c["url"], url_width),
             c["capture_state"],
             rot,
             str(len(c["snapshots"])),
             str(last or ""),
+            note,
         )
     out.print(table)
+    click.echo(f"Manifest: manifests/{art['id']}.html (JSON: archive status {art['id']} --json)")
 
 
 @cli.command()
@@ -329,8 +349,9 @@ def _login_name() -> str | None:
 @click.option("--note", metavar="TEXT", help="Why; replaces the previous note.")
 @click.option("--by", metavar="NAME", help="Who reviewed (default: your login name).")
 @pass_app
-def review(app: App, citation: str, approve: bool, flag_: bool, note: str | None,
-           by: str | None) -> None:
+def review(
+    app: App, citation: str, approve: bool, flag_: bool, note: str | None, by: str | None
+) -> None:
     """Approve or flag one citation (N as in the manifest, or a raw citation id).
 
     Updates the review, the article's manifests, and adds a ledger line.
@@ -346,8 +367,11 @@ def review(app: App, citation: str, approve: bool, flag_: bool, note: str | None
         raise click.UsageError("give exactly one of --approve or --flag")
     state = "approved" if approve else "flagged"
     r = review_citation(app, citation, state, note=note, by=by or _login_name())
-    click.echo(f"{r['article']}:{r['citation']} {state}" + (f" by {r['by']}" if r["by"] else "")
-               + (f": {note}" if note else ""))
+    click.echo(
+        f"{r['article']}:{r['citation']} {state}"
+        + (f" by {r['by']}" if r["by"] else "")
+        + (f": {note}" if note else "")
+    )
 
 
 @cli.command("verify")
@@ -398,7 +422,13 @@ def export(app: App, article: str, as_csv: bool, as_json: bool) -> None:
 
 
 def main() -> None:
-    cli(obj={}, prog_name="archive")
+    try:
+        cli(obj={}, prog_name="archive")
+    except BrokenPipeError:
+        # the reader went away (`archive status | head`): not an error, nothing to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
 
 
 if __name__ == "__main__":
