@@ -389,3 +389,38 @@ def test_revisit_record_block_is_the_raw_headers(archive, tmp_path):
 
         digest = rec.rec_headers.get_header("WARC-Block-Digest").split(":", 1)[1]
         assert base64.b32decode(digest) == hashlib.sha256(block).digest()
+
+
+def test_no_proxy_is_honoured(tmp_path, web, monkeypatch):
+    """NO_PROXY=cases.test: that host is fetched directly (and so not found), others proxied."""
+    app = make_archive(tmp_path / "a")
+    for key, value in web.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("NO_PROXY", "cases.test")
+    monkeypatch.setenv("no_proxy", "cases.test")
+    direct, proxied = "https://cases.test/ok", "https://www.bbc.com/russian/news-45188838"
+    add_sources(app, [str(article(tmp_path, direct, proxied))], capture=True)
+    by_url = targets(app)
+    assert by_url[direct].capture_state == "failed"
+    assert by_url[direct].last_error == "dns: host name not found"
+    assert by_url[proxied].capture_state == "archived"
+    assert not [h for h in web.hits if h[1] == "cases.test"]
+
+
+def test_replay_through_the_cdxj_index(archive, web, tmp_path):
+    """Look the page up the way replay tools do (cdxj-indexer), get the original back."""
+    import requests as rq
+
+    url = "https://www.bbc.com/russian/news-45188838"
+    add_sources(archive, [str(article(tmp_path, url))], capture=True)
+    (path,) = warc_files(archive.root)
+    entries = [line.split(" ", 2) for line in cdxj_index(path)]
+    hits = [json.loads(e[2]) for e in entries if json.loads(e[2])["url"] == url]
+    responses = [h for h in hits if h.get("mime") != "warc/request" and "status" in h]
+    assert len(responses) == 1
+    entry = responses[0]
+    _headers, http, document = record_at(archive.root, "warcs/" + str(
+        path.relative_to(archive.root / "warcs")), int(entry["offset"]))
+    assert http.get_statuscode() == entry["status"] == "200"
+    original = rq.get(url, proxies=web.proxies, verify=web.ca_path).content
+    assert document == original

@@ -27,6 +27,7 @@ from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
     NameResolutionError,
+    NewConnectionError,
     ProtocolError,
     ProxyError,
     ReadTimeoutError,
@@ -154,23 +155,27 @@ def _describe(exc: BaseException) -> FetchError:
     def has(*types) -> bool:
         return any(isinstance(c, types) for c in kinds)
 
-    if has(requests.exceptions.ConnectTimeout, ConnectTimeoutError):
-        return FetchTimeout("timeout: connect timed out")
-    if has(requests.exceptions.ReadTimeout, ReadTimeoutError, socket.timeout, TimeoutError):
-        return FetchTimeout("timeout: read timed out")
+    # specific causes first: urllib3's NewConnectionError (and so NameResolutionError)
+    # subclasses ConnectTimeoutError for backwards compatibility
+    if has(NameResolutionError, socket.gaierror):
+        return FetchError("dns: host name not found")
+    if has(ConnectionRefusedError):
+        return FetchError("connection refused")
+    if has(ConnectionResetError) or "reset by peer" in text:
+        return FetchError("connection reset")
     if has(requests.exceptions.SSLError, ssl.SSLError, SSLError):
         if "verify failed" in text:
             detail = text.split("certificate verify failed:")[-1].split("(")[0]
             return FetchError(f"tls: certificate verify failed: {detail.strip(' :')}")
         return FetchError(f"tls: {_short(str(causes[-1]))}")
-    if has(NameResolutionError, socket.gaierror):
-        return FetchError("dns: host name not found")
     if has(requests.exceptions.ProxyError, ProxyError):
         return FetchError(f"proxy: {_short(str(causes[-1]))}")
-    if has(ConnectionRefusedError):
-        return FetchError("connection refused")
-    if has(ConnectionResetError) or "reset by peer" in text:
-        return FetchError("connection reset")
+    if has(requests.exceptions.ConnectTimeout) or (
+        has(ConnectTimeoutError) and not has(NewConnectionError)
+    ):
+        return FetchTimeout("timeout: connect timed out")
+    if has(requests.exceptions.ReadTimeout, ReadTimeoutError, socket.timeout, TimeoutError):
+        return FetchTimeout("timeout: read timed out")
     if has(
         requests.exceptions.InvalidURL,
         requests.exceptions.InvalidSchema,
