@@ -6,6 +6,7 @@ error's code; anything else is a bug and shows a traceback only with --debug.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -121,27 +122,44 @@ def init(directory: Path) -> None:
 
 
 @cli.command()
-@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.argument("sources", nargs=-1, metavar="SOURCE...")
 @click.option(
     "--queue",
     is_flag=True,
     help="Only record citations; capture later (`archive capture` or the daemon).",
 )
+@click.option(
+    "--from-warc",
+    "from_warc",
+    multiple=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Register the captures in a .warc.gz made by another tool (wget, Browsertrix, "
+    "ArchiveBox) as snapshots of matching citations; SOURCE is then optional.",
+)
 @pass_app
-def add(app: App, sources: tuple[str, ...], queue: bool) -> None:
+def add(app: App, sources: tuple[str, ...], queue: bool, from_warc: tuple[Path, ...]) -> None:
     """Add articles and capture every page they cite.
 
     SOURCE is a .txt, .md or .html file, an http(s) article URL, or - for stdin.
     The article's id is printed first on each line of output. Adding the same
     article again updates it (new citations are added) and never duplicates it.
+    With --from-warc, the WARC's captures of cited pages become their snapshots
+    (the file is copied into warcs/imported/); pages it lacks are captured as usual.
 
     \b
     Examples:
       archive add article.txt
       archive add https://example.org/story.html --queue
+      archive add article.txt --from-warc wget-capture.warc.gz
     """
     from archiver.service import add_sources
 
+    if from_warc:
+        _add_from_warc(app, sources, from_warc, queue)
+        return
+    if not sources:
+        raise click.UsageError("Missing argument 'SOURCE...'.")
     report = add_sources(app, list(sources), capture=not queue, progress=_progress())
     for r in report.results:
         verb = "added" if r.created else "updated"
@@ -241,6 +259,7 @@ def status(app: App, article: str | None, as_json: bool) -> None:
             ]
             jobs.add_row(b["job"], b["worker"] or "", *when, b["last_error"] or "")
         out.print(jobs)
+    _print_intake(app)
 
 
 def _short_url(url: str, width: int = 64) -> str:
@@ -286,7 +305,7 @@ def _print_article(doc: dict) -> None:
 @click.option(
     "--once",
     is_flag=True,
-    help="Run every job once (recover, capture, check, manifest), then exit.",
+    help="Run every job once (recover, intake, capture, check, manifest), then exit.",
 )
 @click.option("--worker-id", metavar="ID", help="Name of this worker's claims (default: HOST:PID).")
 @click.option(
@@ -308,7 +327,8 @@ def daemon(app: App, once: bool, worker_id: str | None, log_format: str) -> None
       archive daemon
       archive daemon --once --log-format json
     """
-    from archiver.daemon import run_daemon, setup_logging
+    from archiver.daemon import run_daemon
+    from archiver.logs import setup_logging
 
     setup_logging(log_format, debug=bool(click.get_current_context().obj.get("debug")))
     code = run_daemon(app, once=once, worker=worker_id)
@@ -402,23 +422,341 @@ def verify_cmd(app: App, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("article")
+@click.argument("article", required=False)
 @click.option("--csv", "as_csv", is_flag=True, help="One row per citation.")
 @click.option("--json", "as_json", is_flag=True, help="The full per-article document.")
+@click.option(
+    "--wacz",
+    "wacz_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a WACZ 1.1.1 package (WARCs, index, pages) that ReplayWeb.page opens.",
+)
+@click.option(
+    "--all",
+    "all_warcs",
+    is_flag=True,
+    help="With --wacz: every WARC file of the archive (no ARTICLE: every article's pages).",
+)
+@click.option(
+    "--robust-links", is_flag=True, help="A Robust Links <a> snippet per citation, to paste."
+)
 @pass_app
-def export(app: App, article: str, as_csv: bool, as_json: bool) -> None:
-    """Print one article's manifest to stdout as CSV or JSON, for editors' tools.
+def export(app: App, article: str | None, as_csv: bool, as_json: bool, wacz_path: Path | None,
+           all_warcs: bool, robust_links: bool) -> None:
+    """Export one article's manifest (CSV, JSON), captures (WACZ) or Robust Links.
+
+    A .wacz opens in ReplayWeb.page: https://replayweb.page, "Choose File" (read in
+    the browser, not uploaded). Robust Links cite each URL with its archived copy.
 
     \b
     Examples:
       archive export prosecuting-social-media --csv > citations.csv
       archive export prosecuting-social-media --json | jq '.citations[].rot'
+      archive export prosecuting-social-media --wacz prosecuting.wacz
+      archive export --all --wacz whole-archive.wacz
+      archive export prosecuting-social-media --robust-links
     """
     from archiver.manifest import export as export_text
 
+    if wacz_path or all_warcs or robust_links:
+        _export_interop(app, article, as_csv or as_json, wacz_path, all_warcs, robust_links)
+        return
+    if article is None:
+        raise click.UsageError("Missing argument 'ARTICLE'.")
     if as_csv == as_json:
-        raise click.UsageError("give exactly one of --csv or --json")
+        raise click.UsageError("give exactly one of --csv, --json, --wacz FILE or --robust-links")
     click.echo(export_text(app, article, "csv" if as_csv else "json"), nl=False)
+
+
+def _print_added(results) -> None:
+    for r in results:
+        verb = "added" if r.created else "updated"
+        click.echo(
+            f"{r.article_id}\t{verb}: {r.citations} citations ({r.new_citations} new) "
+            f"from {r.source}"
+        )
+
+
+def _add_from_warc(app: App, sources: tuple[str, ...], warcs: tuple[Path, ...],
+                   queue: bool) -> None:
+    """`add [SOURCE...] --from-warc FILE`: store the articles, import, capture the rest."""
+    from archiver.capture.run import capture_pending
+    from archiver.interop.importer import import_warc
+    from archiver.service import AddReport, add_sources
+
+    report = add_sources(app, list(sources), capture=False) if sources else AddReport([], [])
+    _print_added(report.results)
+    for path in warcs:
+        click.echo(import_warc(app, path).line())
+    ids = sorted({r.article_id for r in report.results})
+    if ids and not queue:  # what the WARCs did not hold is captured now, as `add` does
+        targets = app.store.target_ids_for_articles(ids)
+        _print_capture_summary(capture_pending(app, progress=_progress(), target_ids=targets))
+    elif ids:
+        click.echo("Queued: run `archive capture` (or the daemon) to capture the rest.")
+    for message in report.errors:
+        click.echo(f"Error: {message}", err=True)
+    if report.errors:
+        raise SystemExit(SourceError.exit_code)
+
+
+def _export_interop(app: App, article: str | None, as_text: bool, wacz_path: Path | None,
+                    all_warcs: bool, robust_links: bool) -> None:
+    """`export --wacz FILE [--all]` and `export --robust-links`."""
+    if sum((as_text, wacz_path is not None, robust_links)) != 1:
+        raise click.UsageError("give exactly one of --csv, --json, --wacz FILE or --robust-links")
+    if all_warcs and wacz_path is None:
+        raise click.UsageError("--all goes with --wacz FILE")
+    if article is None and not all_warcs:
+        raise click.UsageError("Missing argument 'ARTICLE' (or --all with --wacz).")
+    if robust_links:
+        from archiver.interop.robust import replay_prefix, robust_links_text
+
+        doc = app.store.article_doc(article)
+        prefix = replay_prefix(app.settings.replay.base_url)
+        click.echo(robust_links_text(doc, prefix), nl=False)
+        return
+    from archiver.interop.wacz import build_wacz
+
+    report = build_wacz(app, wacz_path, article, all_warcs=all_warcs)
+    click.echo(report.line())
+    if report.skipped_open:
+        click.echo(f"Skipped {len(report.skipped_open)} WARC files still being written: "
+                   f"{', '.join(report.skipped_open)}", err=True)
+
+
+@cli.command("index")
+@pass_app
+def index_cmd(app: App) -> None:
+    """Update warcs/index.cdxj, the sorted CDXJ replay index, with newly closed WARCs.
+
+    Only WARC files not indexed yet are read; request and metadata records are left
+    out. pywb, `archive replay` and other replay tools read this index.
+
+    \b
+    Example:
+      archive index
+    """
+    from archiver.interop.cdxj import index_closed
+
+    click.echo(index_closed(app).line())
+
+
+@cli.command()
+@click.option("--port", type=click.IntRange(1, 65535),
+              help="Port to listen on (default: [replay] port in config.toml, 8080).")
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@pass_app
+def replay(app: App, port: int | None, bind: str) -> None:
+    """Browse the archive's snapshots locally with pywb (`pip install 'archiver[replay]'`).
+
+    Updates warcs/index.cdxj first, then serves each snapshot at
+    http://localhost:PORT/archive/<14-digit timestamp>/<url> until Ctrl-C. Set
+    [replay] base_url in config.toml to link manifests to these URLs.
+
+    \b
+    Examples:
+      archive replay
+      archive replay --port 8090
+    """
+    from archiver.interop.replay import require_pywb, serve
+
+    require_pywb()
+    port = port or app.settings.replay.port
+    host = "localhost" if bind in ("127.0.0.1", "0.0.0.0", "::") else bind
+    click.echo(f"Replaying {app.root} at http://{host}:{port}/archive/ (Ctrl-C to stop)")
+    code = serve(app, port, bind)
+    if code:
+        raise SystemExit(code)
+
+
+@cli.command()
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Run one pass, then exit (what `archive intake` always does; as `daemon --once`).",
+)
+@click.option(
+    "--queue",
+    is_flag=True,
+    help="Only record the new articles' citations; capture later (`archive capture`, daemon).",
+)
+@click.option("--force", is_flag=True, help="Poll every feed now, even one not due or backing off.")
+@pass_app
+def intake(app: App, once: bool, queue: bool, force: bool) -> None:
+    """Add new articles from the [intake] folders and feeds in config.toml, now.
+
+    One pass: every watched folder, and each feed whose next poll is due (--force:
+    every feed). New articles' citations are captured right away unless --queue.
+    `archive daemon` runs the same pass on its own schedule.
+
+    \b
+    Examples:
+      archive intake
+      archive intake --once --queue
+      archive intake --force
+    """
+    from archiver.errors import UsageError
+    from archiver.intake import run_intake
+
+    if not (app.settings.intake.folders or app.settings.intake.feeds):
+        raise UsageError("no intake sources: set folders or feeds under [intake] in config.toml")
+    with _quiet("archiver.intake"):  # its warnings are the errors printed below
+        summary = run_intake(app, force=force)
+    for source in summary.sources:
+        click.echo(f"{source.kind} {source.location}: {source.note}")
+        for r in source.results:
+            verb = "added" if r.created else "updated"
+            click.echo(
+                f"  {r.article_id}\t{verb}: {r.citations} citations ({r.new_citations} new) "
+                f"from {r.source}"
+            )
+    click.echo(summary.line())
+    ids = summary.article_ids
+    if ids and not queue:
+        from archiver.capture.run import capture_pending
+
+        targets = app.store.target_ids_for_articles(ids)
+        _print_capture_summary(capture_pending(app, progress=_progress(), target_ids=targets))
+    elif ids:
+        click.echo("Queued: run `archive capture` (or the daemon) to capture.")
+    for message in summary.errors:
+        click.echo(f"Error: {message}", err=True)
+    if summary.errors:
+        raise SystemExit(SourceError.exit_code)
+
+
+@contextlib.contextmanager
+def _quiet(name: str):
+    """Only errors from logger ``name`` unless -v/--debug asked for more."""
+    log = logging.getLogger(name)
+    level = log.level
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def _print_intake(app: App) -> None:
+    """`archive status`: one row per configured intake source."""
+    from archiver.intake import intake_status
+
+    rows = intake_status(app)
+    if not rows:
+        return
+    table = Table(title="Intake: watched folders and feeds (UTC)")
+    for col in ("source", "last poll", "next poll", "new articles", "last error"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        when = [
+            f"{r[k]:%Y-%m-%d %H:%M:%S}Z" if r[k] else "" for k in ("last_poll_at", "next_poll_at")
+        ]
+        if r["kind"] == "folder":
+            when[1] = "each pass"
+        error = r["last_error"] or ""
+        if r["failures"]:
+            error += f" ({r['failures']} in a row)"
+        table.add_row(
+            f"{r['kind']} {r['location']}",
+            when[0] or "never",
+            when[1],
+            str(r["new_articles"]),
+            error,
+        )
+    out.print(table)
+
+
+@cli.command("migrate")
+@click.option(
+    "--from",
+    "source",
+    metavar="URL",
+    help="Store to copy (default: this archive's `database`, from config.toml).",
+)
+@click.option(
+    "--to", "dest", metavar="URL", required=True, help="Store to copy into; created if empty."
+)
+@click.option(
+    "--batch", default=1000, show_default=True, type=click.IntRange(1), help="Rows per insert."
+)
+@click.pass_context
+def migrate_cmd(ctx: click.Context, source: str | None, dest: str, batch: int) -> None:
+    """Copy the store to another database (SQLite → PostgreSQL) and verify the copy.
+
+    Copies table by table in key order; rows already there are skipped, so it can be
+    run again. Prints each table's row counts and SHA-256 of its rows on both sides;
+    exits 8 if they differ. Stop the workers first; WARC files stay where they are.
+
+    \b
+    Example:
+      archive migrate --from sqlite:///archive.db --to postgresql+psycopg://archiver@db/archive
+    """
+    from archiver.errors import VerifyFailed
+    from archiver.store.migrate import migrate_store, safe_url
+
+    if source is None:
+        source = load_app(ctx.obj.get("config")).settings.database_url
+    reports = migrate_store(source, dest, batch=batch)
+    table = Table(title=f"{safe_url(source)} → {safe_url(dest)}")
+    for col in ("table", "source rows", "dest rows", "copied", "source sha256", "dest sha256"):
+        table.add_column(col, justify="right" if "rows" in col or col == "copied" else "left")
+    table.add_column("")
+    for r in reports:
+        table.add_row(
+            r.table,
+            str(r.source_rows),
+            str(r.dest_rows),
+            str(r.copied),
+            r.source_sha256[:16],
+            r.dest_sha256[:16],
+            "ok" if r.ok else "DIFFERS",
+        )
+    out.print(table)
+    bad = [r.table for r in reports if not r.ok]
+    if bad:
+        raise VerifyFailed(f"migrate: the copy differs from the source in {', '.join(bad)}")
+    copied = sum(r.copied for r in reports)
+    click.echo(
+        f"Copied {copied} rows; {len(reports)} tables match. To use the copy, set "
+        f'database = "{safe_url(dest)}" in config.toml (or $ARCHIVER_DATABASE).'
+    )
+
+
+@cli.command("check")
+@click.argument("article", required=False)
+@click.option("--all", "all_targets", is_flag=True, help="Check every archived target, due or not.")
+@pass_app
+def check_cmd(app: App, article: str | None, all_targets: bool) -> None:
+    """Check live links for rot: those due (check.interval), or all with --all.
+
+    Each target is fetched once (redirects followed and recorded) and classified: ok,
+    redirected, drifted, soft-404, gone, blocked, server-error, unreachable,
+    rate-limited. Drifted pages are captured again. Rot is a finding, not an error:
+    the exit status is 0 when the run completed.
+
+    \b
+    Examples:
+      archive check
+      archive check --all prosecuting-social-media
+    """
+    from archiver.check.run import check_due
+
+    summary = check_due(app, all_targets=all_targets, article_id=article, progress=_progress())
+    if summary.checked:
+        table = Table(title="Link check")
+        table.add_column("classification")
+        table.add_column("targets", justify="right")
+        for name, count in summary.table_rows():
+            table.add_row(name, str(count))
+        out.print(table)
+    for f in summary.findings:
+        dead = " DEAD" if f.dead else ""
+        cited = f" (cited by {', '.join(f.articles)})" if f.articles else ""
+        click.echo(f"  {f.rot.value}{dead}: {f.url}: {f.reason}{cited}")
+    click.echo(summary.line())
 
 
 def main() -> None:

@@ -121,7 +121,9 @@ class DaemonSettings(_Durations):
     capture_every: float = _opt("1m", "Run pending captures this often.", duration=True)
     check_every: float = _opt("1h", "Run due link checks this often.", duration=True)
     manifest_every: float = _opt("5m", "Rewrite changed manifests this often.", duration=True)
-    intake_every: float = _opt("5m", "Poll watched folders this often.", duration=True)
+    intake_every: float = _opt(
+        "5m", "Run intake this often: poll [intake] folders, and feeds when due.", duration=True
+    )
     shutdown_grace: float = _opt(
         "20s", "On SIGTERM, wait this long for in-flight work before exiting.", duration=True
     )
@@ -132,9 +134,32 @@ class DaemonSettings(_Durations):
 
 @dataclass(frozen=True, kw_only=True)
 class IntakeSettings(_Durations):
-    folders: list[str] = _opt([], "Folders whose new .txt/.md/.html files are added as articles.")
-    feeds: list[str] = _opt([], "RSS/Atom feeds whose new entries are added as articles.")
-    feed_every: float = _opt("15m", "Poll feeds this often.", duration=True)
+    folders: list[str] = _opt(
+        [],
+        "Watched folders (relative to this file): each new or changed .txt/.md/.html file"
+        ' in them is added as an article, e.g. ["inbox"].',
+    )
+    feeds: list[str] = _opt(
+        [],
+        "RSS/Atom feed URLs: each new entry's article page is fetched and added,"
+        ' e.g. ["https://example.org/rss.xml"].',
+    )
+    feed_every: float = _opt(
+        "15m",
+        "Poll each feed this often, at the first intake pass once due (conditional GET;"
+        " a failing feed backs off).",
+        duration=True,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplaySettings(_Durations):
+    base_url: str = _opt(
+        "",
+        "Where `archive replay` is reached, e.g. http://localhost:8080; manifests then link"
+        " each snapshot to BASE_URL/archive/<14-digit timestamp>/<url> (empty: no replay links).",
+    )
+    port: int = _opt(8080, "Port `archive replay` listens on.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,6 +177,7 @@ class Settings:
     check: CheckSettings = field(default_factory=CheckSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
+    replay: ReplaySettings = field(default_factory=ReplaySettings)
 
     @property
     def warcs_path(self) -> Path:
@@ -178,6 +204,7 @@ _SECTIONS = {
     "check": CheckSettings,
     "daemon": DaemonSettings,
     "intake": IntakeSettings,
+    "replay": ReplaySettings,
 }
 
 
@@ -229,6 +256,11 @@ def _validate(s: Settings) -> None:
         (s.check.workers >= 1, "check.workers must be at least 1"),
         (0.0 <= s.check.drift_threshold <= 1.0, "check.drift_threshold must be 0..1"),
         (s.check.dead_after >= 1, "check.dead_after must be at least 1"),
+        (1 <= s.replay.port <= 65535, "replay.port must be 1..65535"),
+        (
+            s.replay.base_url == "" or s.replay.base_url.startswith(("http://", "https://")),
+            "replay.base_url must be empty or an http(s) URL",
+        ),
     ]
     for ok, message in checks:
         if not ok:

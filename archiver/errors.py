@@ -9,7 +9,8 @@ ArchiverError                    base; carries an exit code and a one-line messa
  ├── FetchError                  one fetch failed; caught per target, never fatal (exit 6)
  │    ├── RefusedAddress         SSRF guard refused a scheme, name or address
  │    └── FetchTimeout           connect/read/page time limit exceeded
- ├── WarcWriteError              a WARC file could not be written (disk full, permissions) (exit 7)
+ ├── ArchiveWriteError           a file of the archive could not be written (disk full) (exit 7)
+ │    └── WarcWriteError         a WARC file could not be written (disk full, permissions)
  └── VerifyFailed                `archive verify` found problems (exit 8)
 
 Lower-level errors (requests, OSError, SQLAlchemy) become these at one boundary each,
@@ -67,10 +68,14 @@ class FetchTimeout(FetchError):
     """A connect, read or whole-page time limit was exceeded."""
 
 
-class WarcWriteError(ArchiverError):
-    """A WARC file could not be written (disk full, permissions)."""
+class ArchiveWriteError(ArchiverError):
+    """A file of the archive (ledger, manifest) could not be written (disk full, permissions)."""
 
     exit_code = 7
+
+
+class WarcWriteError(ArchiveWriteError):
+    """A WARC file could not be written (disk full, permissions)."""
 
 
 class VerifyFailed(ArchiverError):

@@ -18,6 +18,13 @@ logger = logging.getLogger(__name__)
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 TEXT_MAX = 200_000
+# A parser's time and memory grow with the markup it is handed, worst with dense nesting
+# (bs4 builds a Python object per tag: 8 MiB of nested tags took a minute and ~1 GB,
+# parsed three times). Title, text, requisites and outlinks come from the first
+# PARSE_BYTES of a page, cut earlier once it holds PARSE_TAGS tags; real pages rarely
+# reach either.
+PARSE_BYTES = 2 * 2**20
+PARSE_TAGS = 25_000
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 # Phrases of pages that stand in for the content. Checked on the title and the first
@@ -56,11 +63,39 @@ def is_html(content_type: str | None, head: bytes) -> bool:
     return head.lstrip()[:100].lower().startswith((b"<!doctype html", b"<html"))
 
 
+def parse_window(head: bytes) -> bytes:
+    """The part of a page's first bytes worth parsing, cut just before a ``<``.
+
+    Cutting before a tag never splits a multi-byte character (which would make the
+    charset guess fall back to a wrong encoding for the whole page).
+    """
+    window = head
+    if len(window) > PARSE_BYTES:
+        window = window[:PARSE_BYTES]
+        cut = window.rfind(b"<")
+        if cut <= 0:  # no tag to cut before: drop the last character, whole or split
+            cut = len(window) - 1
+            while cut > 0 and window[cut] & 0xC0 == 0x80:  # a UTF-8 continuation byte
+                cut -= 1
+        window = window[:cut]
+    if window.count(b"<") > PARSE_TAGS:
+        pos = -1
+        for _ in range(PARSE_TAGS + 1):
+            pos = window.find(b"<", pos + 1)
+        window = window[:pos]
+    return window
+
+
 def decode_html(head: bytes, content_type_header: str | None) -> str:
+    """Markup (or text) to parse: the page's parse window, decoded."""
+    head = parse_window(head)
     declared = []
     if content_type_header and "charset=" in content_type_header.lower():
         declared.append(content_type_header.lower().split("charset=")[-1].split(";")[0].strip())
-    return UnicodeDammit(head, declared, is_html=True).unicode_markup or ""
+    markup = UnicodeDammit(head, declared, is_html=True).unicode_markup or ""
+    # NUL is never content (HTML drops or replaces it) and lxml logs an error for each
+    # one: 2 MiB of NULs took seconds and ~180 MB to parse
+    return markup.replace("\x00", "")
 
 
 def main_text(html: str) -> str:

@@ -30,9 +30,13 @@ class AddReport:
     capture: object | None = None
 
 
-def add_one(app, spec: str) -> AddResult:
-    """Read, extract and store one source (one transaction); raises SourceError."""
-    source = read_source(spec, lambda: Client(app.settings.capture, clock=app.clock))
+def add_one(app, spec: str, *, client: Client | None = None) -> AddResult:
+    """Read, extract and store one source (one transaction); raises SourceError.
+
+    ``client``: the HTTP client to fetch an article URL with (intake passes the one it
+    fetched the feed with); by default a new one from the capture settings.
+    """
+    source = read_source(spec, lambda: client or Client(app.settings.capture, clock=app.clock))
     ex = extract(source.text, source.kind, source_url=source.url)
     cited = [c for c in ex.citations if c.role == "cited"]
     if not ex.citations:

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from archiver.cli import cli
-from archiver.store import open_store
 from archiver.store import schema as t
 
+from .conftest import open_archive_store
 from .test_extract import SAMPLE_CITED, SAMPLE_SOURCE
 
 
@@ -32,7 +32,7 @@ def arch(tmp_path):
 
 
 def counts(cfg: Path) -> dict[str, int]:
-    store = open_store("sqlite:///" + str(cfg.parent / "archive.db"))
+    store = open_archive_store(cfg)
     try:
         with store.read() as conn:
             return {name: conn.execute(select(func.count()).select_from(tbl)).scalar_one()

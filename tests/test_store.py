@@ -29,8 +29,8 @@ def clock():
 
 
 @pytest.fixture
-def store(tmp_path, clock):
-    s = open_store(f"sqlite:///{tmp_path / 'a.db'}", clock=clock, create=True)
+def store(store_url, clock):
+    s = open_store(store_url, clock=clock, create=True)
     yield s
     s.close()
 

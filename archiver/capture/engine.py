@@ -218,12 +218,27 @@ def _metadata(
     job.written += 1
 
 
+def _cut_reason(hop: Hop) -> str | None:
+    """Why a body is not the page although the status is: cut short, or undecodable.
+
+    Such a response is kept as evidence (marked truncated) but never counts as archived;
+    a body cut by the size cap ("length") is a policy, not a failure.
+    """
+    if hop.truncated in ("disconnect", "time"):
+        why = hop.error or "timeout: page time limit reached"
+        return f"{why}; body cut after {hop.doc_size} bytes"
+    return hop.error
+
+
 def _failure_reason(chain: Chain) -> str:
     if chain.error is not None:
         return str(chain.error)
     final = chain.final
     if final is None:
         return "no response"
+    cut = _cut_reason(final)
+    if cut and final.status is not None and 200 <= final.status < 300:
+        return cut
     return f"HTTP {final.status} {final.reason}".strip()
 
 
@@ -248,7 +263,7 @@ def capture_target(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutco
     html = None
     if is_html(final.content_type, final.head):
         html = decode_html(final.head, final.header("content-type"))
-    ok = final.status is not None and 200 <= final.status < 300
+    ok = final.status is not None and 200 <= final.status < 300 and not _cut_reason(final)
     if ok and html and job.settings.requisites and plan.requisites:
         resources += job.requisites(html, final.url, job.settings.max_requisites)
     page = _page_info(plan, final, extra_texts)

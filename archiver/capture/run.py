@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import socket
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -25,15 +26,21 @@ from archiver.capture.warc import (
 )
 from archiver.errors import WarcWriteError
 from archiver.net.fetch import Client
-from archiver.net.gate import HostGate
 from archiver.progress import NoProgress, PlainProgress
 from archiver.store import schema as t
+from archiver.store.hostgate import host_gate
+from archiver.store.leases import LeaseKeeper
 
 logger = logging.getLogger(__name__)
 
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def file_tag(worker: str) -> str:
+    """A worker id as a piece of a file name: 'scraper-2:4711' → 'scraper-2_4711'."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", worker).strip("._-")[:64]
 
 
 @dataclass
@@ -59,7 +66,7 @@ class CaptureSummary:
         )
 
 
-def _on_close(app):
+def _on_close(app, worker: str | None = None):
     from archiver.manifest import ledger_for
 
     def closed(c: ClosedWarc) -> None:
@@ -73,7 +80,7 @@ def _on_close(app):
                     size=c.size,
                     sha256=c.sha256,
                     records=c.records,
-                    writer=worker_id(),
+                    writer=worker or worker_id(),
                 )
             )
         ledger_for(app.settings).append(
@@ -83,15 +90,18 @@ def _on_close(app):
     return closed
 
 
-def make_sink(app) -> WarcSink:
+def make_sink(app, worker: str | None = None) -> WarcSink:
+    """The WARC writer; a named worker's files carry its id, so workers sharing one
+    `warcs/` (NFS, several machines) each write their own files."""
     s = app.settings
     return WarcSink(
         root=s.root,
         warcs_dir=s.warcs_path,
         max_size=s.capture.warc_max_size,
         gzip_level=s.capture.gzip_level,
-        on_close=_on_close(app),
+        on_close=_on_close(app, worker),
         clock=app.clock,
+        name_tag=file_tag(worker) if worker else "",
     )
 
 
@@ -108,16 +118,14 @@ def recover(app) -> list:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue
-            r = recover_open_file(path)
+            # recorded before it is renamed, under the lock (see recover_open_file)
+            r = recover_open_file(path, record=lambda r: _after_recovery(app, r))
         recovered.append(r)
-        _after_recovery(app, r)
     return recovered
 
 
 def _after_recovery(app, r) -> None:
     """Snapshots pointing past the kept bytes are dropped and their targets re-queued."""
-    from archiver.capture.warc import sha256_file
-
     rel = r.warc.resolve().relative_to(app.settings.root.resolve()).as_posix()
     s = t.snapshot
     with app.store.tx() as conn:
@@ -143,7 +151,7 @@ def _after_recovery(app, r) -> None:
         len(lost),
     )
     if r.kept:
-        _on_close(app)(ClosedWarc(rel, r.kept, sha256_file(r.warc), r.records, app.clock()))
+        _on_close(app)(ClosedWarc(rel, r.kept, r.sha256, r.records, app.clock()))
 
 
 class _Capturer:
@@ -156,14 +164,18 @@ class _Capturer:
         self.s = app.settings
         self.sink = sink
         self.progress = progress
-        self.gate = HostGate(
-            concurrency=self.s.capture.per_host_concurrency, delay=self.s.capture.per_host_delay
+        # across every worker when the store is PostgreSQL, this process's threads on SQLite
+        self.gate = host_gate(
+            app.store,
+            concurrency=self.s.capture.per_host_concurrency,
+            delay=self.s.capture.per_host_delay,
         )
         self.local = threading.local()
         self.clients: list[Client] = []
         self.lock = threading.Lock()
         self.summary = CaptureSummary()
         self.worker = worker or worker_id()
+        self.keeper: LeaseKeeper | None = None  # renews the claims of running captures
 
     def client(self) -> Client:
         if not hasattr(self.local, "client"):
@@ -194,6 +206,9 @@ class _Capturer:
         except BaseException:
             store.release(target.id, self.worker)
             raise
+        finally:
+            if self.keeper is not None:
+                self.keeper.drop(target.id)
         self._ledger(target, outcome, ids)
         self._count(target, outcome, citing)
 
@@ -250,15 +265,20 @@ def capture_pending(
     s = app.settings
     recover(app)
     own_sink = sink is None
-    sink = sink or make_sink(app)
+    sink = sink or make_sink(app, worker)
     progress = progress or NoProgress()
     cap = _Capturer(app, sink, progress, worker)
     store = app.store
     total = store.count_capture_due(max_attempts=s.capture.max_attempts, target_ids=target_ids)
     progress.start("capturing", total)
     workers = s.capture.workers
+    # a live worker's claims never run out, however long a capture waits for its host
+    cap.keeper = LeaseKeeper(store, cap.worker, s.daemon.lease)
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool:
+        with (
+            cap.keeper,
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool,
+        ):
             running: set = set()
             while not (stop and stop.is_set()):
                 if len(running) < workers:
@@ -272,6 +292,8 @@ def capture_pending(
                     if claimed and cap.summary.attempted + len(running) + len(claimed) > total:
                         progress.grow(cap.summary.attempted + len(running) + len(claimed) - total)
                         total = cap.summary.attempted + len(running) + len(claimed)
+                    for row in claimed:
+                        cap.keeper.hold(row.id)
                     running |= {pool.submit(cap.one, row) for row in claimed}
                     if not claimed and not running:
                         break

@@ -190,19 +190,25 @@ class WarcSink:
         if self._f is None:
             return
         f, path = self._f, self._path
-        size = f.seek(0, os.SEEK_END)
-        f.flush()
-        os.fsync(f.fileno())
-        f.close()
+        self._f = None
+        try:
+            size = f.seek(0, os.SEEK_END)
+            f.flush()
+            os.fsync(f.fileno())
+            closed = ClosedWarc(
+                self.rel(path), size, self._sha.hexdigest(), self._records, self.clock()
+            )
+            # recorded first, renamed after (still under our lock): a file renamed but
+            # never recorded (the store or the ledger failed, e.g. on a full disk) would
+            # fail `archive verify` for good, while a `.open` file is recovered and
+            # recorded by the next run
+            if self.on_close:
+                self.on_close(closed)
+        finally:
+            f.close()
         os.replace(str(path) + OPEN_SUFFIX, path)
         _fsync_dir(path.parent)
-        self._f = None
-        closed = ClosedWarc(
-            self.rel(path), size, self._sha.hexdigest(), self._records, self.clock()
-        )
         logger.info("closed %s (%d bytes, %d records)", closed.warc, size, closed.records)
-        if self.on_close:
-            self.on_close(closed)
 
     def close(self) -> None:
         with self._lock:
@@ -236,10 +242,11 @@ def _fsync_dir(folder: Path) -> None:
 
 @dataclass(frozen=True)
 class Recovered:
-    warc: Path
+    warc: Path  # the closed name (the file is renamed to it after ``record`` ran)
     kept: int
     dropped: int
     records: int
+    sha256: str = ""  # of the kept bytes
 
 
 def complete_prefix(path: Path) -> tuple[int, int]:
@@ -267,25 +274,38 @@ def complete_prefix(path: Path) -> tuple[int, int]:
     return good_end, records
 
 
-def recover_open_file(open_path: Path) -> Recovered:
-    """Cut a `.open` file after its last complete record and rename it closed."""
+def recover_open_file(
+    open_path: Path, record: Callable[[Recovered], None] | None = None
+) -> Recovered:
+    """Cut a `.open` file after its last complete record, record it, rename it closed.
+
+    ``record`` runs before the rename, for the reason `WarcSink` records before renaming:
+    if it fails, the file is still `.open` and the next run recovers it again.
+    """
     final = Path(str(open_path)[: -len(OPEN_SUFFIX)])
     size = open_path.stat().st_size
     kept, records = complete_prefix(open_path)
-    if kept < size:
-        backup = open_path.with_name(open_path.name + ".tail")
-        with open(open_path, "rb") as src, open(backup, "wb") as dst:
-            src.seek(kept)
-            shutil.copyfileobj(src, dst)  # the dropped tail is kept aside, never destroyed
-        with open(open_path, "r+b") as f:
-            f.truncate(kept)
-            os.fsync(f.fileno())
+    try:
+        if kept < size:
+            backup = open_path.with_name(open_path.name + ".tail")
+            with open(open_path, "rb") as src, open(backup, "wb") as dst:
+                src.seek(kept)
+                shutil.copyfileobj(src, dst)  # the dropped tail is set aside, never destroyed
+            with open(open_path, "r+b") as f:
+                f.truncate(kept)
+                os.fsync(f.fileno())
+    except OSError as exc:
+        what = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
+        raise WarcWriteError(f"cannot recover {open_path.name}: {what}") from exc
+    recovered = Recovered(final, kept, size - kept, records, sha256_file(open_path))
+    if record is not None:
+        record(recovered)
     if kept == 0:
         open_path.unlink()
     else:
         os.replace(open_path, final)
         _fsync_dir(final.parent)
-    return Recovered(final, kept, size - kept, records)
+    return recovered
 
 
 def sha256_file(path: Path) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver.errors import UsageError
+from archiver.interop.robust import replay_prefix
 from archiver.manifest import documents, history, html, view
 from archiver.manifest.chart import stacked_chart
 from archiver.manifest.files import atomic_write, folder_lock
@@ -25,9 +26,9 @@ def ledger_for(settings) -> Ledger:
 
 
 def _replay_prefix(settings) -> str | None:
-    # A pywb/Wayback replay prefix, once the config has one; until then (and when it is
-    # empty) the "cite this instead" snippet names the WARC file and offset.
-    return getattr(settings, "replay_url", "") or None
+    # `archive replay` (pywb) URLs once [replay] base_url is set; while it is empty the
+    # "cite this instead" snippet names the WARC file and offset (archiver.interop.robust).
+    return replay_prefix(settings.replay.base_url)
 
 
 def write_article(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from archiver.errors import ArchiveWriteError
 
 
 def atomic_write(path: Path, data: str | bytes) -> Path:
@@ -24,9 +27,12 @@ def atomic_write(path: Path, data: str | bytes) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; manifests are for editors to read
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            what = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
+            raise ArchiveWriteError(f"cannot write {path.name}: {what}") from exc
         raise
     return path
 

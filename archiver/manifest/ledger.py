@@ -8,6 +8,7 @@ hex SHA-256 of the previous line's bytes (without its newline); the first line's
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -16,6 +17,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from archiver.errors import ArchiveWriteError
 
 GENESIS = "0" * 64
 LEDGER_NAME = "ledger.jsonl"
@@ -50,6 +53,22 @@ def _last_line(f) -> bytes | None:
     return data.rstrip(b"\n")
 
 
+def _append_whole(f, data: bytes, path: Path) -> None:
+    """Append one line or nothing: a torn last line (a full disk) would break the chain
+    for every later append and for `archive verify`."""
+    end = f.seek(0, os.SEEK_END)
+    fd = f.fileno()
+    try:
+        view = memoryview(data)
+        while view:  # unbuffered: nothing is left in a buffer to be flushed later
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except OSError as exc:
+        os.ftruncate(fd, end)
+        what = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
+        raise ArchiveWriteError(f"cannot append to {path.name}: {what}") from exc
+
+
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -69,10 +88,7 @@ class Ledger:
                 line = json.dumps(
                     obj, ensure_ascii=False, sort_keys=False, separators=(",", ":"), default=str
                 )
-                f.seek(0, os.SEEK_END)
-                f.write(line.encode("utf-8") + b"\n")
-                f.flush()
-                os.fsync(f.fileno())
+                _append_whole(f, line.encode("utf-8") + b"\n", self.path)
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
         return obj

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from markupsafe import Markup
+from archiver.interop.robust import replay_url, robust_link
 
 ROT_CLASSES = (
     "ok",
@@ -111,24 +111,6 @@ def last_good(snapshots: list[dict[str, Any]]) -> dict[str, Any] | None:
     return good[-1] if good else None
 
 
-def version_url(snapshot: dict[str, Any], url: str, replay_prefix: str | None) -> str:
-    if replay_prefix:
-        stamp = _parse(snapshot["captured_at"]).strftime("%Y%m%d%H%M%S")
-        return f"{replay_prefix}{stamp}/{url}"
-    return f"warc:{snapshot['warc']}#offset={snapshot['offset']}"
-
-
-def robust_link(url: str, snapshot: dict[str, Any], replay_prefix: str | None) -> str:
-    """The HTML an author pastes to cite the link with its archived copy."""
-    date = _parse(snapshot["captured_at"]).strftime("%Y-%m-%d")
-    text = snapshot.get("title") or url
-    # Markup.format escapes every argument: page titles and URLs are not trusted here
-    snippet = Markup(
-        '<a href="{0}" data-originalurl="{0}" data-versionurl="{1}" data-versiondate="{2}">{3}</a>'
-    ).format(url, version_url(snapshot, url, replay_prefix), date, text)
-    return str(snippet)
-
-
 def _counts(values: list[str], order: tuple[str, ...]) -> list[tuple[Badge, int]]:
     seen = Counter(values)
     keys = [k for k in order if seen[k]] + sorted(k for k in seen if k not in order)
@@ -146,13 +128,21 @@ def summary(citations: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def snapshot_view(s: dict[str, Any], replay_prefix: str | None) -> dict[str, Any]:
+    """The snapshot plus its replay URL: its own record (final URL at capture time)."""
+    url = replay_url(replay_prefix, s["captured_at"], s["final_url"]) if replay_prefix else None
+    return {**s, "replay_url": safe_href(url)}
+
+
 def citation_view(c: dict[str, Any], replay_prefix: str | None) -> dict[str, Any]:
-    good = last_good(c["snapshots"])
+    snapshots = [snapshot_view(s, replay_prefix) for s in c["snapshots"]]
+    good = last_good(snapshots)
     cite = None
     if good is not None:
         cite = {"snapshot": good, "snippet": robust_link(c["url"], good, replay_prefix)}
     return {
         **c,
+        "snapshots": snapshots,
         "href": safe_href(c["url"]),
         "rot_badge": badge(c["rot"]),
         "capture_badge": badge(c["capture_state"]),

@@ -62,7 +62,11 @@ class _Member(io.RawIOBase):
             except zlib.error as exc:
                 raise MemberError(f"gzip data damaged: {exc}") from exc
             self._pending = self._z.unconsumed_tail
-            self.consumed += fed - len(self._pending) - len(self._z.unused_data)
+            # at the member's end CPython's zlib may report the input left over both as
+            # unused_data and (when this call was fed an unconsumed_tail) again as
+            # unconsumed_tail: count it once, or a large member measures short
+            left = len(self._z.unused_data) if self._z.eof else len(self._pending)
+            self.consumed += fed - left
             if out:
                 b[: len(out)] = out
                 return len(out)

@@ -9,13 +9,15 @@ for parsing, and why it stopped early if it did.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import http.client
 import logging
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -26,6 +28,7 @@ from requests.cookies import extract_cookies_to_jar
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
+    IncompleteRead,
     NameResolutionError,
     NewConnectionError,
     ProtocolError,
@@ -37,7 +40,7 @@ from urllib3.exceptions import (
 from archiver import urls
 from archiver.config import CaptureSettings
 from archiver.errors import FetchError, FetchTimeout, RefusedAddress
-from archiver.net import wire
+from archiver.net import recorded, wire
 from archiver.net.gate import HostGate
 from archiver.net.session import build_session
 
@@ -163,6 +166,13 @@ def _describe(exc: BaseException) -> FetchError:
         return FetchError("connection refused")
     if has(ConnectionResetError) or "reset by peer" in text:
         return FetchError("connection reset")
+    cut = next((c for c in kinds if isinstance(c, IncompleteRead)), None)
+    if cut is not None and isinstance(cut.partial, int) and isinstance(cut.expected, int):
+        return FetchError(
+            f"connection closed early ({cut.partial} bytes read, {cut.expected} more expected)"
+        )
+    if has(http.client.IncompleteRead):
+        return FetchError("connection closed early (in the middle of the chunked body)")
     if has(requests.exceptions.SSLError, ssl.SSLError, SSLError):
         if "verify failed" in text:
             detail = text.split("certificate verify failed:")[-1].split("(")[0]
@@ -217,8 +227,8 @@ class Client:
 
     # ------------------------------------------------------------ one hop
 
-    def _send(self, url: str) -> requests.Response:
-        """One GET through the transport adapter, body unread.
+    def _send(self, url: str, headers: Mapping[str, str] | None = None) -> requests.Response:
+        """One GET through the transport adapter, body unread; ``headers`` added to the session's.
 
         Not `Session.request`/`send`: even with allow_redirects=False they read a
         redirect's whole body (`resolve_redirects` consumes it to compute `.next`),
@@ -227,7 +237,7 @@ class Client:
         with the config's proxy and CA bundle taking precedence.
         """
         s = self.settings
-        prep = self.session.prepare_request(requests.Request("GET", url))
+        prep = self.session.prepare_request(requests.Request("GET", url, headers=headers))
         env = self.session.merge_environment_settings(
             prep.url, dict(self._proxies or {}), True, self._verify, None
         )
@@ -249,19 +259,21 @@ class Client:
         digest = hashlib.sha256()
         head = bytearray()
         ex = hop.exchange
-        decode = True
+        read = functools.partial(resp.raw.read, decode_content=True)
         try:
             while True:
                 if time.monotonic() > deadline:
                     hop.truncated = "time"
                     break
                 try:
-                    data = resp.raw.read(CHUNK, decode_content=decode)
+                    data = read(CHUNK)
                 except DecodeError:
                     hop.error = "content coding broken: body kept as received"
-                    decode = False
+                    read = _undecoded(resp)
                     continue
                 if not data:
+                    if time.monotonic() > deadline:  # the watchdog shut the socket
+                        hop.truncated = "time"
                     break
                 digest.update(data)
                 hop.doc_size += len(data)
@@ -273,21 +285,37 @@ class Client:
                 if ex is None and hop.doc_size >= max_bytes:
                     hop.truncated = "length"
                     break
-        except (ProtocolError, ReadTimeoutError, OSError, requests.RequestException) as exc:
+        except (
+            ProtocolError,
+            ReadTimeoutError,
+            OSError,
+            http.client.HTTPException,
+            requests.RequestException,
+        ) as exc:
             hop.truncated = "time" if time.monotonic() > deadline else "disconnect"
             hop.error = _describe(exc).args[0] if hop.truncated == "disconnect" else None
         finally:
-            if hop.truncated:
+            if hop.truncated or hop.error:
                 resp.raw.close()  # never reuse a half-read connection
             resp.close()
         hop.doc_digest = "sha256:" + digest.hexdigest()
         hop.head = bytes(head)
+        if ex is not None and ex.record and (hop.truncated or hop.error):
+            # what streamed and what warcio decodes from the record may differ here
+            hop.doc_digest, hop.doc_size, hop.head = recorded.document_of(ex.response, head_limit)
 
     def _one_hop(
-        self, url: str, *, record: bool, max_bytes: int, head_limit: int, deadline: float
+        self,
+        url: str,
+        *,
+        record: bool,
+        max_bytes: int,
+        head_limit: int,
+        deadline: float,
+        headers: Mapping[str, str] | None = None,
     ) -> Hop:
         s = self.settings
-        ex = wire.Exchange(allow_private=s.allow_private, record=record)
+        ex = wire.Exchange(allow_private=s.allow_private, record=record, deadline=deadline)
         hop = Hop(url=url, started_at=self.clock(), exchange=ex)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -297,7 +325,7 @@ class Client:
         with self.gate.slot(urls.host_of(url)), wire.exchange_scope(ex):
             watchdog.start()
             try:
-                resp = self._send(url)
+                resp = self._send(url, headers)
                 hop.status = resp.status_code
                 hop.reason = resp.reason or ""
                 hop.http_version = {10: "HTTP/1.0", 11: "HTTP/1.1"}.get(
@@ -307,9 +335,12 @@ class Client:
                 self._read_body(resp, hop, max_bytes, head_limit, deadline)
             except (requests.RequestException, OSError, FetchError) as exc:
                 ex.close()
-                if time.monotonic() > deadline and not isinstance(exc, RefusedAddress):
+                error = _describe(exc)
+                # a timeout or refusal says more than "the page took too long"
+                late = time.monotonic() > deadline
+                if late and not isinstance(error, FetchTimeout | RefusedAddress):
                     raise FetchTimeout("timeout: page time limit reached") from exc
-                raise _describe(exc) from exc
+                raise error from exc
             finally:
                 watchdog.cancel()
         if hop.status == 429 or (hop.status == 503 and hop.header("retry-after")):
@@ -328,8 +359,12 @@ class Client:
         max_bytes: int | None = None,
         head_limit: int = 8 * 2**20,
         follow: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> Chain:
-        """GET ``url``, following up to max_redirects hops by hand; never raises FetchError."""
+        """GET ``url``, following up to max_redirects hops by hand; never raises FetchError.
+
+        ``headers`` (e.g. If-None-Match for a feed's conditional GET) go with every hop.
+        """
         s = self.settings
         chain = Chain(url=url)
         deadline = time.monotonic() + s.page_timeout
@@ -350,6 +385,7 @@ class Client:
                     max_bytes=max_bytes or s.max_bytes,
                     head_limit=head_limit,
                     deadline=deadline,
+                    headers=headers,
                 )
                 chain.hops.append(hop)
                 if not (follow and hop.is_redirect):
@@ -360,6 +396,18 @@ class Client:
         except FetchError as exc:
             chain.error = exc
             return chain
+
+
+def _undecoded(resp: requests.Response) -> Callable[[int], bytes]:
+    """The rest of a body whose content coding broke, as sent (still recorded by the tee).
+
+    urllib3 refuses ``read(decode_content=False)`` once it has decoded anything, so read
+    the http.client response beneath it.
+    """
+    raw = resp.raw
+    if not getattr(raw, "_has_decoded_content", True):
+        return functools.partial(raw.read, decode_content=False)
+    return raw._fp.read  # type: ignore[attr-defined]
 
 
 def _abort(ex: wire.Exchange) -> None:

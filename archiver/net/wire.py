@@ -18,6 +18,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import threading
+import time
 from dataclasses import dataclass, field
 from tempfile import SpooledTemporaryFile
 
@@ -25,9 +26,10 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from archiver import urls
-from archiver.errors import RefusedAddress
+from archiver.errors import FetchTimeout, RefusedAddress
 
 _SPOOL = 1 << 20  # keep up to 1 MiB of a message in memory, spill the rest to disk
+CHUNK = 64 * 1024
 _local = threading.local()
 
 
@@ -43,6 +45,7 @@ class Exchange:
     peer_ip: str | None = None
     via_proxy: bool = False
     sock: object | None = None
+    deadline: float | None = None  # time.monotonic() by which the page must be done
 
     def close(self) -> None:
         self.request.close()
@@ -79,10 +82,21 @@ class _Tee:
             self._ex.response.write(data)
             self._ex.response_bytes += len(data)
 
+    # read/readinto go one system call at a time (read1/readinto1), keeping each piece as
+    # it arrives: a buffered read that fails midway (a read timeout after a stall, a
+    # reset) drops what it had gathered, and those bytes did cross the wire.
+
     def read(self, amt=None):
-        data = self._fp.read(amt) if amt is not None else self._fp.read()
-        self._keep(data)
-        return data
+        if amt is None or amt < 0:
+            return b"".join(iter(lambda: self.read1(CHUNK), b""))
+        parts, got = [], 0
+        while got < amt:
+            data = self.read1(amt - got)
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        return b"".join(parts)
 
     def read1(self, n=-1):
         data = self._fp.read1(n)
@@ -90,10 +104,15 @@ class _Tee:
         return data
 
     def readinto(self, b):
-        n = self._fp.readinto(b)
-        if n:
-            self._keep(memoryview(b)[:n])
-        return n
+        view = memoryview(b).cast("B")
+        got = 0
+        while got < len(view):
+            n = self._fp.readinto1(view[got:])
+            if not n:
+                break
+            self._keep(view[got : got + n])
+            got += n
+        return got
 
     def readline(self, limit=-1):
         line = self._fp.readline(limit)
@@ -134,8 +153,15 @@ class _RecordingMixin:
         return getattr(self, "proxy", None) is not None or hasattr(self, "_socks_options")
 
     def _new_conn(self):
-        sock = super()._new_conn()  # type: ignore[misc]
         ex = current()
+        if ex is not None and ex.deadline is not None:
+            # urllib3 retries a failed connect: no attempt may outlast the page time limit
+            left = ex.deadline - time.monotonic()
+            if left <= 0:
+                raise FetchTimeout("timeout: page time limit reached")
+            if self.timeout is None or self.timeout > left:  # type: ignore[has-type]
+                self.timeout = left
+        sock = super()._new_conn()  # type: ignore[misc]
         via_proxy = self._via_proxy()
         if ex is not None:
             ex.via_proxy = via_proxy

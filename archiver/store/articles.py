@@ -97,6 +97,8 @@ class ArticlesMixin:
         """
         now = self.clock()
         with self.tx() as conn:
+            # find-or-insert of articles and targets: one intake at a time, on every worker
+            self.lock(conn, "intake")
             article_id = self._find_article(conn, ex)
             created = article_id is None
             values = dict(
@@ -174,8 +176,19 @@ class ArticlesMixin:
             )
 
     def mark_dirty_for_target(self, conn, target_id: int) -> None:
+        a = t.article
         sub = select(t.citation.c.article_id).where(t.citation.c.target_id == target_id)
-        conn.execute(t.article.update().where(t.article.c.id.in_(sub)).values(manifest_dirty=True))
+        # rows locked in id order (PostgreSQL): two workers storing results for targets
+        # that the same articles cite never wait on each other in a cycle (a deadlock)
+        clean = (
+            select(a.c.id)
+            .where(a.c.id.in_(sub), a.c.manifest_dirty.is_(False))
+            .order_by(a.c.id)
+            .with_for_update()
+        )
+        ids = [r.id for r in conn.execute(clean)]
+        if ids:
+            conn.execute(a.update().where(a.c.id.in_(ids)).values(manifest_dirty=True))
 
     def status_rows(self) -> list[dict[str, Any]]:
         """One row per article: id, title, source_url, citations, archived, rotted, dead."""

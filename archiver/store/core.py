@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import create_engine, event, inspect, select
+from sqlalchemy import create_engine, event, func, inspect, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -15,7 +15,9 @@ from sqlalchemy.pool import NullPool
 from archiver.errors import StoreError
 from archiver.store import schema as t
 from archiver.store.articles import ArticlesMixin
+from archiver.store.checks import ChecksMixin
 from archiver.store.daemon import DaemonMixin
+from archiver.store.intake import IntakeMixin
 from archiver.store.reviews import ReviewsMixin
 from archiver.store.work import WorkMixin
 
@@ -90,15 +92,21 @@ class BaseStore:
         except OperationalError as exc:
             raise StoreError(f"store: {exc.orig}") from exc
 
+    def lock(self, conn: Connection, name: str) -> None:
+        """Serialise this write transaction with every other one taking lock ``name``.
+
+        SQLite needs nothing: BEGIN IMMEDIATE already gives a write transaction the
+        database's one write lock. PostgreSQL: a transaction-level advisory lock, held
+        across every worker on every machine until COMMIT/ROLLBACK.
+        """
+        if not self.is_sqlite:
+            conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"archiver:{name}"))))
+
     # ------------------------------------------------------------ schema
 
     def schema_version(self) -> int:
-        if not inspect(self.engine).has_table("meta"):
-            return 0
         with self.read() as conn:
-            row = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version"))
-            value = row.scalar()
-        return int(value) if value else 0
+            return _version_in(conn)
 
     def migrate(self) -> int:
         """Bring the schema to SCHEMA_VERSION; returns the number of steps applied."""
@@ -111,6 +119,10 @@ class BaseStore:
         steps = 0
         for version in range(current + 1, t.SCHEMA_VERSION + 1):
             with self.tx() as conn:
+                # workers starting together on an old store: one migrates, the rest wait
+                self.lock(conn, "migrate")
+                if _version_in(conn) >= version:
+                    continue
                 t.MIGRATIONS[version](conn)
                 conn.execute(t.meta.delete().where(t.meta.c.key == "schema_version"))
                 conn.execute(t.meta.insert().values(key="schema_version", value=str(version)))
@@ -129,7 +141,17 @@ class BaseStore:
         self.engine.dispose()
 
 
-class Store(ArticlesMixin, ReviewsMixin, WorkMixin, DaemonMixin, BaseStore):
+def _version_in(conn: Connection) -> int:
+    if not inspect(conn).has_table("meta"):
+        return 0
+    row = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version"))
+    value = row.scalar()
+    return int(value) if value else 0
+
+
+class Store(
+    ArticlesMixin, ReviewsMixin, WorkMixin, ChecksMixin, DaemonMixin, IntakeMixin, BaseStore
+):
     """The archive's database: articles, citations, targets, snapshots, checks, reviews."""
 
 

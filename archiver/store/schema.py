@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class UTCDateTime(TypeDecorator):
@@ -229,10 +229,24 @@ intake_seen = Table(
     Column("error", Text, nullable=True),
 )
 
+# Per-host politeness shared by every worker on a PostgreSQL store: when the next request
+# to a host may start (seconds since the epoch, on the database server's clock). Only
+# `archiver.store.hostgate` uses it; on SQLite the in-process gate is enough.
+host_gate = Table(
+    "host_gate",
+    metadata,
+    Column("host", String(255), primary_key=True),
+    Column("next_start", Float, nullable=False),
+)
+
 
 def _v1(conn) -> None:
     metadata.create_all(conn)
 
 
+def _v2(conn) -> None:
+    host_gate.create(conn, checkfirst=True)
+
+
 # Each entry brings a store from version N-1 to N; append, never edit.
-MIGRATIONS = {1: _v1}
+MIGRATIONS = {1: _v1, 2: _v2}

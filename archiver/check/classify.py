@@ -1,0 +1,370 @@
+"""What a live answer says about a cited link: one `Rot` class, a similarity, a reason.
+
+Pure: `classify` takes an `Observation` (plain values taken from the fetch chain, the page
+analysis, the latest good snapshot and the sibling probe) and returns a `Verdict`. The
+rules, first match wins, each with why:
+
+1. **The fetch failed** (DNS, refused, reset, TLS, timeout, proxy, redirect loop, too many
+   redirects, a hop refused by the SSRF guard) → `unreachable`. No answer ended the chain,
+   so nothing can be said about the page; behind a proxy a DNS failure arrives as a proxy
+   error (the proxy resolves names), so proxy errors belong here too.
+2. **Status** of the final hop:
+   - 429, or 503 with Retry-After → `rate-limited`: the server asked us to come back later
+     (RFC 6585 §4, RFC 9110 §10.2.3); not a failure, and not a success either.
+   - 451 → `blocked` (RFC 7725); 401/402/403 → `blocked` too: the page may exist, but
+     access is refused (IABot calls these "subscription", not dead).
+   - 404/410 → `gone`; any other 4xx → `gone` as well: the server refuses this URL.
+   - 5xx (503 without Retry-After included) → `server-error`.
+   - anything else that is not 2xx (a 3xx without Location, 304, 1xx) → `server-error`:
+     the server ended the chain with no page.
+3. **A 2xx body cut short** by a reset or a timeout → `unreachable`: the issue counts
+   resets and timeouts as unreachable, and a half page cannot be compared. (A body cut at
+   the check's size cap is normal and compared as far as it was read.)
+4. **The page is a wall** (`archiver.pages.quality_of`): a block page (e.g.
+   Roskomnadzor's), a bot wall / CAPTCHA or a consent wall → `blocked`: we are kept from
+   the content, whatever the URL.
+5. **The final URL says it is not the page** (IABot looks only at this):
+   - the final URL is a site root (`/`, `/index.html`, `/home`, `/en/`, …) while the cited
+     URL was not → `soft-404`: closed sites and removed articles redirect home;
+   - the final URL contains `/404`, `notfound`, `not-found`, `error404` … while the cited
+     one did not → `soft-404` (IABot's patterns);
+   - the final URL is on the same site and its path is a strict prefix of the cited path
+     (`/news/` for `/news/some-story-123`): a section front page, → `soft-404` unless its
+     text still matches the snapshot.
+6. **The page says "not found"** (`quality_of`: "page not found", "post not found", …;
+   Telegram's deleted-post widget included) with a 2xx → `soft-404`.
+7. **The sibling probe**: the page is ≥ 0.9 similar to (or has the same fingerprint or
+   final URL as) what the site answers with 200 for a made-up sibling URL → `soft-404`,
+   unless the snapshot itself also matches the probe (a site that answers every URL with
+   the same page gives no evidence either way).
+8. **Comparison with the latest good snapshot** (similarity below):
+   - the final URL is the cited URL → `ok`, or `drifted` below `drift_threshold`;
+   - the final URL is the snapshot's final URL (the redirect already happened at capture),
+     or equivalent to the cited URL (scheme, a leading `www.`, a trailing slash ignored)
+     → `redirected`, or `drifted` below the threshold: the same page, moved trivially;
+   - any other final URL → `redirected` when the text still matches (a moved page),
+     else `soft-404` (a redirect to some other page).
+   With nothing to compare (no good snapshot, no text), the page gets the benefit of the
+   doubt: `ok` / `redirected` with similarity None.
+
+**Similarity** is `archiver.pages.similarity`: Jaccard of the word 3-gram (shingle) sets of
+the two main texts (trafilatura, bs4 text as fallback), 1.0 identical … 0.0 nothing
+shared. Shingles see reordering and rewriting, not just vocabulary, and cost nothing to
+explain. Pages without text (images, PDFs) compare by document digest: 1.0 when the bytes
+are the same, 0.0 when not (only when the live body was read whole).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from archiver import pages, urls
+from archiver.check.probe import ProbeAnswer, same_as_probe
+from archiver.pages import PageInfo
+
+
+class Rot(StrEnum):
+    """A check's classification (the `check.classification` / `target.rot` values)."""
+
+    OK = "ok"
+    REDIRECTED = "redirected"
+    DRIFTED = "drifted"
+    SOFT_404 = "soft-404"
+    GONE = "gone"
+    BLOCKED = "blocked"
+    SERVER_ERROR = "server-error"
+    UNREACHABLE = "unreachable"
+    RATE_LIMITED = "rate-limited"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    rot: Rot
+    similarity: float | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Observation:
+    """Everything the classifier may look at, as plain values."""
+
+    url: str  # the cited URL (the target)
+    final_url: str | None = None  # None: no response ended the chain
+    status: int | None = None
+    hops: int = 1
+    error: str | None = None  # the chain's FetchError message
+    cut: str | None = None  # why a 2xx body stopped early (reset, timeout), if it did
+    retry_after: float | None = None
+    quality: str | None = None  # archiver.pages quality of the live page
+    text: str | None = None  # live main text (None: not analysed)
+    fingerprint: str | None = None
+    digest: str | None = None  # sha256 of the live document bytes read
+    complete: bool = True  # the live body was read whole
+    snapshot_text: str | None = None
+    snapshot_final_url: str | None = None
+    snapshot_digest: str | None = None
+    probe: ProbeAnswer | None = None
+
+    @classmethod
+    def from_chain(
+        cls,
+        url: str,
+        chain: Any,
+        page: PageInfo | None,
+        snapshot: Any = None,
+        *,
+        now: datetime | None = None,
+        probe: ProbeAnswer | None = None,
+    ) -> Observation:
+        """From an `archiver.net.fetch.Chain`, its page analysis and a snapshot row."""
+        final = chain.final
+        snap = {
+            "snapshot_text": getattr(snapshot, "text", None),
+            "snapshot_final_url": getattr(snapshot, "final_url", None),
+            "snapshot_digest": getattr(snapshot, "payload_digest", None),
+        }
+        if final is None or chain.error is not None:
+            error = str(chain.error) if chain.error is not None else "no response"
+            return cls(url=url, hops=len(chain.hops), error=error, probe=probe, **snap)
+        cut = (
+            (final.error or f"body cut short ({final.truncated})")
+            if final.truncated
+            in (
+                "disconnect",
+                "time",
+            )
+            else None
+        )
+        return cls(
+            url=url,
+            final_url=final.url,
+            status=final.status,
+            hops=len(chain.hops),
+            cut=cut,
+            retry_after=final.retry_after(now) if final.header("retry-after") else None,
+            quality=page.quality if page else None,
+            text=page.text if page else None,
+            fingerprint=page.fingerprint if page else None,
+            digest=final.doc_digest,
+            complete=not final.truncated,
+            probe=probe,
+            **snap,
+        )
+
+
+# ---------------------------------------------------------------- URL decisions
+
+_ROOT_PATHS = frozenset(
+    {
+        "/",
+        "/index.html",
+        "/index.htm",
+        "/index.php",
+        "/index.asp",
+        "/default.asp",
+        "/default.aspx",
+        "/home",
+        "/home.html",
+        "/main",
+    }
+)
+# a language's front page (/en/, /ru, /pt-br/): only common codes, as /ok or /tv are pages
+_LANGUAGES = "en|ru|uk|ua|be|kk|de|fr|es|it|pt|pl|nl|sv|fi|cs|tr|ar|fa|he|hi|zh|ja|ko"
+_LANGUAGE_ROOT = re.compile(rf"^/(?:{_LANGUAGES})(?:[-_][a-z]{{2}})?/?$", re.IGNORECASE)
+# IABot's final-URL soft-404 patterns, and their usual spellings
+_NOT_FOUND_URL = re.compile(r"(/404(?:\.html?|/|$)|notfound|not-found|not_found|error404)", re.I)
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path or "/"
+
+
+def _site(url: str) -> str:
+    """The host without a leading ``www.``: http/https and www are the same site."""
+    host = urls.host_of(url)
+    return host.removeprefix("www.")
+
+
+def equivalence_key(url: str) -> str:
+    """A URL with scheme, a leading ``www.`` and a trailing slash ignored."""
+    norm = urls.normalise(url)
+    parts = urlsplit(norm)
+    host = parts.netloc.lower().removeprefix("www.")
+    path = parts.path.rstrip("/")
+    return f"{host}{path}" + (f"?{parts.query}" if parts.query else "")
+
+
+def equivalent(a: str, b: str) -> bool:
+    return equivalence_key(a) == equivalence_key(b)
+
+
+def is_site_root(url: str) -> bool:
+    path = _path(url)
+    return path.lower() in _ROOT_PATHS or bool(_LANGUAGE_ROOT.match(path))
+
+
+def is_not_found_url(final_url: str, cited_url: str) -> bool:
+    return bool(_NOT_FOUND_URL.search(final_url)) and not _NOT_FOUND_URL.search(cited_url)
+
+
+def is_front_page_of(final_url: str, cited_url: str) -> bool:
+    """Same site, and the final path is a strict prefix (by segments) of the cited path."""
+    if _site(final_url) != _site(cited_url):
+        return False
+    final = [p for p in _path(final_url).split("/") if p]
+    cited = [p for p in _path(cited_url).split("/") if p]
+    return 0 < len(final) < len(cited) and cited[: len(final)] == final
+
+
+# ---------------------------------------------------------------- comparisons
+
+
+def text_similarity(obs: Observation) -> float | None:
+    """Similarity of the live page to the latest good snapshot; None: nothing to compare."""
+    if obs.snapshot_text and obs.text is not None:
+        return round(pages.similarity(obs.text, obs.snapshot_text), 4)
+    no_text = not obs.snapshot_text and not obs.text
+    if no_text and obs.complete and obs.digest and obs.snapshot_digest:
+        return 1.0 if obs.digest == obs.snapshot_digest else 0.0
+    return None
+
+
+def _matches(similarity: float | None, threshold: float) -> bool:
+    """No evidence of a change counts as a match (the benefit of the doubt)."""
+    return similarity is None or similarity >= threshold
+
+
+def _describe_similarity(similarity: float | None) -> str:
+    return "no snapshot text to compare" if similarity is None else f"similarity {similarity:.2f}"
+
+
+# ---------------------------------------------------------------- the rules
+
+
+def _failure(obs: Observation) -> Verdict | None:
+    if obs.final_url is None or obs.error is not None:
+        return Verdict(rot=Rot.UNREACHABLE, reason=obs.error or "no response")
+    return None
+
+
+def _by_status(obs: Observation) -> Verdict | None:
+    status = obs.status or 0
+    if 200 <= status < 300:
+        return None
+    if status == 429 or (status == 503 and obs.retry_after is not None):
+        wait = f", retry after {obs.retry_after:.0f}s" if obs.retry_after is not None else ""
+        return Verdict(rot=Rot.RATE_LIMITED, reason=f"HTTP {status}{wait}")
+    if status in (401, 402, 403, 451):
+        return Verdict(rot=Rot.BLOCKED, reason=f"HTTP {status}")
+    if 400 <= status < 500:
+        return Verdict(rot=Rot.GONE, reason=f"HTTP {status}")
+    if status >= 500:
+        return Verdict(rot=Rot.SERVER_ERROR, reason=f"HTTP {status}")
+    return Verdict(rot=Rot.SERVER_ERROR, reason=f"HTTP {status}: no page at the end")
+
+
+def _by_wall(obs: Observation) -> Verdict | None:
+    if obs.cut:
+        return Verdict(rot=Rot.UNREACHABLE, reason=obs.cut)
+    if obs.quality in ("block-page", "bot-wall", "consent"):
+        return Verdict(rot=Rot.BLOCKED, reason=f"the page is a {obs.quality}")
+    return None
+
+
+def _by_not_found_page(obs: Observation, similarity: float | None) -> Verdict | None:
+    if obs.quality == "not-found":
+        return Verdict(rot=Rot.SOFT_404, similarity=similarity, reason="the page says not found")
+    return None
+
+
+def _by_final_url(obs: Observation, similarity: float | None, threshold: float) -> Verdict | None:
+    final, cited = obs.final_url or obs.url, obs.url
+    if is_site_root(final) and not is_site_root(cited):
+        return Verdict(rot=Rot.SOFT_404, similarity=similarity, reason=f"redirected home: {final}")
+    if is_not_found_url(final, cited):
+        return Verdict(
+            rot=Rot.SOFT_404,
+            similarity=similarity,
+            reason=f"redirected to a not-found URL: {final}",
+        )
+    if is_front_page_of(final, cited) and not (similarity is not None and similarity >= threshold):
+        return Verdict(
+            rot=Rot.SOFT_404, similarity=similarity, reason=f"redirected to a front page: {final}"
+        )
+    return None
+
+
+def _by_probe(obs: Observation, similarity: float | None) -> Verdict | None:
+    probe = obs.probe
+    if probe is None or obs.final_url is None:
+        return None
+    if probe.final_url is not None and equivalent(probe.final_url, obs.url):
+        return None  # the made-up URL led to the cited page itself: no evidence
+    if not same_as_probe(obs.text or "", obs.fingerprint, obs.final_url, probe):
+        return None
+    if obs.snapshot_text and same_as_probe(obs.snapshot_text, None, None, probe):
+        return None  # the site answered every URL like this already at capture
+    return Verdict(
+        rot=Rot.SOFT_404,
+        similarity=similarity,
+        reason=f"same as the answer for a made-up URL ({probe.url})",
+    )
+
+
+def _by_comparison(obs: Observation, similarity: float | None, threshold: float) -> Verdict:
+    final, cited = obs.final_url or obs.url, obs.url
+    same = _matches(similarity, threshold)
+    told = _describe_similarity(similarity)
+    if not same:
+        told = f"main text changed: {told} < {threshold:g}"
+    if urls.normalise(final) == urls.normalise(cited):
+        rot = Rot.OK if same else Rot.DRIFTED
+        return Verdict(rot=rot, similarity=similarity, reason=told)
+    trivial = equivalent(final, cited) or (
+        obs.snapshot_final_url is not None and equivalent(final, obs.snapshot_final_url)
+    )
+    if trivial:
+        rot = Rot.REDIRECTED if same else Rot.DRIFTED
+        return Verdict(rot=rot, similarity=similarity, reason=f"at {final}; {told}")
+    if same:
+        return Verdict(
+            rot=Rot.REDIRECTED, similarity=similarity, reason=f"moved to {final}; {told}"
+        )
+    return Verdict(
+        rot=Rot.SOFT_404,
+        similarity=similarity,
+        reason=f"redirected to a different page: {final}; {told}",
+    )
+
+
+def classify(obs: Observation, *, threshold: float) -> Verdict:
+    """The rules of the module docstring, in order; ``threshold`` = check.drift_threshold."""
+    verdict = _failure(obs) or _by_status(obs) or _by_wall(obs)
+    if verdict is not None:
+        return verdict
+    similarity = text_similarity(obs)
+    return (
+        _by_final_url(obs, similarity, threshold)
+        or _by_not_found_page(obs, similarity)
+        or _by_probe(obs, similarity)
+        or _by_comparison(obs, similarity, threshold)
+    )
+
+
+def wants_probe(obs: Observation, verdict: Verdict, *, threshold: float) -> bool:
+    """Is the sibling probe worth a request for this page?
+
+    Only a 2xx page with text that the snapshot does not vouch for (drifted, or nothing
+    to compare with) can be unmasked by the probe; a page still similar to its good
+    snapshot is the page, and a failure or soft-404 is decided already.
+    """
+    if obs.probe is not None or not obs.text:
+        return False
+    if verdict.rot not in (Rot.OK, Rot.REDIRECTED, Rot.DRIFTED):
+        return False
+    return verdict.similarity is None or verdict.similarity < threshold

@@ -1,0 +1,345 @@
+"""`archive daemon`: APScheduler decides *when*; the jobs are the CLI's own service calls.
+
+Jobs: recover (leftover `.open` WARCs, claims of dead workers) once at start, then
+intake (when `[intake]` has sources), capture, check and manifest on their `[daemon]`
+intervals. Each run writes a heartbeat row and logs one line; a failing run logs one
+line and the daemon carries on. `--once` runs each job once, in that order.
+
+Shutdown (SIGTERM/SIGINT): stop taking work, let in-flight work finish within
+`daemon.shutdown_grace`, close the WARC file, release claims, exit 0. Past the grace
+period (or on a second signal) in-flight fetches are abandoned: nothing uncommitted is
+lost for good, because the targets are released and captured again next time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from archiver.capture.run import capture_pending, make_sink, recover
+from archiver.capture.warc import WarcSink
+from archiver.errors import ArchiverError, WarcWriteError
+from archiver.workers import WorkerLock, is_dead
+
+logger = logging.getLogger(__name__)
+
+# intake (only with [intake] folders or feeds) runs before capture, so --once captures
+# what it just added
+ONCE_ORDER = ("recover", "intake", "capture", "check", "manifest")
+# job → the [daemon] setting holding its interval
+SCHEDULED = {
+    "intake": "intake_every",
+    "capture": "capture_every",
+    "check": "check_every",
+    "manifest": "manifest_every",
+}
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# ---------------------------------------------------------------- the WARC sink
+
+
+class DaemonSink(WarcSink):
+    """The daemon's long-lived WARC sink: once shut, no thread can open another file."""
+
+    shut = False
+
+    def _open(self) -> None:
+        if self.shut:  # runs under the sink's lock, so it cannot race `shut_down`
+            raise WarcWriteError("daemon shutting down: no new WARC file is opened")
+        super()._open()
+
+    def shut_down(self) -> None:
+        with self._lock:
+            self.shut = True
+            self._close_locked()
+
+
+def daemon_sink(app, worker: str | None = None) -> DaemonSink:
+    s = make_sink(app, worker)  # the CLI's sink settings and on-close bookkeeping, unchanged
+    return DaemonSink(
+        root=s.root,
+        warcs_dir=s.warcs_dir,
+        max_size=s.max_size,
+        gzip_level=s.gzip_level,
+        on_close=s.on_close,
+        clock=s.clock,
+        name_tag=s.name_tag,  # the worker id in every file name (workers sharing warcs/)
+    )
+
+
+# ---------------------------------------------------------------- the daemon
+
+
+class Daemon:
+    """The jobs, their bookkeeping and the shutdown protocol; `run()` is the entry."""
+
+    def __init__(self, app, *, worker: str | None = None) -> None:
+        self.app = app
+        self.settings = app.settings.daemon
+        self.worker = worker or default_worker_id()
+        self.stop = threading.Event()  # no new work
+        self.abandon = threading.Event()  # a second signal: do not wait for in-flight work
+        self.sink = daemon_sink(app, self.worker)
+        self.lock = WorkerLock(app.root, self.worker)
+        self.abandoned: list[str] = []
+        self._busy = threading.Condition()
+        self._running: set[str] = set()
+        self.jobs: dict[str, Callable[[], str]] = {
+            "recover": self.recover,
+            "intake": self.intake,
+            "capture": self.capture,
+            "check": self.check,
+            "manifest": self.manifest,
+        }
+
+    # ------------------------------------------------------------ the jobs
+
+    def recover(self) -> str:
+        files = recover(self.app)
+        # at start, claims under our own name are a previous run's (our lock proves it)
+        released = self.app.store.release_claims(self.worker) + self._release_dead()
+        if not files and not released:
+            return "Nothing to recover."
+        return f"Recovered {len(files)} WARC files; released {released} claims of stopped workers."
+
+    def _release_dead(self) -> int:
+        """Release the claims of daemons that died (kill -9, a crash): no waiting out the lease."""
+        store = self.app.store
+        dead = [w for w in store.claim_holders() if w != self.worker and is_dead(self.app.root, w)]
+        for w in dead:
+            logger.warning("worker %s is gone: its claims are released", w, extra={"worker": w})
+        return sum(store.release_claims(w) for w in dead)
+
+    def intake(self) -> str:
+        from archiver.intake import run_intake
+
+        return run_intake(self.app, stop=self.stop).line()
+
+    def capture(self) -> str:
+        self._release_dead()
+        summary = capture_pending(self.app, sink=self.sink, stop=self.stop, worker=self.worker)
+        if not summary.attempted:
+            self.sink.close()  # idle: close the file, so it is verifiable and in the ledger
+        return summary.line()
+
+    def check(self) -> str:
+        from archiver.check.run import check_due
+
+        return check_due(self.app, stop=self.stop, worker=self.worker).line()
+
+    def manifest(self) -> str:
+        from archiver.manifest import refresh
+
+        if not self.app.store.article_ids(dirty_only=True):
+            return "No manifest changed."  # leave the files (and index.html) alone
+        written = refresh(self.app)  # None: every dirty article, read under its lock
+        articles = sum(1 for path in written if path.suffix == ".json")
+        return f"Rewrote the manifests of {articles} articles."
+
+    # ------------------------------------------------------------ one run
+
+    def run_job(self, name: str) -> bool:
+        """Run one job: heartbeat row + one log line; an error never stops the daemon."""
+        with self._busy:  # checked and added together, so `_finish` never misses a run
+            if self.stop.is_set():
+                return True
+            self._running.add(name)
+        try:
+            return self._timed(name)
+        finally:
+            with self._busy:
+                self._running.discard(name)
+                self._busy.notify_all()
+
+    def _timed(self, name: str) -> bool:
+        started = time.monotonic()
+        try:
+            summary = self.jobs[name]()
+        except Exception as exc:
+            error = one_line(exc)
+            fields = _fields(name, self.worker, started, ok=False, error=error)
+            logger.error("%s failed: %s", name, error, extra=fields)
+            logger.debug("%s traceback", name, exc_info=True)
+            self._beat(name, ok=False, summary=None, error=error)
+            return False
+        fields = _fields(name, self.worker, started, ok=True, summary=summary)
+        logger.info("%s done in %.1fs: %s", name, fields["duration"], summary, extra=fields)
+        self._beat(name, ok=True, summary=summary, error=None)
+        return True
+
+    def _beat(self, name: str, *, ok: bool, summary: str | None, error: str | None) -> None:
+        try:
+            self.app.store.beat(name, self.worker, ok, summary, error)
+        except ArchiverError as exc:  # the store is busy or gone: the next run beats again
+            logger.warning("heartbeat for %s not written: %s", name, exc, extra={"job": name})
+
+    # ------------------------------------------------------------ running
+
+    def run(self, *, once: bool = False) -> int:
+        """Run until a signal (or, with ``once``, every job once); the exit code.
+
+        In-flight work still running past the grace period is left behind: `abandoned`
+        names it, and the caller should end the process (`run_daemon` does).
+        """
+        self.lock.acquire()
+        previous = self._install_signals()
+        try:
+            logger.info(
+                "daemon %s starting%s (pid %d, archive %s)",
+                self.worker,
+                " once" if once else "",
+                os.getpid(),
+                self.app.root,
+                extra={"worker": self.worker},
+            )
+            if once:
+                ok = self._run_once()
+            else:
+                ok = self.run_job("recover")
+                if not self.stop.is_set():
+                    self._scheduler().start()  # blocks until _shutdown_on_stop stops it
+            self._finish()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.lock.release()
+        return 0 if ok or not once else 1
+
+    def _run_once(self) -> bool:
+        result: dict[str, bool] = {}
+
+        def body() -> None:
+            result["ok"] = all([self.run_job(name) for name in self._enabled(ONCE_ORDER)])
+
+        worker = threading.Thread(target=body, name="daemon-once", daemon=True)
+        worker.start()
+        while worker.is_alive() and not self.stop.is_set():
+            worker.join(0.2)
+        return result.get("ok", True)
+
+    def _scheduler(self) -> BlockingScheduler:
+        sched = BlockingScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(max_workers=len(SCHEDULED))},
+        )
+        now = datetime.now(UTC)
+        for name in self._enabled(SCHEDULED):
+            setting = SCHEDULED[name]
+            sched.add_job(
+                self.run_job,
+                IntervalTrigger(seconds=max(1.0, getattr(self.settings, setting)), timezone=UTC),
+                args=[name],
+                id=name,
+                name=name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,  # late is fine: run once, however late
+                next_run_time=now,
+            )
+        watcher = threading.Thread(
+            target=self._shutdown_on_stop, args=(sched,), name="daemon-stop", daemon=True
+        )
+        # started only once the scheduler runs, so shutdown() always finds it running
+        sched.add_listener(lambda _event: watcher.start(), _scheduler_started())
+        return sched
+
+    def _enabled(self, names) -> list[str]:
+        intake = self.app.settings.intake
+        wanted = bool(intake.folders or intake.feeds)  # no sources: no job, no log line
+        return [n for n in names if n != "intake" or wanted]
+
+    def _shutdown_on_stop(self, sched: BlockingScheduler) -> None:
+        self.stop.wait()
+        sched.shutdown(wait=False)  # from this thread: never re-entered from a signal handler
+
+    def _install_signals(self) -> dict:
+        """SIGTERM/SIGINT → stop; returns the handlers they replace."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}  # e.g. a test driving the daemon from a thread: it sets .stop itself
+        return {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        if self.stop.is_set():
+            self.abandon.set()
+            return
+        self.stop.set()
+        logger.info(
+            "%s: stopping; waiting up to %.0fs for in-flight work",
+            signal.Signals(signum).name,
+            self.settings.shutdown_grace,
+        )
+
+    # ------------------------------------------------------------ shutdown
+
+    def _finish(self) -> None:
+        """Wait for in-flight jobs within the grace period, close the WARC, release claims."""
+        started = time.monotonic()
+        deadline = started + self.settings.shutdown_grace
+        with self._busy:
+            while self._running and not self.abandon.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._busy.wait(min(left, 0.2))
+            abandoned = sorted(self._running)
+        self.sink.shut_down()
+        released = self._release()
+        if abandoned:
+            logger.warning(
+                "abandoned in-flight %s after %.1fs; released %d claims (captured again later)",
+                ", ".join(abandoned),
+                time.monotonic() - started,
+                released,
+            )
+        logger.info("daemon %s stopped", self.worker, extra={"worker": self.worker})
+        self.abandoned = abandoned
+
+    def _release(self) -> int:
+        try:
+            return self.app.store.release_claims(self.worker)
+        except ArchiverError as exc:
+            logger.warning("claims not released (they expire with the lease): %s", exc)
+            return 0
+
+
+def _scheduler_started() -> int:
+    from apscheduler.events import EVENT_SCHEDULER_STARTED
+
+    return EVENT_SCHEDULER_STARTED
+
+
+def _fields(name: str, worker: str, started: float, **more) -> dict:
+    return {"job": name, "worker": worker, "duration": round(time.monotonic() - started, 3), **more}
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc) if isinstance(exc, ArchiverError) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())[:500]
+
+
+def run_daemon(app, *, once: bool = False, worker: str | None = None) -> int:
+    """The `archive daemon` service call: returns the process exit code."""
+    daemon = Daemon(app, worker=worker)
+    code = daemon.run(once=once)
+    if daemon.abandoned:
+        # threads still blocked in fetches would hold up interpreter exit: leave now; the
+        # WARC file is closed, the claims released, every committed row is on disk
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(code)
+    return code

@@ -1,0 +1,205 @@
+"""Watched folders: every new or changed article file is added, as `archive add` would.
+
+A poll lists the folder (sub-folders too; names starting with "." are skipped, as
+editors and sync tools keep temporary files there), fingerprints each .txt/.md/.html
+file by the sha256 of its content, and adds the files whose fingerprint it has not seen
+under that name. A file that cannot be added (binary, empty, no links, unreadable) is
+remembered with its error and fingerprint: reported once, left in place, and tried again
+only when its content changes. A file modified within the last SETTLE seconds may still
+be being written: it waits for the next poll.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from archiver.errors import SourceError
+from archiver.sources import KINDS
+
+logger = logging.getLogger(__name__)
+
+SETTLE = 1.0  # seconds a file must be left alone before it is read
+CHUNK = 2**20
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileState:
+    key: str  # path relative to the watched folder, with "/"
+    path: Path
+    fingerprint: str  # sha256 of the content, or of what made it unreadable
+    error: str | None = None  # why it cannot be read at all
+
+
+@dataclass(frozen=True, kw_only=True)
+class FolderPoll:
+    """One folder's poll, as `run_intake` reports it."""
+
+    polled: bool
+    note: str
+    results: tuple = ()  # service.AddResult per file added
+    errors: tuple[str, ...] = ()  # files newly found unaddable (reported once)
+    failed: bool = False
+    standing: str | None = None  # the folder's last_error
+
+
+# ------------------------------------------------------------------ pure decisions
+
+
+def folder_path(root: Path, location: str) -> Path:
+    """A configured folder: ``~`` expanded, a relative one under the archive root."""
+    path = Path(location).expanduser()
+    return path if path.is_absolute() else root / path
+
+
+def is_article_name(name: str) -> bool:
+    return not name.startswith((".", "~")) and Path(name).suffix.lower() in KINDS
+
+
+def files_to_add(found: Iterable[FileState], seen: Mapping[str, Mapping]) -> list[FileState]:
+    """New files, and files whose content changed since they were last seen."""
+    return [
+        f for f in found if f.key not in seen or seen[f.key].get("fingerprint") != f.fingerprint
+    ]
+
+
+def standing_error(found: Iterable[FileState], seen: Mapping[str, Mapping]) -> str | None:
+    """The folder's last error: files still there that could not be added."""
+    errors = [
+        seen[f.key]["error"]
+        for f in found
+        if f.key in seen
+        and seen[f.key].get("error")
+        and seen[f.key].get("fingerprint") == f.fingerprint
+    ]
+    if not errors:
+        return None
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{_n(len(errors), 'file')} not added: {errors[0]}{more}"
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+# ------------------------------------------------------------------ the file system
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    """Candidate article paths under ``folder``, sorted; hidden folders are not entered."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        base = Path(dirpath)
+        # a folder named like an article (x.txt) is listed too: it is reported, once
+        names = filenames + [d for d in dirnames if is_article_name(d)]
+        for name in sorted(names):
+            if is_article_name(name):
+                yield base / name
+
+
+def _unreadable(path: Path, exc: OSError) -> tuple[str, str]:
+    """(fingerprint, reason) for a path that cannot be read: changes when the path does."""
+    try:
+        st = path.lstat()
+        marker = f"unreadable\0{exc.errno}\0{st.st_mtime_ns}\0{st.st_size}\0{st.st_ino}"
+    except OSError:
+        marker = f"unreadable\0{exc.errno}"
+    if isinstance(exc, IsADirectoryError) or path.is_dir():
+        reason = "is a folder, not an article"
+    elif exc.errno == errno.ENOENT:
+        reason = "broken link: the file it points to does not exist"
+    elif isinstance(exc, PermissionError):
+        reason = "permission denied"
+    else:
+        reason = f"cannot read: {exc.strerror or exc}"
+    return hashlib.sha256(marker.encode("utf-8", "surrogateescape")).hexdigest(), reason
+
+
+def fingerprint(path: Path) -> tuple[str, str | None]:
+    """(sha256 of the content, None), or (a marker, why) when the file cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(CHUNK):
+                digest.update(chunk)
+    except OSError as exc:
+        return _unreadable(path, exc)
+    return digest.hexdigest(), None
+
+
+def scan(folder: Path, *, settle: float = SETTLE, now: float | None = None) -> list[FileState]:
+    """Every article file in ``folder`` now, except those still being written."""
+    now = time.time() if now is None else now
+    found: list[FileState] = []
+    for path in _walk(folder):
+        try:
+            mtime = path.lstat().st_mtime
+        except FileNotFoundError:
+            continue  # moved away while we listed
+        if now - mtime < settle:
+            continue
+        if not path.exists() and not path.is_symlink():
+            continue
+        digest, error = fingerprint(path)
+        key = path.relative_to(folder).as_posix()
+        found.append(FileState(key=key, path=path, fingerprint=digest, error=error))
+    return found
+
+
+# ------------------------------------------------------------------ the poll
+
+
+def poll_folder(app, row: Mapping, *, stop: threading.Event | None = None) -> FolderPoll:
+    """Add the new and changed files of one watched folder; record what was seen."""
+    from archiver.service import add_one
+
+    store = app.store
+    folder = folder_path(app.root, row["location"])
+    now = app.clock()
+    if not folder.is_dir():
+        error = f"no such folder: {folder}"
+        store.intake_polled(row["id"], last_poll_at=now, last_error=error)
+        return FolderPoll(polled=True, note=error, failed=True, standing=error)
+    found = scan(folder)
+    seen = store.intake_seen(row["id"])
+    todo = files_to_add(found, seen)
+    results, errors = [], []
+    for f in todo:
+        if stop is not None and stop.is_set():
+            break
+        error = f"{f.key}: {f.error}" if f.error else None
+        article_id = None
+        if error is None:
+            try:
+                result = add_one(app, str(f.path))
+                results.append(result)
+                article_id = result.article_id
+            except SourceError as exc:
+                error = f"{f.key}: {_reason(exc, f.path)}"
+        if error:
+            errors.append(error)
+            logger.warning("%s: file not added (left in place): %s", folder, error)
+        store.intake_mark_seen(
+            row["id"], f.key, fingerprint=f.fingerprint, article_id=article_id, error=error
+        )
+    standing = standing_error(found, store.intake_seen(row["id"]))
+    created = sum(1 for r in results if r.created)
+    store.intake_polled(row["id"], added=created, last_poll_at=now, last_error=standing)
+    note = f"{_n(len(found), 'file')}, {len(todo)} new or changed"
+    return FolderPoll(
+        polled=True, note=note, results=tuple(results), errors=tuple(errors), standing=standing
+    )
+
+
+def _reason(exc: SourceError, path: Path) -> str:
+    """The error without the path `read_source` put in front (the key names the file)."""
+    text = str(exc)
+    prefix = f"{path}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text

@@ -1,0 +1,12 @@
+"""Interoperability: the archive in the tools archivists and courts already trust.
+
+- `wacz`: an article's (or the whole archive's) captures as a WACZ 1.1.1 package, which
+  ReplayWeb.page opens and `wacz validate` accepts;
+- `cdxj`: `warcs/index.cdxj`, a sorted CDXJ replay index kept up to date as WARCs close;
+- `replay`: `archive replay`, pywb serving the archive at /archive/<timestamp>/<url>;
+- `robust`: Robust Links snippets (original URL + archived version + date);
+- `importer`: WARCs written by other tools (wget, Browsertrix, ArchiveBox) registered as
+  snapshots of the citations they hold.
+
+Nothing here is imported by capture or check; the CLI and the manifest call in.
+"""

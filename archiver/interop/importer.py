@@ -1,0 +1,395 @@
+"""`archive add --from-warc FILE`: captures made by other tools become snapshots.
+
+A WARC written by wget (``--warc-file``), Browsertrix, ArchiveBox or any other tool is
+copied into ``warcs/imported/`` (so the archive stays self-contained), its size and
+sha256 recorded like a closed WARC of our own (`warc_file` row + `warc-closed` ledger
+line, so `archive verify` proves it unchanged). Then every response or revisit record
+whose target URI normalises to a stored target becomes a snapshot of that target:
+redirects recorded in the same file are followed to the final response, which the
+snapshot points at (as our own captures do), with the hops in ``redirects``.
+
+Only gzip-per-record WARCs (``.warc.gz``) are accepted: that is what every tool above
+writes by default and what `archive verify` reads (``warcio recompress`` converts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urljoin
+
+from sqlalchemy import select
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from archiver import urls
+from archiver.errors import SourceError
+from archiver.net.fetch import REDIRECTS
+from archiver.pages import analyse
+from archiver.store import schema as t
+
+logger = logging.getLogger(__name__)
+
+IMPORTED_DIR = "imported"
+HEAD_LIMIT = 8 * 2**20  # bytes of a page analysed for title and text, as capture does
+MAX_HOPS = 20
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Rec:
+    """What import needs of one response/revisit record (headers only; no body kept)."""
+
+    offset: int
+    length: int
+    record_id: str
+    rec_type: str
+    uri: str
+    date: datetime
+    status: int | None
+    location: str | None
+    content_type: str | None  # the HTTP Content-Type header as sent
+    refers_to: str | None
+    payload_digest: str | None  # WARC-Payload-Digest, as the other tool wrote it
+    truncated: bool
+
+
+@dataclass
+class ImportReport:
+    warc: str  # the copy, relative to the archive root
+    copied: bool
+    records: int = 0  # response + revisit records with an http(s) target
+    matched: int = 0  # of those, records whose URL is a stored target
+    unmatched: int = 0
+    snapshots: int = 0  # new snapshot rows
+    archived: list[str] = field(default_factory=list)  # targets that became archived
+    articles: set[str] = field(default_factory=set)
+
+    def line(self) -> str:
+        how = "Imported" if self.copied else "Already imported"
+        return (
+            f"{how} {self.warc}: {self.records} responses, {self.matched} of cited pages "
+            f"({self.snapshots} new snapshots, {len(self.archived)} targets archived), "
+            f"{self.unmatched} of other pages."
+        )
+
+
+# ---------------------------------------------------------------- pure decisions
+
+
+def key(url: str) -> str | None:
+    """The target key of a record's URI (as stored targets are keyed), or None."""
+    try:
+        return urls.normalise(url.strip().strip("<>"))
+    except ValueError:  # urls.BadURL: not http(s) (dns:, metadata://, urn:…) or malformed
+        return None
+
+
+def _location_key(rec: Rec) -> str | None:
+    try:
+        return key(urljoin(rec.uri, rec.location or ""))
+    except ValueError:  # a Location no URL parser accepts ends the chain
+        return None
+
+
+def chain_from(start: Rec, by_key: dict[str, list[Rec]]) -> list[Rec]:
+    """``start`` and the redirect hops recorded after it, up to the final response."""
+    chain, seen = [start], {start.offset}
+    cur = start
+    while cur.status in REDIRECTS and cur.location and len(chain) <= MAX_HOPS:
+        k = _location_key(cur)
+        candidates = by_key.get(k, []) if k else []
+        later = [r for r in candidates if r.offset > cur.offset and r.offset not in seen]
+        if not later:
+            break
+        cur = later[0]
+        chain.append(cur)
+        seen.add(cur.offset)
+    return chain
+
+
+def plan_snapshots(recs: list[Rec], targets: dict[str, int]) -> list[tuple[int, list[Rec]]]:
+    """(target id, chain) for every record whose URL is a stored target."""
+    by_key: dict[str, list[Rec]] = {}
+    for r in recs:
+        if (k := key(r.uri)) is not None:
+            by_key.setdefault(k, []).append(r)
+    planned = []
+    for r in recs:
+        k = key(r.uri)
+        if k in targets:
+            planned.append((targets[k], chain_from(r, by_key)))
+    return planned
+
+
+# ---------------------------------------------------------------- reading the WARC
+
+
+def _date(value: str) -> datetime:
+    return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+
+
+def _rec(record, offset: int, length: int) -> Rec:
+    h, http = record.rec_headers, record.http_headers
+    status = None
+    if http is not None:
+        with contextlib.suppress(ValueError, TypeError):
+            status = int(http.get_statuscode())
+    return Rec(
+        offset=offset,
+        length=length,
+        record_id=h.get_header("WARC-Record-ID") or "",
+        rec_type=record.rec_type,
+        uri=(h.get_header("WARC-Target-URI") or "").strip().strip("<>"),
+        date=_date(h.get_header("WARC-Date") or ""),
+        status=status,
+        location=http.get_header("Location") if http is not None else None,
+        content_type=http.get_header("Content-Type") if http is not None else None,
+        refers_to=h.get_header("WARC-Refers-To"),
+        payload_digest=h.get_header("WARC-Payload-Digest"),
+        truncated=bool(h.get_header("WARC-Truncated")),
+    )
+
+
+def read_records(path: Path) -> tuple[list[Rec], int]:
+    """Every response and revisit record with an http(s) target (headers only), and the
+    number of records in the file."""
+    found, total = [], 0
+    try:
+        with open(path, "rb") as f:
+            it = ArchiveIterator(f, check_digests=False)
+            for record in it:
+                total += 1
+                if record.rec_type not in ("response", "revisit"):
+                    continue
+                offset = it.get_record_offset()
+                it.read_to_end(record)
+                if key(record.rec_headers.get_header("WARC-Target-URI") or "") is None:
+                    continue
+                found.append(_rec(record, offset, it.get_record_length()))
+    except (ArchiveLoadFailed, ValueError, EOFError, OSError) as exc:
+        raise SourceError(f"{path}: not a readable WARC file ({str(exc).strip()[:200]})") from exc
+    return found, total
+
+
+def document_at(path: Path, offset: int) -> tuple[str, int, bytes]:
+    """(sha256:…, size, first bytes) of the document of the record at ``offset``.
+
+    The document is the body with chunking and content coding removed (warcio decodes),
+    exactly what capture hashes for ``payload_digest``.
+    """
+    sha, size, head = hashlib.sha256(), 0, bytearray()
+    with open(path, "rb") as f:
+        f.seek(offset)
+        record = next(iter(ArchiveIterator(f, check_digests=False)))
+        stream = record.content_stream()
+        with contextlib.redirect_stderr(io.StringIO()):  # warcio reports bad codings there
+            while chunk := stream.read(CHUNK):
+                sha.update(chunk)
+                size += len(chunk)
+                if len(head) < HEAD_LIMIT:
+                    head += chunk[: HEAD_LIMIT - len(head)]
+    return "sha256:" + sha.hexdigest(), size, bytes(head)
+
+
+# ---------------------------------------------------------------- snapshot rows
+
+
+def _media_type(header: str | None) -> str | None:
+    return header.split(";")[0].strip().lower() if header else None
+
+
+def snapshot_row(path: Path, warc: str, chain: list[Rec], by_id: dict[str, Rec]) -> dict:
+    """The snapshot row for a chain: the final record, and its document when readable."""
+    final = chain[-1]
+    source = final if final.rec_type == "response" else by_id.get(final.refers_to or "")
+    digest, size, head = (None, 0, b"")
+    if source is not None and source.rec_type == "response":
+        digest, size, head = document_at(path, source.offset)
+    page = analyse(head, final.content_type) if head else None
+    ok = final.status is not None and 200 <= final.status < 300
+    quality = page.quality if page else None
+    return dict(
+        captured_at=final.date,
+        warc=warc,
+        offset=final.offset,
+        length=final.length,
+        record_id=final.record_id,
+        record_type=final.rec_type,
+        status=final.status,
+        final_url=final.uri,
+        redirects=[r.uri for r in chain],
+        content_type=_media_type(final.content_type),
+        payload_digest=digest,
+        warc_payload_digest=final.payload_digest,
+        size=size,
+        title=(page.title or None) if page else None,
+        text=(page.text or None) if page else None,
+        text_fingerprint=(page.fingerprint or None) if page else None,
+        resources=0,
+        truncated=final.truncated,
+        good=ok and quality is None,
+        quality=quality,
+    )
+
+
+# ---------------------------------------------------------------- files
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _check_gzip_warc(src: Path) -> None:
+    if not src.is_file():
+        raise SourceError(f"{src}: no such file")
+    with open(src, "rb") as f:
+        magic = f.read(2)
+    if not src.name.endswith(".warc.gz") or magic != b"\x1f\x8b":
+        raise SourceError(
+            f"{src}: only gzip-compressed WARC files (.warc.gz) can be imported "
+            "(convert with `warcio recompress IN OUT.warc.gz`)"
+        )
+    with contextlib.suppress(EOFError, OSError), gzip.open(src) as g:
+        if g.read(5) == b"WARC/":
+            return
+    raise SourceError(f"{src}: not a WARC file (no WARC/ record at its start)")
+
+
+def _copy_into(src: Path, folder: Path, sha: str) -> tuple[Path, bool]:
+    """Copy ``src`` into ``folder`` (fsync'd, atomically); reuse an identical copy."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = src.name.removesuffix(".warc.gz")
+    for n in range(1000):
+        dest = folder / (f"{stem}.warc.gz" if n == 0 else f"{stem}-{n}.warc.gz")
+        if dest.exists():
+            if _sha256(dest) == sha:
+                return dest, False
+            continue
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{dest.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+                shutil.copyfileobj(inp, out, CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o644)
+            os.link(tmp, dest)  # fails if another import took the name meanwhile
+        except FileExistsError:
+            continue
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        return dest, True
+    raise SourceError(f"{src}: no free file name in {folder}")
+
+
+# ---------------------------------------------------------------- the store
+
+
+def _register_file(app, warc: str, size: int, sha: str, records: int, src: Path) -> None:
+    from archiver.manifest import ledger_for
+
+    with app.store.tx() as conn:
+        row = conn.execute(select(t.warc_file).where(t.warc_file.c.path == warc)).first()
+        if row is not None:
+            return
+        now = app.clock()
+        facts = dict(size=size, sha256=sha, records=records)
+        conn.execute(
+            t.warc_file.insert().values(
+                path=warc, opened_at=now, closed_at=now, writer="import", **facts
+            )
+        )
+    ledger_for(app.settings).append("warc-closed", warc=warc, **facts, imported_from=str(src))
+
+
+def _targets(app) -> dict[str, int]:
+    with app.store.read() as conn:
+        return {r.url: r.id for r in conn.execute(select(t.target.c.url, t.target.c.id))}
+
+
+def _existing(app, warc: str) -> set[tuple[int, int]]:
+    s = t.snapshot
+    with app.store.read() as conn:
+        q = select(s.c.target_id, s.c.offset).where(s.c.warc == warc)
+        return {(r.target_id, r.offset) for r in conn.execute(q)}
+
+
+def _store(app, rows: list[tuple[int, dict]]) -> list[int]:
+    """Insert the snapshots; a target with a good one becomes archived. Returns those ids."""
+    tg = t.target
+    now = app.clock()
+    archived = sorted({tid for tid, row in rows if row["good"]})
+    with app.store.tx() as conn:
+        for tid, row in rows:
+            conn.execute(t.snapshot.insert().values(target_id=tid, **row))
+            app.store.mark_dirty_for_target(conn, tid)
+        for tid in archived:
+            target = conn.execute(select(tg).where(tg.c.id == tid)).one()
+            values = dict(capture_state="archived", last_error=None, next_capture_at=None)
+            if target.next_check_at is None:
+                values["next_check_at"] = now + timedelta(seconds=app.settings.check.interval)
+            conn.execute(tg.update().where(tg.c.id == tid).values(**values))
+    return archived
+
+
+def _ledger(app, rows: list[tuple[int, dict]], url_of: dict[int, str], src: Path) -> None:
+    from archiver.manifest import ledger_for
+
+    ledger = ledger_for(app.settings)
+    keys = ("warc", "offset", "length", "record_id", "payload_digest", "status")
+    for tid, row in rows:  # the same fields as a capture's snapshot line, and where from
+        ledger.append(
+            "snapshot",
+            target=url_of[tid],
+            **{k: row[k] for k in keys},
+            captured_at=row["captured_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            imported_from=str(src),
+        )
+
+
+def import_warc(app, src: Path) -> ImportReport:
+    """Copy a WARC into the archive and register its captures of stored targets."""
+    _check_gzip_warc(src)
+    recs, total = read_records(src)  # before copying: an unreadable file is never kept
+    sha = _sha256(src)
+    dest, copied = _copy_into(src, app.settings.warcs_path / IMPORTED_DIR, sha)
+    warc = dest.resolve().relative_to(app.root.resolve()).as_posix()
+    _register_file(app, warc, dest.stat().st_size, sha, total, src)
+    targets = _targets(app)
+    planned = plan_snapshots(recs, targets)
+    existing = _existing(app, warc)
+    by_id = {r.record_id: r for r in recs}
+    rows, seen = [], set(existing)
+    for tid, chain in planned:
+        if (tid, chain[-1].offset) not in seen:
+            seen.add((tid, chain[-1].offset))
+            rows.append((tid, snapshot_row(dest, warc, chain, by_id)))
+    archived = _store(app, rows)
+    url_of = {tid: url for url, tid in targets.items()}
+    _ledger(app, rows, url_of, src)
+    report = ImportReport(warc, copied, records=len(recs), matched=len(planned))
+    report.unmatched = len(recs) - len(planned)
+    report.snapshots = len(rows)
+    report.archived = [url_of[tid] for tid in archived]
+    for tid in {tid for tid, _ in rows}:
+        report.articles.update(app.store.citing_articles(tid))
+    _refresh(app, report.articles)
+    return report
+
+
+def _refresh(app, articles: set[str]) -> None:
+    from archiver.manifest import refresh
+
+    if articles:
+        refresh(app, sorted(articles))

@@ -1,0 +1,231 @@
+"""Where the archiver spends CPU: the capture benchmarks, in-process, profiled.
+
+    .venv/bin/python -m bench.profile capture [--pages 40 --hosts 10] [--top 40]
+    .venv/bin/python -m bench.profile bigbody [--size-mib 256] [--random]
+    .venv/bin/python -m bench.profile capture --spy     # sampling, low overhead
+    .venv/bin/python -m bench.profile capture --buckets # CPU time of the main steps
+
+cProfile (default): every capture thread gets its own profiler on the thread's CPU
+clock (`time.thread_time`), so time spent sleeping in the per-host gate or waiting on
+the network does not count; the profiles of all threads and the main thread are merged
+and printed by own time and by cumulative time. A ``.pstats`` file is kept in
+bench/out/. cProfile inflates code that makes many small Python calls (bs4) several
+times over; ``--spy`` samples every thread with py-spy instead (``pip install py-spy``)
+and prints, per function, the share of GIL-holding samples it was running (self) or on the
+stack (total).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from bench.capture import page_urls
+from bench.common import BIN, OUT, REPO, FixtureWeb, workdir, write_config
+
+
+def _profiled_threads(profiles: list[cProfile.Profile]) -> None:
+    """Wrap each capture of a target (it runs in a pool thread) in its own profiler."""
+    from archiver.capture import run as capture_run
+
+    original = capture_run._Capturer.one
+    lock = threading.Lock()
+
+    def one(self, target):
+        prof = cProfile.Profile(time.thread_time)
+        prof.enable()
+        try:
+            return original(self, target)
+        finally:
+            prof.disable()
+            with lock:
+                profiles.append(prof)
+
+    capture_run._Capturer.one = one
+
+
+def profile_add(
+    root: Path,
+    web: FixtureWeb,
+    urls: list[str],
+    capture: dict,
+    profile: bool = True,
+    buckets: bool = False,
+) -> pstats.Stats | None:
+    from archiver import config
+    from archiver.app import App, init_archive
+    from archiver.service import add_sources
+
+    cfg = write_config(root, web, capture=capture)
+    init_archive(root)
+    app = App(settings=config.load_settings(cfg))
+    article = root / "list.txt"
+    article.write_text("Profile reading list\n\n" + "\n".join(urls) + "\n", encoding="utf-8")
+    profiles: list[cProfile.Profile] = []
+    main = cProfile.Profile(time.thread_time)
+    totals: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+    if buckets:
+        _bucketed(totals, calls)
+    if profile:
+        _profiled_threads(profiles)
+        main.enable()
+    started, cpu0 = time.perf_counter(), time.process_time()
+    try:
+        report = add_sources(app, [str(article)], capture=True)
+    finally:
+        main.disable()
+        app.close()
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
+    print(f"{report.capture.line()}  wall {wall:.2f} s, process CPU {cpu:.2f} s")
+    for spec in BUCKETS if buckets else ():
+        print(f"{totals[spec]:8.3f} s CPU {calls[spec]:6d} calls  {spec}")
+    if not profile:
+        return None
+    stats = pstats.Stats(main)
+    for prof in profiles:
+        stats.add(prof)
+    return stats
+
+
+# Functions whose CPU time (thread clock, inclusive) --buckets adds up; nested ones are
+# counted in their callers too, so the column does not sum to the total.
+BUCKETS = (
+    "archiver.capture.engine:capture_target",
+    "archiver.net.fetch:Client._send",
+    "archiver.net.fetch:Client._read_body",
+    "archiver.capture.engine:CaptureJob.write_hop",
+    "archiver.capture.engine:CaptureJob._response",
+    "archiver.store.work:WorkMixin.find_resource",
+    "archiver.capture.records:http_record",
+    "archiver.capture.warc:WarcSink.write",
+    "archiver.capture.warc:compress_record",
+    "archiver.capture.requisites:html_requisites",
+    "archiver.capture.requisites:outlinks",
+    "archiver.capture.requisites:css_urls",
+    "archiver.pages:analyse",
+    "archiver.pages:decode_html",
+    "archiver.store.work:WorkMixin.record_capture",
+    "archiver.store.work:WorkMixin.claim_captures",
+    "archiver.store.work:WorkMixin.citing_articles",
+    "archiver.capture.run:_Capturer._ledger",
+    "archiver.manifest:refresh",
+    "archiver.service:add_one",
+)
+
+
+def _bucketed(totals: Counter[str], calls: Counter[str]) -> None:
+    """Wrap each BUCKETS function to add its thread CPU time to ``totals``."""
+    import functools
+    import importlib
+
+    lock = threading.Lock()
+    for spec in BUCKETS:
+        module_name, _, qual = spec.partition(":")
+        module = importlib.import_module(module_name)
+        owner, name = (module, qual)
+        if "." in qual:
+            cls, name = qual.split(".")
+            owner = getattr(module, cls)
+        fn = getattr(owner, name)
+
+        def wrapper(*a, __fn=fn, __spec=spec, **kw):
+            t0 = time.thread_time()
+            try:
+                return __fn(*a, **kw)
+            finally:
+                spent = time.thread_time() - t0
+                with lock:
+                    totals[__spec] += spent
+                    calls[__spec] += 1
+
+        wrapped = functools.wraps(fn)(wrapper)
+        setattr(owner, name, wrapped)
+        for user in ("archiver.capture.engine", "archiver.capture.run"):  # `from x import f`
+            mod = importlib.import_module(user)
+            if getattr(mod, name, None) is fn:
+                setattr(mod, name, wrapped)
+
+
+def spy(argv: list[str], top: int) -> int:
+    """Run this module again under py-spy (all threads, GIL-holding samples only); summarise."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    raw = OUT / "profile-spy.txt"
+    inner = [a for a in argv if a != "--spy"] + ["--no-cprofile"]
+    # --gil: only samples holding the GIL, i.e. Python running (not sleeping in the host
+    # gate, not blocked on a socket; zlib/hashlib on big buffers release it too)
+    cmd = [str(BIN / "py-spy"), "record", "--gil", "-r", "250", "-f", "raw", "-o", str(raw)]
+    cmd += ["--"]
+    cmd += [sys.executable, "-m", "bench.profile", *inner]
+    subprocess.run(cmd, check=True, cwd=REPO)
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    samples = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[-1] for f in stack.split(";")]
+        samples += n
+        own[frames[-1]] += n
+        for f in set(frames):
+            total[f] += n
+    for title, table in (("self", own), ("total", total)):
+        print(f"\n{title}: share of {samples} GIL-holding samples")
+        for frame, n in table.most_common(top):
+            print(f"{100 * n / samples:6.1f}%  {frame}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    p.add_argument("what", choices=["capture", "bigbody"])
+    p.add_argument("--pages", type=int, default=40)
+    p.add_argument("--hosts", type=int, default=10)
+    p.add_argument("--size-mib", type=int, default=256)
+    p.add_argument("--random", action="store_true", help="bigbody: incompressible bytes")
+    p.add_argument("--top", type=int, default=35)
+    p.add_argument("--spy", action="store_true", help="sample with py-spy instead of cProfile")
+    p.add_argument(
+        "--buckets", action="store_true", help="no profiler: CPU time of the main functions"
+    )
+    p.add_argument("--no-cprofile", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.spy:
+        return spy(argv, args.top)
+    with workdir("profile") as tmp, FixtureWeb(tmp) as web:
+        if args.what == "capture":
+            urls = page_urls(args.pages, args.hosts)
+            capture = {"workers": 64}
+        else:
+            size = args.size_mib * 2**20
+            path = "bench00.test/random" if args.random else "cases.test/big"
+            urls = [f"https://{path}?size={size}"]
+            capture = {"max_bytes": 2 * size + 2**20}
+        stats = profile_add(
+            tmp / "archive",
+            web,
+            urls,
+            capture,
+            profile=not (args.no_cprofile or args.buckets),
+            buckets=args.buckets,
+        )
+    if stats is None:
+        return 0
+    out = OUT / f"profile-{args.what}.pstats"
+    stats.dump_stats(out)
+    stats.sort_stats("tottime").print_stats(args.top)
+    stats.sort_stats("cumulative").print_stats(args.top)
+    print(f"profile kept in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,364 @@
+"""Link-rot checks against the fixture web: capture "now", switch to "later", check.
+
+The module fixture captures the sample article and an article citing one cases.test
+path per behaviour, then checks everything once in the "later" world; most tests read
+that one run. Pages that answered an error already "now" (the fixture's /404, /451, …)
+are marked archived by hand: they stand for pages that were alive when captured.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, update
+
+from archiver.app import App
+from archiver.check.run import check_due
+from archiver.cli import cli
+from archiver.errors import UsageError
+from archiver.service import add_sources
+from archiver.store import schema as t
+
+from .conftest import _LEAKY, make_archive
+
+SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "seed-article.txt"
+
+TJ = (
+    "https://tjournal.ru/75077-mail-ru-group-obratilas-v-gosdumu-s-prosboy-vnesti-"
+    "zakonoproekt-o-dekriminalizacii-repostov-i-amnistii-osuzhdennyh"
+)
+BBC = "https://www.bbc.com/russian/news-45188838"
+MT_OK = (
+    "https://www.themoscowtimes.com/2018/08/15/"
+    "mail-ru-asks-government-to-stop-prosecuting-social-media-posts-a62532"
+)
+MT_GONE = (
+    "https://www.themoscowtimes.com/2026/06/17/"
+    "vkontakte-announces-privacy-reforms-after-spate-of-extremism-prosecutions"
+)
+MT_WWW = (
+    "https://themoscowtimes.com/news/"
+    "vkontakte-announces-privacy-reforms-after-spate-of-extremism-prosecutions-62512"
+)
+VEDOMOSTI = "https://www.vedomosti.ru/politics/articles/2018/08/14/778045-ne-otsenili-v-kontakte"
+TELEGRAM = "https://t.me/PlushevChannel/2850"
+
+# one cited URL per behaviour, and its class in the "later" world
+CAPTURED = {  # captured "now" like any citation
+    "https://cases.test/ok": "ok",
+    "https://cases.test/redirect-301": "redirected",
+    "https://cases.test/later-moved": "redirected",
+    "https://cases.test/later-drift": "drifted",
+    "https://cases.test/redirect-to-root": "soft-404",
+    "https://soft404.test/missing-story": "soft-404",
+    "https://soft404.test/real-article": "ok",
+    "https://cases.test/bot-wall": "blocked",
+}
+ALIVE_BEFORE = {  # never served well by the fixture: queued, then marked archived
+    "https://cases.test/404": "gone",
+    "https://cases.test/410": "gone",
+    "https://cases.test/451": "blocked",
+    "https://cases.test/500": "server-error",
+    "https://cases.test/502": "server-error",
+    "https://cases.test/flaky": "server-error",  # its first answer: 503 without Retry-After
+    "https://cases.test/slow-headers?delay=3": "unreachable",
+    "https://cases.test/reset": "unreachable",
+    "https://expired.badssl.test/ok": "unreachable",
+    "https://no-such-host.test/page": "unreachable",
+    "https://cases.test/429?retry=2": "rate-limited",
+    "https://cases.test/503?retry=2": "rate-limited",
+}
+CASES = {**CAPTURED, **ALIVE_BEFORE}
+SAMPLE_LATER = {
+    TJ: "soft-404",  # the closed site redirects every path home
+    BBC: "drifted",  # another story at the same URL
+    MT_GONE: "gone",  # 410
+    VEDOMOSTI: "blocked",  # 451 with the block page
+    MT_OK: "ok",  # unchanged
+    MT_WWW: "redirected",  # 301 to www
+    TELEGRAM: "soft-404",  # deleted post: its embed widget says "Post not found"
+}
+FAST = {"read_timeout": "1s", "per_host_delay": "0s"}
+
+
+def cfg_of(app: App) -> Path:
+    return app.settings.root / "config.toml"
+
+
+def write_article(folder: Path, name: str, urls: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.txt"
+    lines = "\n".join(f"Source {i}: {u}" for i, u in enumerate(urls, 1))
+    path.write_text(f"{name.title()} cases\n\nAn article citing test pages.\n\n{lines}\n")
+    return path
+
+
+def alive_when_captured(app: App, article_ids: list[str]) -> None:
+    """Pages the fixture never served well stand for pages alive at capture time."""
+    ids = app.store.target_ids_for_articles(article_ids)
+    with app.store.tx() as conn:
+        conn.execute(
+            update(t.target).where(t.target.c.id.in_(ids)).values(capture_state="archived")
+        )
+
+
+def targets(app: App) -> dict[str, object]:
+    with app.store.read() as conn:
+        return {r.url: r for r in conn.execute(select(t.target))}
+
+
+def checks_of(app: App, url: str) -> list:
+    tg, ck = t.target, t.check
+    with app.store.read() as conn:
+        return conn.execute(
+            select(ck).join(tg, tg.c.id == ck.c.target_id).where(tg.c.url == url).order_by(ck.c.id)
+        ).all()
+
+
+def snapshots_of(app: App, url: str) -> list:
+    tg, s = t.target, t.snapshot
+    with app.store.read() as conn:
+        return conn.execute(
+            select(s).join(tg, tg.c.id == s.c.target_id).where(tg.c.url == url).order_by(s.c.id)
+        ).all()
+
+
+def capture(app: App, web, captured: list[Path], alive_before: list[Path] = ()) -> list[str]:
+    """Add and capture ``captured``; add ``alive_before`` and mark their targets archived."""
+    report = add_sources(app, [str(s) for s in captured], capture=True)
+    queued = add_sources(app, [str(s) for s in alive_before], capture=False)
+    assert not report.errors and not queued.errors, (report.errors, queued.errors)
+    alive_when_captured(app, [r.article_id for r in queued.results])
+    web.reset()  # counters (/flaky) from zero, state "now"
+    return [r.article_id for r in (*report.results, *queued.results)]
+
+
+# ---------------------------------------------------------------- one run, many tests
+
+
+@pytest.fixture(scope="module")
+def later(fixture_web, tmp_path_factory):
+    """(app, summary, article ids, web hits) of one `check_due(all)` in the later world."""
+    root = tmp_path_factory.mktemp("check")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in _LEAKY:
+            mp.delenv(name, raising=False)
+            mp.delenv(name.lower(), raising=False)
+        fixture_web.reset()
+        app = make_archive(root / "archive", fixture_web, capture=FAST)
+        cases = write_article(root / "in", "cases", list(CAPTURED))
+        failing = write_article(root / "in", "failing", list(ALIVE_BEFORE))
+        ids = capture(app, fixture_web, [cases, SAMPLE], [failing])
+        snaps_before = {u: len(snapshots_of(app, u)) for u in (BBC, "https://cases.test/ok")}
+        fixture_web.set_state("later")
+        summary = check_due(app, all_targets=True)
+        hits = list(fixture_web.hits)
+        yield app, summary, ids, hits, snaps_before
+        fixture_web.reset()
+        app.close()
+
+
+@pytest.mark.parametrize("url", list(CASES) + list(SAMPLE_LATER))
+def test_each_case_gets_its_class(later, url):
+    app, *_ = later
+    expected = {**CASES, **SAMPLE_LATER}[url]
+    rows = checks_of(app, url)
+    assert len(rows) == 1, rows
+    assert rows[0].classification == expected, rows[0]
+    assert targets(app)[url].rot == expected
+
+
+def test_every_class_seen_and_counted(later):
+    _, summary, *_ = later
+    assert set(summary.counts) == set(CASES.values()) | set(SAMPLE_LATER.values())
+    assert summary.checked == sum(n for _, n in summary.table_rows())
+    assert summary.line().startswith(f"Checked {summary.checked} targets: ")
+    assert {f.url for f in summary.findings} == {
+        u for u, c in {**CASES, **SAMPLE_LATER}.items() if c != "ok"
+    }
+
+
+def test_done_when_sample_article(later):
+    """TJ soft-404, BBC drifted and recaptured, MT 410 gone, 451 blocked, unchanged ok."""
+    app, summary, _, _, snaps_before = later
+    tg = targets(app)
+    for url, rot in SAMPLE_LATER.items():
+        assert tg[url].rot == rot, url
+    assert "redirected home" in checks_of(app, TJ)[0].error
+    assert not any(r.dead for r in tg.values())
+    assert summary.dead == 0
+    # drifted → recaptured: a second snapshot, the first one kept
+    bbc = snapshots_of(app, BBC)
+    assert len(bbc) == snaps_before[BBC] + 1
+    assert bbc[0].text != bbc[-1].text and bbc[-1].good
+    assert summary.recapture is not None and summary.recapture.archived == len(summary.drifted)
+    assert not tg[BBC].recapture
+    assert len(snapshots_of(app, "https://cases.test/ok")) == snaps_before["https://cases.test/ok"]
+
+
+def test_manifest_and_status_show_both_versions_and_the_checks(later):
+    app, _, ids, *_ = later
+    sample_id = ids[1]
+    doc = json.loads((app.settings.manifests_path / f"{sample_id}.json").read_text())
+    bbc = next(c for c in doc["citations"] if c["url"] == BBC)
+    assert bbc["rot"] == "drifted" and len(bbc["snapshots"]) >= 2
+    assert [c["classification"] for c in bbc["checks"]] == ["drifted"]
+
+    r = CliRunner().invoke(cli, ["--config", str(cfg_of(app)), "status", sample_id, "--json"])
+    assert r.exit_code == 0, r.output
+    cited = {c["url"]: c for c in json.loads(r.output)["citations"]}
+    for url, rot in SAMPLE_LATER.items():
+        c = cited[url]
+        assert c["rot"] == rot and c["dead"] is False
+        (check,) = c["checks"]
+        assert check["classification"] == rot and check["checked_at"].endswith("Z")
+        assert set(check) >= {"status", "final_url", "similarity", "error"}
+    assert cited[MT_OK]["checks"][0]["similarity"] == 1.0
+    assert cited[BBC]["checks"][0]["similarity"] < app.settings.check.drift_threshold
+    assert cited[TJ]["checks"][0]["final_url"] == "https://tjournal.ru/"
+
+
+def test_check_rows_keep_the_redirect_chain(later):
+    app, *_ = later
+    (moved,) = checks_of(app, "https://cases.test/later-moved")
+    assert moved.redirects == ["https://cases.test/later-moved", "https://cases.test/moved-here"]
+    assert moved.status == 200 and moved.final_url == "https://cases.test/moved-here"
+    assert moved.similarity == 1.0 and moved.error is None
+    (home,) = checks_of(app, TJ)
+    assert home.redirects == [TJ, "https://tjournal.ru/"]
+
+
+def test_telegram_deleted_post_via_its_embed_widget(later):
+    app, *_ = later
+    (row,) = checks_of(app, TELEGRAM)
+    assert row.classification == "soft-404" and row.status == 200
+    assert "embed=1" in row.error and "not found" in row.error
+
+
+def test_rate_limited_is_rechecked_after_retry_after(later):
+    app, *_ = later
+    tg = targets(app)
+    for url in ("https://cases.test/429?retry=2", "https://cases.test/503?retry=2"):
+        (row,) = checks_of(app, url)
+        wait = (tg[url].next_check_at - row.checked_at).total_seconds()
+        assert 2 <= wait < 30, (url, wait)
+        assert tg[url].consecutive_failures == 0 and tg[url].first_failure_at is None
+
+
+def test_failures_are_counted_not_dead_and_rechecked_sooner(later):
+    app, *_ = later
+    tg = targets(app)
+    for url in ("https://cases.test/404", "https://cases.test/slow-headers?delay=3"):
+        (row,) = checks_of(app, url)
+        assert tg[url].consecutive_failures == 1 and tg[url].first_failure_at == row.checked_at
+        assert not tg[url].dead
+        wait = tg[url].next_check_at - row.checked_at
+        assert timedelta(days=1) < wait < timedelta(days=2)
+    (ok,) = checks_of(app, MT_OK)
+    assert tg[MT_OK].next_check_at - ok.checked_at >= timedelta(days=6)
+
+
+def test_timeouts_and_resets_are_unreachable(later):
+    app, *_ = later
+    assert checks_of(app, "https://cases.test/slow-headers?delay=3")[0].error.startswith("timeout")
+    assert checks_of(app, "https://expired.badssl.test/ok")[0].error.startswith("tls:")
+
+
+def test_sibling_probe_once_per_site_folder(later):
+    """The probe is a made-up sibling, fetched once, only for pages no snapshot vouches for."""
+    _, summary, _, hits, _ = later
+    made_up = [h for h in hits if re.fullmatch(r"/[a-z0-9]{12}", h.target)]
+    assert [h.host for h in made_up if h.host == "cases.test"] == ["cases.test"]
+    assert not [h for h in made_up if h.host == "soft404.test"]  # real-article vouched for
+    assert summary.probes >= 1
+
+
+def test_ledger_has_one_line_per_check(later):
+    app, summary, *_ = later
+    lines = (app.settings.manifests_path / "ledger.jsonl").read_text().splitlines()
+    checks = [doc for doc in map(json.loads, lines) if doc["event"] == "check"]
+    assert len(checks) == summary.checked
+    line = next(c for c in checks if c["target"] == BBC)
+    assert line["classification"] == "drifted" and line["checked_at"].endswith("Z")
+    assert 0 <= line["similarity"] < 0.5 and line["status"] == 200
+
+
+# ---------------------------------------------------------------- small archives
+
+
+def test_flaky_host_fails_once_then_ok_and_is_not_dead(tmp_path, web):
+    app = make_archive(tmp_path / "a", web, capture=FAST)
+    url = "https://cases.test/flaky"
+    capture(app, web, [], [write_article(tmp_path, "flaky", [url])])
+    assert check_due(app, all_targets=True).counts == {"server-error": 1}
+    assert targets(app)[url].consecutive_failures == 1
+    assert check_due(app, all_targets=True).counts == {"ok": 1}
+    row = targets(app)[url]
+    assert (row.rot, row.dead, row.consecutive_failures, row.first_failure_at) == (
+        "ok", False, 0, None,
+    )  # fmt: skip
+    app.close()
+
+
+def test_dead_only_after_three_failures_over_three_days(tmp_path, web):
+    base = make_archive(tmp_path / "a", web, capture=FAST)
+    now = [base.clock()]
+    app = App(settings=base.settings, clock=lambda: now[0])
+    url, alive = "https://cases.test/410", "https://cases.test/ok"
+    capture(app, web, [write_article(tmp_path, "alive", [alive])],
+            [write_article(tmp_path, "dying", [url])])  # fmt: skip
+    for day in (0, 2, 4):
+        now[0] = now[0] + timedelta(days=2 if day else 0)
+        # then due ones only: a failing link comes back after 1.5 days, a live one in 7
+        summary = check_due(app, all_targets=day == 0)
+        assert summary.counts["gone"] == 1
+        assert targets(app)[url].dead is (day == 4)
+        assert summary.dead == (day == 4)
+    assert len(checks_of(app, alive)) == 1  # ok: next check in 7 days, not due yet
+    r = CliRunner().invoke(cli, ["--config", str(cfg_of(app)), "status", "--json"])
+    assert r.exit_code == 0
+    app.close()
+    base.close()
+
+
+def test_cli_check_all_twice_makes_nothing_dead(tmp_path, web):
+    app = make_archive(tmp_path / "a", web, capture=FAST)
+    failing = ["https://cases.test/404", "https://cases.test/500", "https://cases.test/451"]
+    ids = capture(
+        app,
+        web,
+        [
+            write_article(tmp_path, "one", ["https://cases.test/redirect-to-root"]),
+            write_article(tmp_path, "two", ["https://cases.test/ok"]),
+        ],
+        [write_article(tmp_path, "three", failing)],
+    )
+    cfg = cfg_of(app)
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["--config", str(cfg), *args])
+
+    for _ in range(2):
+        r = run("check", "--all")
+        assert r.exit_code == 0, r.output
+        assert "Link check" in r.output and "Checked 5 targets" in r.output
+        assert "  gone: https://cases.test/404: HTTP 404" in r.output
+        assert "soft-404: https://cases.test/redirect-to-root: redirected home" in r.output
+        assert "; 0 dead." in r.output and "DEAD" not in r.output
+    for url in failing:
+        row = targets(app)[url]
+        assert row.consecutive_failures == 2 and not row.dead
+    r = run("check")  # nothing is due: every target was just checked
+    assert r.exit_code == 0 and "Nothing to check." in r.output
+    r = run("check", "--all", ids[1])  # one article's targets only
+    assert r.exit_code == 0 and "Checked 1 targets: 1 ok" in r.output
+    r = run("check", "no-such-article")
+    assert r.exit_code == 2 and "no article" in r.output
+    with pytest.raises(UsageError):
+        check_due(app, article_id="no-such-article")
+    app.close()
