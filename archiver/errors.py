@@ -5,6 +5,7 @@ ArchiverError                    base; carries an exit code and a one-line messa
  ├── ArchiveNotFound             no archive root / store where one was expected (exit 3)
  ├── SourceError                 an article source cannot be read or holds no citations (exit 4)
  ├── UsageError                  a bad argument a user can fix (unknown article, bad id) (exit 2)
+ ├── MissingExtra                an optional extra is needed and not installed (exit 3)
  ├── StoreError                  the database refused an operation (exit 5)
  ├── FetchError                  one fetch failed; caught per target, never fatal (exit 6)
  │    ├── RefusedAddress         SSRF guard refused a scheme, name or address
@@ -46,6 +47,12 @@ class UsageError(ArchiverError):
     """A bad argument the user can fix: unknown article, malformed citation id."""
 
     exit_code = 2
+
+
+class MissingExtra(ArchiverError):
+    """An optional extra (e.g. `archiver[replay]` for pywb) is needed and not installed."""
+
+    exit_code = 3
 
 
 class StoreError(ArchiverError):

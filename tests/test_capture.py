@@ -424,3 +424,18 @@ def test_replay_through_the_cdxj_index(archive, web, tmp_path):
     assert http.get_statuscode() == entry["status"] == "200"
     original = rq.get(url, proxies=web.proxies, verify=web.ca_path).content
     assert document == original
+
+
+def test_long_capture_renews_its_lease(tmp_path, web, monkeypatch):
+    """A capture that outlasts a third of the lease renews its claim as it goes."""
+    app = make_archive(tmp_path / "a", web, capture={"per_host_delay": "0.1s"},
+                       daemon={"lease": "0.6s"})
+    url = "https://cases.test/page-with-requisites"
+    calls = []
+    real = app.store.extend_lease
+    monkeypatch.setattr(app.store, "extend_lease",
+                        lambda tid, worker, lease: calls.append(tid) or real(tid, worker, lease))
+    add_sources(app, [str(article(tmp_path, url))], capture=True)
+    assert targets(app)[url].capture_state == "archived"
+    assert len(calls) >= 3 and set(calls) == {targets(app)[url].id}
+    assert targets(app)[url].claimed_by is None  # released at the end

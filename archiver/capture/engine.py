@@ -49,6 +49,9 @@ class CaptureJob:
     resources: list[dict] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     written: int = 0
+    # called after every fetch: a long capture (hundreds of requisites) renews its
+    # claim on the target so no other worker takes it over mid-capture
+    keepalive: Callable[[], None] = lambda: None
 
     # ------------------------------------------------------------ records
 
@@ -140,6 +143,7 @@ class CaptureJob:
             written = [w for hop in chain.hops if (w := self.write_hop(hop)) is not None]
         finally:
             chain.close()
+        self.keepalive()
         return chain, written
 
     # ------------------------------------------------------------ requisites

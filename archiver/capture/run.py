@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -118,10 +119,17 @@ def recover(app) -> list:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue
+            if _just_created(f):
+                continue  # a writer between O_CREAT and its flock; an empty file anyway
             # recorded before it is renamed, under the lock (see recover_open_file)
             r = recover_open_file(path, record=lambda r: _after_recovery(app, r))
         recovered.append(r)
     return recovered
+
+
+def _just_created(f, seconds: float = 60.0) -> bool:
+    st = os.fstat(f.fileno())
+    return st.st_size == 0 and time.time() - st.st_mtime < seconds
 
 
 def _after_recovery(app, r) -> None:
@@ -193,9 +201,14 @@ class _Capturer:
                 sink=self.sink,
                 settings=self.s.capture,
                 find_resource=store.find_resource,
+                keepalive=self._keepalive(target.id),
             )
             outcome = capture_target(target.url, job, citing)
-            ids = store.record_capture(
+            # the ledger line goes first: killed between the two, the ledger names a
+            # record that is in the WARC (fsync'd) while the store never saw it, instead of
+            # a committed snapshot without its line, which `archive verify` would fail
+            self._ledger(target, outcome, None)
+            store.record_capture(
                 target,
                 self.worker,
                 outcome,
@@ -209,7 +222,6 @@ class _Capturer:
         finally:
             if self.keeper is not None:
                 self.keeper.drop(target.id)
-        self._ledger(target, outcome, ids)
         self._count(target, outcome, citing)
 
     def _ledger(self, target, outcome, ids) -> None:
@@ -243,6 +255,18 @@ class _Capturer:
                 s.failed += 1
                 s.failures.append((target.url, outcome.error or "failed"))
         self.progress.advance(f"{outcome.state}: {target.url}")
+
+    def _keepalive(self, target_id: int):
+        """Renew the target's lease when a third of it has passed (one short write)."""
+        lease = self.s.daemon.lease
+        renewed = [time.monotonic()]
+
+        def renew() -> None:
+            if time.monotonic() - renewed[0] > lease / 3:
+                self.app.store.extend_lease(target_id, self.worker, lease)
+                renewed[0] = time.monotonic()
+
+        return renew
 
     def close(self) -> None:
         for c in self.clients:

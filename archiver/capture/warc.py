@@ -103,12 +103,13 @@ class WarcSink:
         self._lock = threading.Lock()
         self._f = None
         self._path: Path | None = None
+        self._rel = ""  # self._path relative to the root, worked out once per file
         self._sha = hashlib.sha256()
         self._records = 0
 
     # ------------------------------------------------------------ files
 
-    def _new_path(self) -> Path:
+    def _new_file(self) -> tuple[Path, int]:
         now = self.clock()
         folder = self.warcs_dir / now.strftime("%Y") / now.strftime("%m")
         folder.mkdir(parents=True, exist_ok=True)
@@ -119,18 +120,19 @@ class WarcSink:
             if path.exists():
                 continue
             try:  # O_EXCL: two processes never pick the same name
-                fd = os.open(str(path) + OPEN_SUFFIX, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                fd = os.open(str(path) + OPEN_SUFFIX, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644)
             except FileExistsError:
                 continue
-            os.close(fd)
-            return path
+            # locked at once: recovery skips files a live writer holds (and, for the
+            # instant between create and flock, empty files that are seconds old)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return path, fd
         raise WarcWriteError(f"no free WARC file name in {folder}")
 
     def _open(self) -> None:
-        self._path = self._new_path()
-        self._f = open(str(self._path) + OPEN_SUFFIX, "r+b")  # noqa: SIM115
-        # held while the file is written: recovery skips files a live writer holds
-        fcntl.flock(self._f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._path, fd = self._new_file()
+        self._rel = self.rel(self._path)
+        self._f = os.fdopen(fd, "r+b")  # the flock taken at creation stays with it
         self._sha = hashlib.sha256()
         self._records = 0
         info = warcinfo_record(
@@ -178,7 +180,7 @@ class WarcSink:
                 if self._f is None:
                     self._open()
                 spans = self._append(members)
-                rel = self.rel(self._path)
+                rel = self._rel
                 if self._f.tell() >= self.max_size:
                     self._close_locked()
             return [RecordLoc(rel, off, length) for off, length in spans]

@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from archiver.errors import ArchiverError
+from archiver.errors import MissingExtra
 from archiver.interop.robust import REPLAY_COLLECTION
 
 logger = logging.getLogger(__name__)
@@ -31,19 +31,13 @@ CONFIG_DIR = ".replay"
 INSTALL_HINT = "pip install 'archiver[replay]'"
 
 
-class ReplayUnavailable(ArchiverError):
-    """pywb, the optional `replay` extra, is not installed."""
-
-    exit_code = 3
-
-
 def pywb_installed() -> bool:
     return importlib.util.find_spec("pywb") is not None
 
 
 def require_pywb() -> None:
     if not pywb_installed():
-        raise ReplayUnavailable(f"archive replay needs pywb (not installed): {INSTALL_HINT}")
+        raise MissingExtra(f"archive replay needs pywb (not installed): {INSTALL_HINT}")
 
 
 def pywb_config(index: Path, archive_dir: Path) -> dict:
