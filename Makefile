@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,replay]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -24,8 +24,11 @@ demo: $(STAMP)
 	@bash scripts/demo.sh
 
 ## Everything: unit, fixture-web, daemon, fault and PostgreSQL tests, then ruff.
+## The second run is the same suite with every archive stored in PostgreSQL (a fresh
+## database per archive; skips, saying why, if no server answers).
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --store=postgresql -m "not slow and not postgres"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

@@ -122,7 +122,10 @@ class DaemonSettings(_Durations):
     check_every: float = _opt("1h", "Run due link checks this often.", duration=True)
     manifest_every: float = _opt("5m", "Rewrite changed manifests this often.", duration=True)
     intake_every: float = _opt(
-        "5m", "Run intake this often: poll [intake] folders, and feeds when due.", duration=True
+        "5m",
+        "Run intake at least this often (feed_every, if shorter, wins): poll [intake]"
+        " folders, and feeds when due.",
+        duration=True,
     )
     shutdown_grace: float = _opt(
         "20s", "On SIGTERM, wait this long for in-flight work before exiting.", duration=True

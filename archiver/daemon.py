@@ -27,7 +27,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from archiver.capture.run import capture_pending, make_sink, recover
+from archiver.capture.run import capture_pending, index_new_warcs, make_sink, recover
 from archiver.capture.warc import WarcSink
 from archiver.errors import ArchiverError, WarcWriteError
 from archiver.workers import WorkerLock, is_dead
@@ -125,6 +125,14 @@ class Daemon:
             logger.warning("worker %s is gone: its claims are released", w, extra={"worker": w})
         return sum(store.release_claims(w) for w in dead)
 
+    def _interval(self, name: str) -> float:
+        """Seconds between runs of a job; intake also honours [intake] feed_every."""
+        seconds = getattr(self.settings, SCHEDULED[name])
+        if name == "intake":
+            # folders are looked at every run; feeds only when due (next_poll_at)
+            seconds = min(seconds, self.app.settings.intake.feed_every)
+        return max(1.0, seconds)
+
     def intake(self) -> str:
         from archiver.intake import run_intake
 
@@ -135,6 +143,7 @@ class Daemon:
         summary = capture_pending(self.app, sink=self.sink, stop=self.stop, worker=self.worker)
         if not summary.attempted:
             self.sink.close()  # idle: close the file, so it is verifiable and in the ledger
+            index_new_warcs(self.app)
         return summary.line()
 
     def check(self) -> str:
@@ -239,10 +248,9 @@ class Daemon:
         )
         now = datetime.now(UTC)
         for name in self._enabled(SCHEDULED):
-            setting = SCHEDULED[name]
             sched.add_job(
                 self.run_job,
-                IntervalTrigger(seconds=max(1.0, getattr(self.settings, setting)), timezone=UTC),
+                IntervalTrigger(seconds=self._interval(name), timezone=UTC),
                 args=[name],
                 id=name,
                 name=name,
@@ -279,7 +287,7 @@ class Daemon:
             return
         self.stop.set()
         logger.info(
-            "%s: stopping; waiting up to %.0fs for in-flight work",
+            "%s: stopping; waiting up to %.0fs for in-flight work (signal again to abandon it)",
             signal.Signals(signum).name,
             self.settings.shutdown_grace,
         )

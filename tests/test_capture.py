@@ -439,3 +439,15 @@ def test_long_capture_renews_its_lease(tmp_path, web, monkeypatch):
     assert targets(app)[url].capture_state == "archived"
     assert len(calls) >= 3 and set(calls) == {targets(app)[url].id}
     assert targets(app)[url].claimed_by is None  # released at the end
+
+
+def test_replay_index_follows_closed_warcs(archive, tmp_path):
+    """warcs/index.cdxj is brought up to date when a capture run closes its file."""
+    add_sources(archive, [str(article(tmp_path, "https://cases.test/ok"))], capture=True)
+    index = (archive.root / "warcs" / "index.cdxj").read_text().splitlines()
+    assert any('"url": "https://cases.test/ok"' in line for line in index)
+    assert not any('"mime": "warc/request"' in line for line in index)
+    add_sources(archive, [str(article(tmp_path, "https://cases.test/plain"))], capture=True)
+    index = (archive.root / "warcs" / "index.cdxj").read_text().splitlines()
+    assert any('"url": "https://cases.test/plain"' in line for line in index)
+    assert index == sorted(index)

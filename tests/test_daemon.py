@@ -415,8 +415,32 @@ def test_two_daemons_never_capture_a_target_twice(tmp_path, web):
             if p.poll() is None:
                 p.kill()
     assert [code for code, _ in results] == [0, 0], [log.read_text() for log in logs]
+    archived = [
+        sum(
+            int(d["summary"].split(": ")[1].split()[0])
+            for d in log_lines(log)
+            if d.get("job") == "capture" and d.get("ok") and d["summary"].startswith("Captured")
+        )
+        for log in logs
+    ]
+    print(f"two daemons archived {archived} targets")
+    assert sum(archived) == len(urls)  # by their own count, too: nothing captured twice
     assert not open_files(cfg.parent)
     assert_captured_once(cfg.parent, urls)
     for u in urls:
         assert web.hits.count("cases.test", u.split("cases.test")[1]) == 1, u
     warcio_check_all(cfg.parent)
+
+
+def test_intake_runs_as_often_as_the_shortest_of_its_two_settings(tmp_path):
+    from archiver.app import App
+    from archiver.config import load_settings
+    from archiver.daemon import Daemon
+
+    from .conftest import make_archive
+
+    app = make_archive(tmp_path / "a", daemon={"intake_every": "5m"},
+                       intake={"feed_every": "2m", "feeds": ["https://news.example.test/rss"]})
+    assert Daemon(app, worker="w")._interval("intake") == 120
+    app2 = App(settings=load_settings(app.root / "config.toml"))
+    assert Daemon(app2, worker="w")._interval("capture") == 60

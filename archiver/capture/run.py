@@ -333,7 +333,16 @@ def capture_pending(
         if own_sink:
             sink.close()
     _refresh(app, cap.summary.articles)
+    if own_sink and cap.summary.snapshots:
+        index_new_warcs(app)
     return cap.summary
+
+
+def index_new_warcs(app) -> None:
+    """Keep warcs/index.cdxj current as WARC files close (only new files are read)."""
+    from archiver.interop.cdxj import index_closed
+
+    index_closed(app)
 
 
 def _refresh(app, articles) -> None:
