@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from archiver import config
-from archiver.errors import ArchiveNotFound
+from archiver.errors import ArchiveNotFound, ArchiveWriteError
 from archiver.store import Store, open_store, utcnow
 
 logger = logging.getLogger(__name__)
@@ -48,17 +48,22 @@ def init_archive(directory: Path) -> tuple[Path, list[str]]:
 
     Returns (config path, what was created).
     """
-    directory.mkdir(parents=True, exist_ok=True)
     created: list[str] = []
     cfg = directory / config.CONFIG_NAME
-    if not cfg.exists():
-        cfg.write_text(config.render_default_config(), encoding="utf-8")
-        created.append(config.CONFIG_NAME)
-    settings = config.load_settings(cfg)
-    for folder in (settings.warcs_path, settings.manifests_path):
-        if not folder.exists():
-            folder.mkdir(parents=True)
-            created.append(folder.name + "/")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not cfg.exists():
+            cfg.write_text(config.render_default_config(), encoding="utf-8")
+            created.append(config.CONFIG_NAME)
+        settings = config.load_settings(cfg)
+        for folder in (settings.warcs_path, settings.manifests_path):
+            if not folder.exists():
+                folder.mkdir(parents=True)
+                created.append(folder.name + "/")
+    except OSError as exc:  # a read-only disk, a path through a file, no permission
+        raise ArchiveWriteError(
+            f"cannot create an archive in {directory}: {exc.strerror or exc}"
+        ) from exc
     store = open_store(settings.database_url, create=True)
     try:
         if getattr(store, "created_steps", 0):

@@ -130,6 +130,97 @@ def title_of(soup: BeautifulSoup) -> str:
     return re.sub(r"\s+", " ", h1.get_text(" ")).strip()[:500] if h1 else ""
 
 
+# bs4 keeps the text inside these in its own string classes, which get_text() skips
+_STRING_CONTAINERS = frozenset({"rt", "rp", "style", "script", "template"})
+
+
+class _TitleParts:
+    """lxml parser target: what `title_of` reads from a bs4 tree, without building one.
+
+    bs4's "lxml" builder makes its tree from these same events: each run of text between
+    two tags is one string, typed by the innermost open rt/rp/style/script/template;
+    an end tag closes up to its most recent namesake. Kept: every <meta>'s attributes,
+    and the strings of the first <title> and the first <h1> that get_text() would join.
+    """
+
+    def __init__(self) -> None:
+        self.metas: list[dict[str, str]] = []
+        self.title: list[str] | None = None
+        self.h1: list[str] | None = None
+        self._stack: list[str] = []
+        self._open: dict[str, int] = {}  # "title"/"h1" → its depth while it is open
+        self._data: list[str] = []
+
+    def _flush(self) -> None:
+        if not self._data:
+            return
+        text, self._data = "".join(self._data), []
+        if any(name in _STRING_CONTAINERS for name in self._stack):
+            return  # a Script/Stylesheet/… string, which get_text() leaves out
+        for which in self._open:
+            getattr(self, which).append(text)
+
+    def start(self, tag: str, attrib) -> None:
+        self._flush()
+        self._stack.append(tag)
+        if tag == "meta":
+            self.metas.append(dict(attrib))
+        elif tag in ("title", "h1") and getattr(self, tag) is None:
+            setattr(self, tag, [])
+            self._open[tag] = len(self._stack)
+
+    def end(self, tag: str) -> None:
+        self._flush()
+        if tag not in self._stack:
+            return
+        while self._stack:
+            if self._stack.pop() == tag:
+                break
+        self._open = {k: d for k, d in self._open.items() if d <= len(self._stack)}
+
+    def data(self, text: str) -> None:
+        self._data.append(text)
+
+    def comment(self, text: str) -> None:
+        self._flush()
+
+    def pi(self, target: str, data: str) -> None:
+        self._flush()
+
+    def doctype(self, *args) -> None:
+        self._flush()
+
+    def close(self) -> _TitleParts:
+        self._flush()
+        return self
+
+
+def page_title(html: str) -> str:
+    """`title_of(BeautifulSoup(html, "lxml"))`, from lxml's parser events alone (~10×
+    cheaper than bs4 building its tree)."""
+    from lxml import etree
+
+    parts = _TitleParts()  # bs4's strategies: the text, then its UTF-8 bytes
+    for markup, encoding in ((html.removeprefix("\ufeff"), None), (html.encode(), "utf-8")):
+        parts = _TitleParts()
+        parser = etree.HTMLParser(target=parts, recover=True, encoding=encoding)
+        try:
+            parser.feed(markup)
+            parser.close()
+            break
+        except (UnicodeDecodeError, LookupError, etree.ParserError):
+            continue
+    for key, value in (("property", "og:title"), ("name", "twitter:title")):
+        meta = next((m for m in parts.metas if m.get(key) == value), None)
+        if meta is not None and meta.get("content"):
+            return re.sub(r"\s+", " ", meta["content"]).strip()[:500]
+    if parts.title is not None and "".join(parts.title):
+        return re.sub(r"\s+", " ", "".join(parts.title)).strip()[:500]
+    if parts.h1 is None:
+        return ""
+    return re.sub(r"\s+", " ", " ".join(parts.h1)).strip()[:500]
+
+
 def fingerprint(text: str) -> str:
     norm = re.sub(r"\W+", " ", text.lower()).strip()
     return "sha256:" + hashlib.sha256(norm.encode("utf-8")).hexdigest()
@@ -160,8 +251,7 @@ def analyse(head: bytes, content_type_header: str | None) -> PageInfo:
             return PageInfo(title="", text=text, fingerprint=fingerprint(text), quality=None)
         return PageInfo(title="", text="", fingerprint="", quality=None)
     html = decode_html(head, content_type_header)
-    soup = BeautifulSoup(html, "lxml")
-    title = title_of(soup)
+    title = page_title(html)
     text = main_text(html)
     return PageInfo(
         title=title, text=text, fingerprint=fingerprint(text), quality=quality_of(title, text)

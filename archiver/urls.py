@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import idna
 
@@ -26,6 +26,9 @@ _LOCAL_NAMES = re.compile(
     re.I,
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# WHATWG URL: forbidden domain code points (C0 controls, space, DEL and these), which
+# Python's IDNA 2003 codec lets through
+_FORBIDDEN_HOST = re.compile(r"[\x00-\x20\x7f#%/:<>?@\[\\\]^|]")
 
 
 class BadURL(ValueError):
@@ -55,12 +58,15 @@ def idna_host(host: str) -> str:
     if not host or host.startswith("[") or _is_ip_literal(host):
         return host
     try:
-        return idna.encode(host, uts46=True).decode("ascii")
+        ascii_host = idna.encode(host, uts46=True).decode("ascii")
     except idna.IDNAError:
         try:
-            return host.encode("idna").decode("ascii")
+            ascii_host = host.encode("idna").decode("ascii")
         except UnicodeError as exc:
             raise BadURL(f"invalid host name: {host!r}") from exc
+    if _FORBIDDEN_HOST.search(ascii_host):
+        raise BadURL(f"invalid host name: {host!r}")
+    return ascii_host
 
 
 def _is_ip_literal(host: str) -> bool:
@@ -114,9 +120,19 @@ def normalise(url: str, *, drop_tracking: bool = True) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
-def is_http_url(url: str) -> bool:
+def join(base: str, ref: str) -> str | None:
+    """``urljoin(base, ref)``, or None where urllib cannot parse either (``http://[::1``:
+    "Invalid IPv6 URL"): pages and redirects hand us whatever they like."""
     try:
-        _split(url)
+        return urljoin(base, ref)
+    except ValueError:
+        return None
+
+
+def is_http_url(url: str) -> bool:
+    """An absolute http(s) URL whose host is a host name or address: one that normalises."""
+    try:
+        idna_host(_split(url).hostname or "")
         return True
     except BadURL:
         return False
@@ -192,6 +208,7 @@ def url_refusal(url: str, *, allow_private: bool) -> str | None:
     """Why a URL may not be fetched (scheme, host name, literal address), or None."""
     try:
         parts = _split(url)
+        idna_host(parts.hostname or "")  # a name no resolver would take is refused too
     except BadURL as exc:
         return str(exc)
     if allow_private:

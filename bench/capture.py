@@ -173,7 +173,9 @@ def _report(result: Result, ours: list[dict], peers: list[dict], checks) -> None
         "≥ 3× faster",
         speedup >= 3,
     )
-    result.add("CPU seconds (user+sys)", f"{cpu_a:.2f}", f"{cpu_w:.2f}", f"{ratio(cpu_a, cpu_w):.2f}")
+    result.add(
+        "CPU seconds (user+sys)", f"{cpu_a:.2f}", f"{cpu_w:.2f}", f"{ratio(cpu_a, cpu_w):.2f}"
+    )
     result.add("MB written (WARC)", f"{mb_a:.1f}", f"{mb_w:.1f}", f"{ratio(mb_a, mb_w):.2f}")
     per_a, per_w = ratio(cpu_a, mb_a), ratio(cpu_w, mb_w)
     result.add(

@@ -92,12 +92,18 @@ def run_timed(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 3600,
+    stdin: Path | None = None,
 ) -> Run:
     """Run ``cmd`` to completion; wall, CPU and peak RSS of exactly that process."""
     cmd = [str(c) for c in cmd]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with contextlib.ExitStack() as files:
+        out = files.enter_context(tempfile.TemporaryFile())
+        err = files.enter_context(tempfile.TemporaryFile())
+        feed = files.enter_context(open(stdin, "rb")) if stdin else subprocess.DEVNULL
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env or clean_env(), cwd=cwd, stdout=out, stderr=err)
+        proc = subprocess.Popen(
+            cmd, env=env or clean_env(), cwd=cwd, stdin=feed, stdout=out, stderr=err
+        )
         killed = threading.Event()
 
         def kill() -> None:
@@ -332,7 +338,7 @@ class Result:
 
 def text_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     out = [line.format(*header), line.format(*("-" * w for w in widths))]
     out += [line.format(*r) for r in rows]
     return "\n".join(out)

@@ -32,10 +32,17 @@ from bench.common import BIN, OUT, REPO, FixtureWeb, workdir, write_config
 
 
 def _profiled_threads(profiles: list[cProfile.Profile]) -> None:
-    """Wrap each capture of a target (it runs in a pool thread) in its own profiler."""
+    """Wrap each capture (and check) of a target — it runs in a pool thread — in its own
+    profiler."""
     from archiver.capture import run as capture_run
+    from archiver.check import run as check_run
 
-    original = capture_run._Capturer.one
+    _profile_method(check_run._Checker, profiles)
+    _profile_method(capture_run._Capturer, profiles)
+
+
+def _profile_method(cls, profiles: list[cProfile.Profile]) -> None:
+    original = cls.one
     lock = threading.Lock()
 
     def one(self, target):
@@ -48,7 +55,7 @@ def _profiled_threads(profiles: list[cProfile.Profile]) -> None:
             with lock:
                 profiles.append(prof)
 
-    capture_run._Capturer.one = one
+    cls.one = one
 
 
 def profile_add(
@@ -121,13 +128,31 @@ BUCKETS = (
 )
 
 
-def _bucketed(totals: Counter[str], calls: Counter[str]) -> None:
-    """Wrap each BUCKETS function to add its thread CPU time to ``totals``."""
+CHECK_BUCKETS = (
+    "archiver.check.run:_Checker.one",
+    "archiver.check.run:_Checker.inspect",
+    "archiver.check.run:_Checker.fetch",
+    "archiver.net.fetch:Client._send",
+    "archiver.net.fetch:Client._read_body",
+    "archiver.pages:analyse",
+    "archiver.pages:main_text",
+    "archiver.check.classify:classify",
+    "archiver.store.work:WorkMixin.latest_good_snapshot",
+    "archiver.store.work:WorkMixin.record_check",
+    "archiver.store.work:WorkMixin.citing_articles",
+    "archiver.store.checks:ChecksMixin.claim_run_checks",
+    "archiver.check.run:_Checker._ledger",
+    "archiver.manifest:refresh",
+)
+
+
+def _bucketed(totals: Counter[str], calls: Counter[str], specs=BUCKETS) -> None:
+    """Wrap each function of ``specs`` to add its thread CPU time to ``totals``."""
     import functools
     import importlib
 
     lock = threading.Lock()
-    for spec in BUCKETS:
+    for spec in specs:
         module_name, _, qual = spec.partition(":")
         module = importlib.import_module(module_name)
         owner, name = (module, qual)
@@ -148,7 +173,8 @@ def _bucketed(totals: Counter[str], calls: Counter[str]) -> None:
 
         wrapped = functools.wraps(fn)(wrapper)
         setattr(owner, name, wrapped)
-        for user in ("archiver.capture.engine", "archiver.capture.run"):  # `from x import f`
+        users = ("archiver.capture.engine", "archiver.capture.run", "archiver.check.run")
+        for user in users:  # `from x import f` copies
             mod = importlib.import_module(user)
             if getattr(mod, name, None) is fn:
                 setattr(mod, name, wrapped)
@@ -186,7 +212,8 @@ def spy(argv: list[str], top: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    p.add_argument("what", choices=["capture", "bigbody"])
+    p.add_argument("what", choices=["capture", "bigbody", "check"])
+    p.add_argument("--links", type=int, default=1000, help="check: links to check")
     p.add_argument("--pages", type=int, default=40)
     p.add_argument("--hosts", type=int, default=10)
     p.add_argument("--size-mib", type=int, default=256)
@@ -201,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.spy:
         return spy(argv, args.top)
     with workdir("profile") as tmp, FixtureWeb(tmp) as web:
+        if args.what == "check":
+            profile = not (args.no_cprofile or args.buckets)
+            stats = profile_check(tmp, web, args.links, profile, args.buckets)
+            return _show(stats, args)
         if args.what == "capture":
             urls = page_urls(args.pages, args.hosts)
             capture = {"workers": 64}
@@ -217,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
             profile=not (args.no_cprofile or args.buckets),
             buckets=args.buckets,
         )
+    return _show(stats, args)
+
+
+def _show(stats: pstats.Stats | None, args: argparse.Namespace) -> int:
     if stats is None:
         return 0
     out = OUT / f"profile-{args.what}.pstats"
@@ -225,6 +260,45 @@ def main(argv: list[str] | None = None) -> int:
     stats.sort_stats("cumulative").print_stats(args.top)
     print(f"profile kept in {out}")
     return 0
+
+
+def profile_check(
+    tmp: Path, web: FixtureWeb, links: int, profile: bool, buckets: bool
+) -> pstats.Stats | None:
+    """`archive check --all` in-process over ``links`` links captured beforehand."""
+    from archiver import config
+    from archiver.app import App
+    from archiver.check.run import check_due
+    from bench.linkcheck import link_urls, prepare, set_state
+
+    root = prepare(web, tmp / "setup", link_urls(links))
+    set_state(web, "later")
+    app = App(settings=config.load_settings(root / "config.toml"))
+    profiles: list[cProfile.Profile] = []
+    main = cProfile.Profile(time.thread_time)
+    totals: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+    if buckets:
+        _bucketed(totals, calls, CHECK_BUCKETS)
+    if profile:
+        _profiled_threads(profiles)
+        main.enable()
+    started, cpu0 = time.perf_counter(), time.process_time()
+    try:
+        summary = check_due(app, all_targets=True)
+    finally:
+        main.disable()
+        app.close()
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
+    print(f"{summary.line()}  wall {wall:.2f} s, process CPU {cpu:.2f} s")
+    for spec in CHECK_BUCKETS if buckets else ():
+        print(f"{totals[spec]:8.3f} s CPU {calls[spec]:6d} calls  {spec}")
+    if not profile:
+        return None
+    stats = pstats.Stats(main)
+    for prof in profiles:
+        stats.add(prof)
+    return stats
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ url, name, go, record = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4
 store = open_store(url)
 done = CaptureOutcome(state="archived")
 time.sleep(max(0.0, go - time.time()))
+began = time.time()
 n = 0
 while True:
     rows = store.claim_captures(worker=name, lease=3600, limit=1, max_attempts=8)
@@ -63,7 +64,7 @@ while True:
         store.record_capture(rows[0], name, done, retry_backoff=300, retry_max=3600,
                              check_interval=86400)
     n += 1
-print(n, time.time())
+print(n, began, time.time())
 """
 
 
@@ -138,16 +139,17 @@ def claims(k: int, n: int) -> dict[str, float]:
         queue(store, [f"https://claims.test/{i}" for i in range(n)])
         figures = {}
         for record in (False, True):
-            go = time.time() + 2.0  # every process started and connected: then all at once
+            go = time.time() + 6.0  # every process started and connected: then all at once
             cmds = [[sys.executable, "-c", CLAIMER, url, f"c{i}", str(go), str(int(record))]
                     for i in range(k)]  # fmt: skip
             runs = run_all(cmds, env=clean_env())
             for r in runs:
                 r.check("claimer")
             counts = [int(r.stdout.split()[0]) for r in runs]
-            ended = max(float(r.stdout.split()[1]) for r in runs)
+            began = min(float(r.stdout.split()[1]) for r in runs)
+            ended = max(float(r.stdout.split()[2]) for r in runs)
             assert sum(counts) == n, counts
-            figures["claim+record/s" if record else "claims/s"] = n / (ended - go)
+            figures["claim+record/s" if record else "claims/s"] = n / (ended - began)
             with store.tx() as conn:  # free them all again for the second pass
                 conn.execute(t.target.update().values(claimed_by=None, claimed_until=None))
         store.close()
@@ -185,8 +187,7 @@ def captures(k: int, n: int, web: FixtureWeb, tmp: Path) -> dict[str, float]:
         runs = run_all(cmds, env=clean_env())
         wall, after = time.perf_counter() - started, cpu_busy()
         for r in runs:
-            if r.rc not in (0, 1):  # 1: the check job failed; the captures are what counts
-                r.check("archive daemon --once")
+            r.check("archive daemon --once")
         s = t.snapshot
         with store.read() as conn:
             first, last, snaps, targets = conn.execute(

@@ -37,6 +37,7 @@ def pytest_configure(config):
 def pytest_report_header(config):
     return f"archive store: {STORE}"
 
+
 _LEAKY = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE",
           "CURL_CA_BUNDLE", "SSL_CERT_FILE")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -361,4 +362,24 @@ def test_cli_check_all_twice_makes_nothing_dead(tmp_path, web):
     assert r.exit_code == 2 and "no article" in r.output
     with pytest.raises(UsageError):
         check_due(app, article_id="no-such-article")
+    app.close()
+
+
+def test_long_retry_after_skips_the_host_for_the_rest_of_the_run(tmp_path, web):
+    """429 Retry-After: 30 → no more requests to that host in this run, and no 30 s sleep."""
+    app = make_archive(tmp_path / "a", web, capture=FAST, check={"workers": 1})
+    urls = ["https://cases.test/429?retry=30", "https://cases.test/500", "https://cases.test/404"]
+    capture(app, web, [], [write_article(tmp_path, "limited", urls)])
+    started = time.monotonic()
+    summary = check_due(app, all_targets=True)
+    assert time.monotonic() - started < 8
+    assert summary.counts == {"rate-limited": 3}
+    assert web.hits.count("cases.test", "/500") == web.hits.count("cases.test", "/404") == 0
+    tg = targets(app)
+    for url in urls:
+        (row,) = checks_of(app, url)
+        wait = (tg[url].next_check_at - row.checked_at).total_seconds()
+        assert 20 < wait <= 31, (url, wait)
+        assert tg[url].consecutive_failures == 0
+    assert checks_of(app, urls[1])[0].error.startswith("not fetched: deferred: cases.test")
     app.close()

@@ -18,7 +18,6 @@ The figures (tried / survived / data lost) are printed at the end of the run by 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import re
 import resource
@@ -31,14 +30,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from warcio.archiveiterator import ArchiveIterator
 
-from archiver.manifest.verify import verify
 from archiver.service import add_sources
 from archiver.store import schema as t
 
 from .conftest import make_archive
-from .warc_tools import raw_block, warc_files, warcio_check
+from .fault_tools import archive_problems
+from .warc_tools import raw_block
 
 TIMEOUTS = {"read_timeout": "2s", "page_timeout": "5s", "connect_timeout": "2s"}
 PAGE = 5.0
@@ -245,6 +243,15 @@ FAULTS = [
           SSRF + r"loopback address 127\.0\.0\.1$", check=no_private_hits),
     Fault("requisites-on-private-addresses", "https://faults.test/private-requisites",
           "archived", None, status=200, check=no_private_hits),
+    # names that are not host names: a page's requisites, a redirect
+    Fault("requisites-with-bad-host-names", "https://faults.test/bad-hosts", "archived", None,
+          status=200),
+    Fault("redirect-to-bad-host-name", "https://faults.test/redirect-to-bad-host", "failed",
+          SSRF + r"invalid host name: 'a{70}\.example'$", status=302),
+    Fault("links-urllib-cannot-parse", "https://faults.test/unparseable-links", "archived",
+          None, status=200),
+    Fault("redirect-to-unparseable-url", "https://faults.test/redirect-unparseable", "failed",
+          r"^bad redirect: Location 'http://\[::1' is not a URL$", status=302),
     Fault("public-name-private-address", "http://rebind.test:{http}/ok", "failed",
           SSRF + r"rebind\.test connected to a loopback address 127\.0\.0\.1$",
           proxy="none", dns={"rebind.test": "127.0.0.1"}, check=no_private_hits),
@@ -292,48 +299,6 @@ def _article(tmp_path: Path, fault: Fault, url: str) -> Path:
     path = tmp_path / "article.txt"
     path.write_text(f"Fault case {fault.name}\n\nIt cites {url} and nothing else.\n", "utf-8")
     return path
-
-
-def read_back(root: Path, warc: str, offset: int) -> tuple[str, str]:
-    """(record id, sha256 of the decoded document) of the record at (warc, offset), streamed."""
-    path = root / warc
-    if not path.exists():
-        path = Path(str(path) + ".open")
-    with open(path, "rb") as f:
-        f.seek(offset)
-        record = next(iter(ArchiveIterator(f)))
-        sha = hashlib.sha256()
-        stream = record.content_stream()
-        while chunk := stream.read(1 << 16):
-            sha.update(chunk)
-        return record.rec_headers.get_header("WARC-Record-ID"), "sha256:" + sha.hexdigest()
-
-
-def archive_problems(app) -> tuple[list[str], int]:
-    """(everything wrong with the archive on disk, snapshot rows whose record is lost)."""
-    problems: list[str] = []
-    root = app.root
-    problems += [f"left open: {p}" for p in app.settings.warcs_path.rglob("*.open")]
-    for path in warc_files(root):
-        try:
-            warcio_check(path)
-        except AssertionError as exc:
-            problems.append(f"warcio check {path.name}: {exc}")
-    report = verify(app)
-    problems += [f"verify: {p}" for p in report.problems]
-    with app.store.read() as conn:
-        rows = list(conn.execute(select(t.snapshot)))
-    lost = 0
-    for row in rows:
-        try:
-            record_id, digest = read_back(root, row.warc, row.offset)
-            assert record_id == row.record_id
-            if row.record_type == "response":
-                assert digest == row.payload_digest
-        except (AssertionError, OSError, StopIteration, ValueError) as exc:
-            lost += 1
-            problems.append(f"snapshot {row.id} unreadable: {exc!r}")
-    return problems, lost
 
 
 def _target_and_snapshots(app, article_id: str):

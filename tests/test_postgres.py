@@ -9,8 +9,6 @@ host) and count the WARC records of every URL over every file.
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import json
 import os
 import signal
@@ -43,11 +41,6 @@ from .conftest import make_archive, write_config
 pytestmark = pytest.mark.postgres
 
 SCRIPT = str(Path(sys.executable).parent / "archive")
-# `archive daemon --once` exits 1 while its check job cannot run (archiver.check.run is
-# written separately); the capture job is what these tests are about
-CHECK_READY = importlib.util.find_spec("archiver.check") is not None and (
-    importlib.util.find_spec("archiver.check.run") is not None
-)
 
 
 @pytest.fixture
@@ -137,7 +130,7 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 
 def errors_in(log: Path) -> list[dict]:
     lines = [json.loads(x) for x in log.read_text().splitlines() if x.strip().startswith("{")]
-    return [d for d in lines if d["level"] == "error" and d.get("job") != "check"]
+    return [d for d in lines if d["level"] == "error"]
 
 
 # ---------------------------------------------------------------- schema
@@ -277,10 +270,11 @@ def _now():
 
 
 CLAIMER = """
-import json, sys, threading, time
+import json, sys, threading
 from archiver.store import open_store
 store = open_store(sys.argv[1])
-time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # all processes start together
+print("ready", flush=True)
+sys.stdin.readline()  # "go": every process is connected, all start together
 got = []
 lock = threading.Lock()
 def work(name):
@@ -302,15 +296,19 @@ def test_claims_with_skip_locked_are_exclusive_across_processes(pg_url):
     for k in range(4):
         urls = " ".join(f"https://a.test/{k}/{i}" for i in range(150))
         store.save_article(extract_text(f"Story {k} {urls}"), f"{k}.txt")
-    go = time.time() + 3
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", CLAIMER, pg_url, f"p{i}", str(go)],
+            [sys.executable, "-c", CLAIMER, pg_url, f"p{i}"],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         for i in range(4)
     ]
+    assert [p.stdout.readline().strip() for p in procs] == ["ready"] * 4
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
     outs = [p.communicate(timeout=120)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0]
     claimed = [i for out in outs for i in json.loads(out)]
@@ -358,16 +356,16 @@ def test_the_host_gate_holds_across_workers(pg_url):
         # a delay spaces every start to the host, whichever worker makes it
         gates = [SharedHostGate(e, concurrency=2, delay=0.05) for e in engines[:3]]
         peak, starts = _hammer(gates, "b.test", per_thread=3, seconds=0.001)
-        gaps = [b - a for a, b in itertools.pairwise(starts)]
-        assert min(gaps) > 0.03, gaps
-        assert starts[-1] - starts[0] >= 0.05 * (len(starts) - 1) * 0.95
+        # (one start may be late by a busy machine's scheduling, so the span is checked)
+        assert starts[-1] - starts[0] >= 0.05 * (len(starts) - 1) * 0.9, starts
 
-        # Retry-After from one worker holds every worker back
-        gates[0].defer("c.test", 0.4)
-        began = time.monotonic()
-        with gates[1].slot("c.test"):
-            waited = time.monotonic() - began
-        assert 0.3 < waited < 2, waited
+        # Retry-After from one worker holds every worker back (with or without a delay)
+        for gate in (gates[1], SharedHostGate(engines[3], concurrency=2, delay=0)):
+            gates[0].defer("c.test", 0.4)
+            began = time.monotonic()
+            with gate.slot("c.test"):
+                waited = time.monotonic() - began
+            assert 0.3 < waited < 2, waited
     finally:
         for e in engines:
             e.dispose()
@@ -443,7 +441,7 @@ def test_four_workers_capture_2000_targets_exactly_once(tmp_path, web, pg_url):
     took = time.monotonic() - started
     print(f"4 workers captured 2000 targets in {took:.1f}s ({2000 / took:.0f}/s)")
     for code, log in zip(codes, logs, strict=True):
-        assert code == 0 or (code == 1 and not CHECK_READY), log.read_text()[-2000:]
+        assert code == 0, log.read_text()[-2000:]
         assert not errors_in(log), errors_in(log)
 
     assert capture_states(app.store) == Counter(archived=2000)
@@ -533,10 +531,15 @@ def test_a_killed_worker_s_targets_are_reclaimed_after_the_lease(tmp_path, web, 
             # taken over only once the lease ran out, by a worker of the other folder
             assert snap.captured_at >= claimed_until - timedelta(seconds=0.5), (snap, claimed_until)
             assert "-w" in Path(snap.warc).name and "-victim-" not in snap.warc
-    found = records_by_url(app.root)
-    assert all(
-        found.get(u, Counter())["response"] == 1 for u in urls if u not in _victim_urls(app, held)
-    )
+    # over both folders' files (the victim may have finished some before it was killed),
+    # one response per URL; a held one may also sit, uncommitted, in the victim's .open file
+    found = records_by_url(app.root, elsewhere.root)
+    in_flight = _victim_urls(app, held)
+    twice = {
+        u: found.get(u) for u in urls if u not in in_flight and found.get(u) != Counter(response=1)
+    }
+    assert not twice, twice
+    assert all(found[u]["response"] in (1, 2) for u in in_flight)
     app.close()
 
 
@@ -604,3 +607,12 @@ def test_migrate_sqlite_to_postgresql_is_verified_and_idempotent(tmp_path, web, 
     r = CliRunner().invoke(cli, ["--config", str(cfg), "status", article_id, "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["citations"] == before["citations"]
+
+    # and back: a PostgreSQL store copied into a new SQLite file, e.g. as a backup
+    backup = f"sqlite:///{tmp_path / 'backup.db'}"
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "migrate", "--to", backup])
+    assert r.exit_code == 0, r.output
+    assert "DIFFERS" not in r.output
+    back = open_store(backup)
+    assert back.article_doc(article_id)["citations"] == before["citations"]
+    back.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -143,3 +144,19 @@ def test_schema_version_guard(tmp_path):
 def test_opening_a_non_archive_database(tmp_path):
     with pytest.raises(StoreError, match="run `archive init`"):
         open_store(f"sqlite:///{tmp_path / 'empty.db'}")
+
+
+def test_a_live_worker_keeps_its_claims_past_the_lease(store, clock):
+    from archiver.store.leases import LeaseKeeper
+
+    add(store, "One https://a.org/1")
+    (row,) = store.claim_captures(worker="a", lease=0.6, limit=1, max_attempts=5)
+    with LeaseKeeper(store, "a", lease=0.6) as keeper:
+        keeper.hold(row.id)
+        clock.now += timedelta(seconds=60)  # far past the lease taken at the claim
+        time.sleep(1.0)  # the keeper renews every lease/3 (0.2 s)
+        assert store.claim_captures(worker="b", lease=60, limit=1, max_attempts=5) == []
+        keeper.drop(row.id)
+    clock.now += timedelta(seconds=1)  # no renewal any more: the lease runs out
+    again = store.claim_captures(worker="b", lease=60, limit=1, max_attempts=5)
+    assert [r.id for r in again] == [row.id]

@@ -8,7 +8,6 @@ building a Python object per tag, which cost ~10× the parse itself.
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin
 
 from lxml import etree
 
@@ -46,8 +45,8 @@ def _absolute(candidates: list[str], base: str) -> list[str]:
         c = c.strip()
         if not c or c.startswith(("data:", "#", "javascript:", "about:", "blob:")):
             continue
-        absolute = urljoin(base, c)
-        if not urls.is_http_url(absolute):
+        absolute = urls.join(base, c)
+        if absolute is None or not urls.is_http_url(absolute):
             continue
         key = absolute.split("#")[0]
         if key not in seen:
@@ -114,7 +113,7 @@ def html_requisites(html: str, page_url: str) -> tuple[list[str], list[str]]:
         return [a[attr] for t, a in tags if t in names and a.get(attr) is not None]
 
     bases = having(("base",), "href")
-    base = urljoin(page_url, bases[0]) if bases else page_url
+    base = (urls.join(page_url, bases[0]) or page_url) if bases else page_url
     found: list[str] = []
     for _, attrs in (x for x in tags if x[0] in ("img", "source", "input")):
         found += [attrs[a] for a in ("src", "data-src") if attrs.get(a)]

@@ -12,6 +12,10 @@ and take the text from it; compare with the latest good snapshot; fetch the sibl
 only when the snapshot does not vouch for the page (`classify.wants_probe`). Then the
 dead rule and the next check time (`dead`), one transaction (`record_check`).
 
+Retry-After is honoured per host: a short one is slept out in the gate; after a long one
+(> SKIP_WAIT) the host's remaining targets are not fetched in this run but recorded as
+`rate-limited` ("not fetched: deferred …") and checked again when the wait is over.
+
 After the run: drifted targets are recaptured (`capture_pending`, a new snapshot beside
 the old one) when ``check.recapture_on_drift``, and the citing articles' manifests are
 rewritten.
@@ -25,15 +29,17 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from archiver import urls
 from archiver.capture.plans import Plan, plan_for
 from archiver.check.classify import Observation, Rot, Verdict, classify, wants_probe
 from archiver.check.dead import FAILING, LIVING, dead_rule, next_check_delay
 from archiver.check.probe import ProbeAnswer, ProbeCache
+from archiver.errors import FetchError
 from archiver.net.fetch import Chain, Client
 from archiver.net.gate import HostGate
 from archiver.pages import PageInfo, analyse, decode_html, fingerprint
@@ -44,8 +50,53 @@ logger = logging.getLogger(__name__)
 
 # A host that asked for a longer wait than this (Retry-After) is not fetched again in
 # this run: its remaining targets are rate-limited until then, instead of holding a
-# worker in the host gate.
+# worker in the host gate for up to an hour each.
 SKIP_WAIT = 10.0
+
+
+class HostDeferred(FetchError):
+    """The host asked for a longer wait than a check run waits: this fetch was not made."""
+
+    def __init__(self, host: str, wait: float) -> None:
+        super().__init__(f"deferred: {host} asked to wait {wait:.0f}s more (Retry-After)")
+        self.wait = wait
+
+
+class _CheckGate(HostGate):
+    """The run's host gate; a long Retry-After skips the host's later fetches.
+
+    `HostGate` sleeps out a Retry-After (up to an hour) in every worker that reaches the
+    host. Here the wait is remembered in full, the gate itself sleeps at most SKIP_WAIT,
+    and a fetch that would start before the host's wait ends is refused (HostDeferred)
+    before it waits for a slot and again after: no request goes out early.
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._until: dict[str, float] = {}
+        self._until_lock = threading.Lock()
+
+    def defer(self, host: str, seconds: float) -> None:
+        with self._until_lock:
+            until = max(self._until.get(host, 0.0), time.monotonic() + seconds)
+            self._until[host] = until
+        super().defer(host, min(seconds, SKIP_WAIT))
+
+    def wait_left(self, host: str) -> float:
+        with self._until_lock:
+            return max(0.0, self._until.get(host, 0.0) - time.monotonic())
+
+    def _refuse_if_deferred(self, host: str, allowed: float) -> None:
+        left = self.wait_left(host)
+        if left > allowed:
+            raise HostDeferred(host, left)
+
+    @contextmanager
+    def slot(self, host: str) -> Iterator[None]:
+        self._refuse_if_deferred(host, SKIP_WAIT)
+        with super().slot(host):  # sleeps out a short Retry-After
+            self._refuse_if_deferred(host, 0.5)
+            yield
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,14 +167,13 @@ class _Checker:
         self.cs = app.settings.check
         self.progress = progress
         self.worker = worker
-        self.gate = HostGate(
+        self.gate = _CheckGate(
             concurrency=self.s.capture.per_host_concurrency, delay=self.s.capture.per_host_delay
         )
         self.local = threading.local()
         self.clients: list[Client] = []
         self.lock = threading.Lock()
         self.probes = ProbeCache(self._probe)
-        self.waits: dict[str, float] = {}  # host → monotonic time its Retry-After ends
         self.summary = CheckSummary()
 
     # ------------------------------------------------------------ fetching
@@ -136,11 +186,16 @@ class _Checker:
         return self.local.client
 
     def fetch(self, url: str) -> Chain:
-        """GET with every hop followed; nothing recorded; the bodies' first bytes kept."""
+        """GET with every hop followed; nothing recorded; the bodies' first bytes kept.
+
+        Raises HostDeferred when the host's Retry-After keeps us from fetching.
+        """
         chain = self.client().fetch_chain(
             url, record=False, max_bytes=self.cs.max_bytes, head_limit=self.cs.max_bytes
         )
         chain.close()  # hop.head and headers stay readable
+        if isinstance(chain.error, HostDeferred):
+            raise chain.error
         return chain
 
     def _probe(self, url: str) -> ProbeAnswer:
@@ -193,32 +248,19 @@ class _Checker:
             verdict = classify(obs, threshold=threshold)
         return verdict
 
-    def waiting(self, url: str) -> float:
-        """Seconds the host of ``url`` asked us to stay away (0: none)."""
-        with self.lock:
-            until = self.waits.get(urls.host_of(url), 0.0)
-        return max(0.0, until - time.monotonic())
-
     def inspect(self, target) -> tuple[dict[str, Any], Verdict, float | None]:
         """(check row without the verdict, verdict, Retry-After) for one target."""
         started = self.app.clock()
-        wait_left = self.waiting(target.url)
-        if wait_left > SKIP_WAIT:
-            reason = f"not fetched: the host asked to wait {wait_left:.0f}s more (Retry-After)"
-            row = dict(checked_at=started, status=None, final_url=None, redirects=[])
-            return row, Verdict(rot=Rot.RATE_LIMITED, reason=reason), wait_left
         plan = plan_for(target.url)
         snapshot = self.app.store.latest_good_snapshot(target.id)
-        chain, obs, prefix = self.observe(target.url, plan, snapshot)
-        verdict = self.judge(target.url, plan, obs)
+        try:
+            chain, obs, prefix = self.observe(target.url, plan, snapshot)
+            verdict = self.judge(target.url, plan, obs)
+        except HostDeferred as exc:
+            row = dict(checked_at=started, status=None, final_url=None, redirects=[])
+            return row, Verdict(rot=Rot.RATE_LIMITED, reason=f"not fetched: {exc}"), exc.wait
         if prefix:
             verdict = replace(verdict, reason=prefix + verdict.reason)
-        if verdict.rot == Rot.RATE_LIMITED and obs.retry_after:
-            with self.lock:
-                host = urls.host_of(target.url)
-                self.waits[host] = max(
-                    self.waits.get(host, 0.0), time.monotonic() + obs.retry_after
-                )
         final = chain.final
         row = dict(
             checked_at=started,

@@ -98,7 +98,10 @@ def _words(text: str) -> set[str]:
 
 def mention_context(text: str, url: str) -> str | None:
     """For a URL listed alone: the article sentence naming its site or most of its slug words."""
-    host = urls.host_of(url).removeprefix("www.")
+    try:
+        host = urls.host_of(url).removeprefix("www.")
+    except urls.BadURL:
+        return None  # not a URL the archive would keep; its context does not matter
     site = host.split(".")[-2] if host.count(".") >= 1 else host
     slug = _words(re.sub(r"[^A-Za-z]+", " ", url.split(host, 1)[-1]))
     best, best_score = None, 0.0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
-
 from bs4 import BeautifulSoup
 
 from archiver import urls
@@ -49,8 +47,8 @@ def html_source_url(soup: BeautifulSoup, page_url: str | None) -> str | None:
     link = soup.find("link", rel=lambda v: v and "canonical" in v, href=True)
     for candidate in (link["href"] if link else None, _meta(soup, "og:url")):
         if candidate:
-            absolute = urljoin(page_url or "", str(candidate).strip())
-            if urls.is_http_url(absolute):
+            absolute = urls.join(page_url or "", str(candidate).strip())
+            if absolute and urls.is_http_url(absolute):
                 return absolute
     return page_url
 
@@ -68,7 +66,7 @@ def html_title(soup: BeautifulSoup) -> str:
 def extract_html(html: str, *, page_url: str | None = None) -> Extraction:
     soup = BeautifulSoup(html, "lxml")
     base = soup.find("base", href=True)
-    base_url = urljoin(page_url or "", str(base["href"])) if base else (page_url or "")
+    base_url = (urls.join(page_url or "", str(base["href"])) or "") if base else (page_url or "")
     col = _Collector()
     source = html_source_url(soup, page_url)
     if source:
@@ -80,8 +78,8 @@ def extract_html(html: str, *, page_url: str | None = None) -> Extraction:
         href = str(a["href"]).strip()
         if not href or href.startswith("#") or href.lower().startswith(_NON_CITATION_SCHEMES):
             continue
-        absolute = urljoin(base_url, href)
-        if not urls.is_http_url(absolute):
+        absolute = urls.join(base_url, href)
+        if absolute is None or not urls.is_http_url(absolute):
             continue
         if page_url and urls.normalise(absolute).split("#")[0] == urls.normalise(page_url):
             continue  # a link to the page itself is navigation, not a citation

@@ -64,7 +64,7 @@ def find_text_urls(text: str) -> list[tuple[str, int, int]]:
 
 def _source_url_from_text(text: str) -> tuple[str, int] | None:
     """The URL after an 'Original url:' label (same line or the next)."""
-    found = find_text_urls(text)
+    found = [f for f in find_text_urls(text) if urls.is_http_url(f[0])]
     lines = text.split("\n")
     offset = 0
     for i, line in enumerate(lines):

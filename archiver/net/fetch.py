@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import urljoin
 
 import requests
 from requests.cookies import extract_cookies_to_jar
@@ -392,7 +391,11 @@ class Client:
                     return chain
                 if len(chain.hops) > s.max_redirects:
                     raise FetchError(f"too many redirects (more than {s.max_redirects})")
-                current = urljoin(current, hop.location.strip())  # type: ignore[union-attr]
+                location = hop.location.strip()  # type: ignore[union-attr]
+                joined = urls.join(current, location)
+                if joined is None:
+                    raise FetchError(f"bad redirect: Location {location[:200]!r} is not a URL")
+                current = joined
         except FetchError as exc:
             chain.error = exc
             return chain

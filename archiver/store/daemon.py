@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from archiver.store import schema as t
@@ -62,8 +62,3 @@ class DaemonMixin:
                 .values(claimed_by=None, claimed_until=None)
             )
             return res.rowcount or 0
-
-    def claimed_count(self, worker: str) -> int:
-        with self.read() as conn:
-            q = select(func.count()).select_from(tg).where(tg.c.claimed_by == worker)
-            return conn.execute(q).scalar_one()

@@ -107,8 +107,7 @@ class SharedHostGate(HostGate):
             pause = min(pause * 2, self.max_poll)
 
     def _reserve(self, conn: Connection, host: str) -> float:
-        if not self.shared_delay:
-            return 0.0
+        # with no delay too: a Retry-After from any worker may have pushed the start on
         return float(conn.execute(_RESERVE, {"host": host, "delay": self.shared_delay}).scalar())
 
     def _give(self, conn: Connection, host: str, slot: int) -> None:

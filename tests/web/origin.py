@@ -9,7 +9,6 @@ its handshake cannot block ``accept``.
 from __future__ import annotations
 
 import logging
-import select
 import socket
 import socketserver
 import ssl
@@ -20,7 +19,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from tests.web.relay import reset
+from tests.web.relay import reset, wait_readable
 from tests.web.replies import Raw, Reply
 from tests.web.routing import Ports, Request, Router, split_host
 from tests.web.serving import Tracking, no_delay
@@ -183,7 +182,7 @@ class RawConnection:
         """Block until the peer closes the connection, or ``seconds`` pass."""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
-            readable, _, _ = select.select([self.sock], [], [], min(left, 1.0))
+            readable = wait_readable([self.sock], min(left, 1.0))
             if not readable:
                 continue
             try:

@@ -95,13 +95,12 @@ class Peer:
 
     def has_pending(self) -> bool:
         """Bytes or EOF waiting that no request asked for (the connection is not clean)."""
-        readable, _, _ = select.select([self.sock], [], [], 0)
-        return bool(self.buf or readable)
+        return bool(self.buf or wait_readable([self.sock], 0))
 
     def _wait_readable(self) -> None:
         while True:
             watched = [self.sock] if self._watch is None else [self.sock, self._watch]
-            readable, _, _ = select.select(watched, [], [], IDLE)
+            readable = wait_readable(watched, IDLE)
             if not readable:
                 raise TimeoutError("relay idle too long")
             if self.sock in readable:
@@ -109,6 +108,20 @@ class Peer:
             if _closed(self._watch):
                 raise ClientGone
             self._watch = None  # pipelined bytes: stop watching rather than spin
+
+
+def wait_readable(socks: list[socket.socket], timeout: float) -> list[socket.socket]:
+    """The sockets with bytes, EOF or an error waiting, within ``timeout`` seconds.
+
+    select.select() without its limit on descriptor numbers (1024): a proxy relaying
+    hundreds of kept-alive tunnels holds more descriptors than that.
+    """
+    poller = select.poll()
+    by_fd = {}
+    for sock in socks:
+        by_fd[sock.fileno()] = sock
+        poller.register(sock, select.POLLIN | select.POLLPRI)
+    return [by_fd[fd] for fd, _ in poller.poll(timeout * 1000)]
 
 
 def _closed(sock: socket.socket | None) -> bool:
@@ -189,7 +202,7 @@ def splice(a: socket.socket, b: socket.socket) -> None:
     other = {a: b, b: a}
     reading = {a, b}
     while reading:
-        readable, _, _ = select.select(list(reading), [], [], IDLE)
+        readable = wait_readable(list(reading), IDLE)
         if not readable:
             return
         for sock in readable:

@@ -7,8 +7,9 @@ stylesheet, web font, background image), its script and favicon — shared by ev
 article of the host — and the article's own stylesheet (with a ``url()`` hero image)
 and five photos. 12 requests per page, ~0.8 MB, images incompressible like real JPEGs.
 
-``/link/N`` is a small page for link checking: mostly 200, with a few 404, 410, 500 and
-301 → 200 among them (the same N always answers the same way).
+``/link/N`` is a ~15 KB page for link checking. In the "now" world every one answers
+200; "later", 5 in 100 have rotted: 404 (2), 410, 500, or a 301 to ``/link/N/moved``
+(the same N always answers the same way).
 
 Every response waits 20–50 ms first (fixed per URL), like a real server's think time,
 so a client that works one request at a time pays it on every request. ``/random``
@@ -208,10 +209,10 @@ def _link(request: Request) -> Reply:
         return NOT_FOUND
     n = int(n_text)
     if rest == "moved":
-        return _link_page(request.host, n, "moved here")
+        return _link_page(request.host, n)
     if rest:
         return NOT_FOUND
-    kind = n % 100
+    kind = n % 100 if request.state == "later" else -1
     if kind in (7, 57):
         return html(_small(f"{request.host}: page not found", "Not found."), status=404)
     if kind == 29:
@@ -220,7 +221,7 @@ def _link(request: Request) -> Reply:
         return html(_small(f"{request.host}: error", "Internal error."), status=500)
     if kind == 13:
         return redirect(f"/link/{n}/moved", status=301)
-    return _link_page(request.host, n, "")
+    return _link_page(request.host, n)
 
 
 def _small(title: str, body: str) -> str:
@@ -230,9 +231,18 @@ def _small(title: str, body: str) -> str:
     )
 
 
-def _link_page(host: str, n: int, note: str) -> Reply:
-    text = _text(f"{host}/link/{n}", 300)
-    return html(_small(f"Page {n} on {host} {note}".strip(), text))
+def _link_page(host: str, n: int) -> Reply:
+    nav = "".join(f'<li><a href="/section/{i}">Section {i}</a></li>' for i in range(30))
+    paragraphs = "\n".join(
+        f"<p>{escape(_text(f'{host}/link/{n}/{i}', 120))}</p>" for i in range(18)
+    )
+    title = f"Page {n} on {host}: " + _text(f"{host}/link/{n}/t", 5)
+    return html(
+        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{escape(title)}</title></head><body>\n<header><nav><ul>{nav}</ul></nav>"
+        f"</header>\n<main><article><h1>{escape(title)}</h1>\n{paragraphs}\n</article></main>"
+        f"\n<footer><p>&copy; {host}</p></footer></body></html>\n"
+    )
 
 
 # ------------------------------------------------------------------ large bodies

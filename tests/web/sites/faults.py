@@ -12,6 +12,10 @@
   bypasses seen in the wild (IPv4-mapped IPv6, 2130706433 = 127.0.0.1, a local name).
 - /private-requisites: a page whose images point at loopback and metadata addresses.
 - /noise?size=N&seed=S: N bytes that do not compress (a seeded PRNG), to fill disks.
+- /bad-hosts: requisites and links whose host names are not host names (a 70-character
+  label, an empty label, a space, a '<'); /redirect-to-bad-host: a Location like that.
+- /unparseable-links: a <base> and links urllib cannot parse ("http://[::1": "Invalid
+  IPv6 URL"); /redirect-unparseable: a Location like that.
 
 Everything is deterministic: the same request always gets the same bytes.
 """
@@ -163,6 +167,31 @@ def noise(request: Request) -> Reply:
     return Reply(headers=(("Content-Type", "application/octet-stream"),), body=data)
 
 
+BAD_HOSTS = ("a" * 70 + ".example", "a..b.example", "ex ample.org", "ex<ample.org", "\u0080")
+
+
+def _bad_hosts(_request: Request) -> Reply:
+    tags = "".join(
+        f'<img src="http://{h}/i.png"><a href="https://{h}/page">{i}</a>'
+        for i, h in enumerate(BAD_HOSTS)
+    )
+    return html(
+        "<!DOCTYPE html><html><head><title>Bad host names</title>"
+        f'<link rel="stylesheet" href="http://{BAD_HOSTS[0]}/s.css"></head><body>'
+        f"<p>{'Text of the page. ' * 60}</p>{tags}<img src=\"/s.css\"></body></html>\n"
+    )
+
+
+UNPARSEABLE = (
+    "<!DOCTYPE html><html><head><title>Unparseable links</title>"
+    '<base href="http://[x"><link rel="icon" href="http://[::1"></head><body>'
+    + "<p>"
+    + "Text of the page. " * 60
+    + '</p><a href="a://[">one</a><img src="http://[::1"><img srcset="https://[ 2x">'
+    + "<style>b{background:url(http://[)}</style></body></html>\n"
+)
+
+
 def _ok_page(title: str) -> Reply:
     return html(_page(title, words=400))
 
@@ -186,6 +215,10 @@ FAULTS = Site(
         "/s.css": _static,
         "/private-requisites": _private_requisites,
         "/noise": noise,
+        "/bad-hosts": _bad_hosts,
+        "/redirect-to-bad-host": redirect(f"http://{BAD_HOSTS[0]}/"),
+        "/unparseable-links": html(UNPARSEABLE),
+        "/redirect-unparseable": redirect("http://[::1"),
         "/redirect-to-mapped-v6": redirect("http://[::ffff:169.254.169.254]/latest/meta-data/"),
         "/redirect-to-decimal-ip": lambda r: redirect(f"http://2130706433:{r.ports.http}/ok"),
         "/redirect-to-localhost-name": lambda r: redirect(f"http://localhost:{r.ports.http}/ok"),
