@@ -373,7 +373,7 @@ def test_revisit_record_block_is_the_raw_headers(archive, tmp_path):
     with archive.store.tx() as conn:
         conn.execute(t.target.update().values(recapture=True))
     capture_pending(archive)
-    first, second = snapshots(archive, url)
+    _first, second = snapshots(archive, url)
     assert second.record_type == "revisit"
     block = raw_block(archive.root, second.warc, second.offset)
     assert block.startswith(b"HTTP/1.1 200 ") and block.endswith(b"\r\n\r\n")
