@@ -39,8 +39,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## The five benchmarks of issue 9 against wget and LinkChecker; prints the table and
+## records it in bench/RESULTS.md (see bench/README.md; BENCH_ARGS=--quick for a short run).
 bench: $(STAMP) system-deps
-	$(BIN)/python -m bench
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean-demo:
 	rm -rf archive.db archive.db-wal archive.db-shm .demo

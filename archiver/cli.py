@@ -442,8 +442,15 @@ def verify_cmd(app: App, as_json: bool) -> None:
     "--robust-links", is_flag=True, help="A Robust Links <a> snippet per citation, to paste."
 )
 @pass_app
-def export(app: App, article: str | None, as_csv: bool, as_json: bool, wacz_path: Path | None,
-           all_warcs: bool, robust_links: bool) -> None:
+def export(
+    app: App,
+    article: str | None,
+    as_csv: bool,
+    as_json: bool,
+    wacz_path: Path | None,
+    all_warcs: bool,
+    robust_links: bool,
+) -> None:
     """Export one article's manifest (CSV, JSON), captures (WACZ) or Robust Links.
 
     A .wacz opens in ReplayWeb.page: https://replayweb.page, "Choose File" (read in
@@ -478,8 +485,9 @@ def _print_added(results) -> None:
         )
 
 
-def _add_from_warc(app: App, sources: tuple[str, ...], warcs: tuple[Path, ...],
-                   queue: bool) -> None:
+def _add_from_warc(
+    app: App, sources: tuple[str, ...], warcs: tuple[Path, ...], queue: bool
+) -> None:
     """`add [SOURCE...] --from-warc FILE`: store the articles, import, capture the rest."""
     from archiver.capture.run import capture_pending
     from archiver.interop.importer import import_warc
@@ -501,8 +509,14 @@ def _add_from_warc(app: App, sources: tuple[str, ...], warcs: tuple[Path, ...],
         raise SystemExit(SourceError.exit_code)
 
 
-def _export_interop(app: App, article: str | None, as_text: bool, wacz_path: Path | None,
-                    all_warcs: bool, robust_links: bool) -> None:
+def _export_interop(
+    app: App,
+    article: str | None,
+    as_text: bool,
+    wacz_path: Path | None,
+    all_warcs: bool,
+    robust_links: bool,
+) -> None:
     """`export --wacz FILE [--all]` and `export --robust-links`."""
     if sum((as_text, wacz_path is not None, robust_links)) != 1:
         raise click.UsageError("give exactly one of --csv, --json, --wacz FILE or --robust-links")
@@ -522,8 +536,11 @@ def _export_interop(app: App, article: str | None, as_text: bool, wacz_path: Pat
     report = build_wacz(app, wacz_path, article, all_warcs=all_warcs)
     click.echo(report.line())
     if report.skipped_open:
-        click.echo(f"Skipped {len(report.skipped_open)} WARC files still being written: "
-                   f"{', '.join(report.skipped_open)}", err=True)
+        click.echo(
+            f"Skipped {len(report.skipped_open)} WARC files still being written: "
+            f"{', '.join(report.skipped_open)}",
+            err=True,
+        )
 
 
 @cli.command("index")
@@ -544,8 +561,11 @@ def index_cmd(app: App) -> None:
 
 
 @cli.command()
-@click.option("--port", type=click.IntRange(1, 65535),
-              help="Port to listen on (default: [replay] port in config.toml, 8080).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="Port to listen on (default: [replay] port in config.toml, 8080).",
+)
 @click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @pass_app
 def replay(app: App, port: int | None, bind: str) -> None:

@@ -55,7 +55,9 @@ def _normalise_escapes(part: str, safe: str) -> str:
 def idna_host(host: str) -> str:
     """Lowercase, IDNA (UTS 46) encoded host; IP literals kept as they are."""
     host = host.strip().rstrip(".").lower()
-    if not host or host.startswith("[") or _is_ip_literal(host):
+    if not host:  # "http:// /": a netloc of spaces is no host
+        raise BadURL("URL has no host")
+    if host.startswith("[") or _is_ip_literal(host):
         return host
     try:
         ascii_host = idna.encode(host, uts46=True).decode("ascii")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import os
 import re
 import sys
 import time
@@ -137,6 +138,18 @@ def _skeleton() -> str:
     )
 
 
+def timed_run(run, args: argparse.Namespace) -> Result:
+    """``run(args)``, with its duration and the machine's load before and after noted."""
+    load, started = os.getloadavg()[0], time.time()
+    result = run(args)
+    result.seconds = time.time() - started
+    result.notes.append(
+        f"machine load (1-min average) {load:.1f} before, {os.getloadavg()[0]:.1f} after, "
+        f"on {os.cpu_count()} cores: other work on the machine inflates times"
+    )
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     names = args.benches or list(BENCHES)
@@ -145,14 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in names:
         print(f"== {name}", flush=True)
         module = importlib.import_module(BENCHES[name])
-        started = time.time()
         try:
-            result = module.run(args)
+            result = timed_run(module.run, args)
         except Exception:  # one broken benchmark must not hide the others' figures
             traceback.print_exc()
             failed.append(name)
             continue
-        result.seconds = time.time() - started
         results.append(result)
     present(results, args)
     if failed:

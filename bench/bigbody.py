@@ -16,7 +16,6 @@ serve at most.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 from bench.common import (
@@ -174,13 +173,10 @@ def run(args: argparse.Namespace) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.__main__ import parse_args, present
+    from bench.__main__ import parse_args, present, timed_run
 
     args = parse_args(argv, only="bigbody")
-    started = time.time()
-    result = run(args)
-    result.seconds = time.time() - started
-    present([result], args)
+    present([timed_run(run, args)], args)
     return 0
 
 

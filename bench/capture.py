@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import time
 from pathlib import Path
 
 from bench.common import (
@@ -214,13 +213,10 @@ def _report(result: Result, ours: list[dict], peers: list[dict], checks) -> None
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.__main__ import parse_args, present
+    from bench.__main__ import parse_args, present, timed_run
 
     args = parse_args(argv, only="capture")
-    started = time.time()
-    result = run(args)
-    result.seconds = time.time() - started
-    present([result], args)
+    present([timed_run(run, args)], args)
     return 0
 
 

@@ -29,6 +29,7 @@ BIN = Path(sys.executable).parent  # the venv's bin: archive, warcio, linkchecke
 OUT = REPO / "bench" / "out"
 MB = 1_000_000
 MiB = 2**20
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 # Variables that would let a developer's own proxy or CA leak into a tool under test.
 _LEAKY = (
@@ -94,22 +95,35 @@ def run_timed(
     timeout: float = 3600,
     stdin: Path | None = None,
 ) -> Run:
-    """Run ``cmd`` to completion; wall, CPU and peak RSS of exactly that process."""
+    """Run ``cmd`` to completion; wall, CPU and peak RSS of exactly that process.
+
+    Peak RSS comes from GNU time when it is installed: the kernel's maxrss of a child
+    we fork ourselves also counts this (big) process's pages at the fork, so only a
+    grandchild forked by a small process reports its own peak.
+    """
     cmd = [str(c) for c in cmd]
     with contextlib.ExitStack() as files:
         out = files.enter_context(tempfile.TemporaryFile())
         err = files.enter_context(tempfile.TemporaryFile())
         feed = files.enter_context(open(stdin, "rb")) if stdin else subprocess.DEVNULL
+        rss_file = Path(files.enter_context(tempfile.TemporaryDirectory())) / "rss"
+        argv = [GNU_TIME, "-f", "%M", "-o", str(rss_file), *cmd] if GNU_TIME else cmd
         start = time.perf_counter()
         proc = subprocess.Popen(
-            cmd, env=env or clean_env(), cwd=cwd, stdin=feed, stdout=out, stderr=err
+            argv,
+            env=env or clean_env(),
+            cwd=cwd,
+            stdin=feed,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,  # a timeout kills the tool with GNU time
         )
         killed = threading.Event()
 
         def kill() -> None:
             killed.set()
             with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)
 
         timer = threading.Timer(timeout, kill)
         timer.daemon = True
@@ -127,12 +141,21 @@ def run_timed(
             wall=wall,
             user=usage.ru_utime,
             sys=usage.ru_stime,
-            maxrss_kb=usage.ru_maxrss,
+            maxrss_kb=_gnu_time_rss(rss_file) or usage.ru_maxrss,
             rc=proc.returncode,
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
             timed_out=killed.is_set(),
         )
+
+
+def _gnu_time_rss(path: Path) -> int | None:
+    """GNU time's %M (KB); its last line ("Command exited with non-zero status" may
+    come first)."""
+    try:
+        return int(path.read_text().strip().splitlines()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def median(values: Sequence[float]) -> float:

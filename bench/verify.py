@@ -309,13 +309,10 @@ def run(args: argparse.Namespace) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.__main__ import parse_args, present
+    from bench.__main__ import parse_args, present, timed_run
 
     args = parse_args(argv, only="verify")
-    started = time.time()
-    result = run(args)
-    result.seconds = time.time() - started
-    present([result], args)
+    present([timed_run(run, args)], args)
     return 0
 
 

@@ -38,8 +38,15 @@ def pytest_report_header(config):
     return f"archive store: {STORE}"
 
 
-_LEAKY = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE",
-          "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+_LEAKY = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "SSL_CERT_FILE",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -134,8 +141,13 @@ def _set(text: str, section: str, key: str, rendered: str) -> str:
 def make_archive(root: Path, web=None, **sections) -> App:
     """An initialised archive at ``root``; with ``web``, fetching goes through its proxy."""
     init_archive(root)
-    capture = {"per_host_delay": "0s", "connect_timeout": "5s", "read_timeout": "5s",
-               "page_timeout": "30s", "workers": 4}
+    capture = {
+        "per_host_delay": "0s",
+        "connect_timeout": "5s",
+        "read_timeout": "5s",
+        "page_timeout": "30s",
+        "workers": 4,
+    }
     if web is not None:
         capture.update(proxy=web.proxy_url, ca_bundle=str(web.ca_path))
     capture.update(sections.pop("capture", {}))

@@ -41,8 +41,11 @@ def targets(app) -> dict[str, object]:
 def snapshots(app, url: str) -> list:
     with app.store.read() as conn:
         tid = conn.execute(select(t.target.c.id).where(t.target.c.url == url)).scalar_one()
-        return list(conn.execute(select(t.snapshot).where(t.snapshot.c.target_id == tid)
-                                 .order_by(t.snapshot.c.id)))
+        return list(
+            conn.execute(
+                select(t.snapshot).where(t.snapshot.c.target_id == tid).order_by(t.snapshot.c.id)
+            )
+        )
 
 
 def assert_valid_archive(app) -> None:
@@ -97,8 +100,10 @@ def test_gzip_chunked_bytes_are_kept_as_sent(archive, web, tmp_path):
     assert b"content-encoding: gzip" in head.lower()
     # compare with the bytes the origin sends on a plain socket
     with socket.create_connection(("127.0.0.1", web.http_port)) as s:
-        s.sendall(b"GET /gzip-chunked HTTP/1.1\r\nHost: cases.test\r\n"
-                  b"Accept-Encoding: gzip, deflate\r\nConnection: close\r\n\r\n")
+        s.sendall(
+            b"GET /gzip-chunked HTTP/1.1\r\nHost: cases.test\r\n"
+            b"Accept-Encoding: gzip, deflate\r\nConnection: close\r\n\r\n"
+        )
         wire = b""
         while chunk := s.recv(65536):
             wire += chunk
@@ -116,15 +121,19 @@ def _dechunk(body: bytes) -> bytes:
         size = int(size_line.split(b";")[0], 16)
         if size == 0:
             return out
-        out, rest = out + rest[:size], rest[size + 2:]
+        out, rest = out + rest[:size], rest[size + 2 :]
 
 
 def test_redirect_chain_every_hop_recorded(archive, tmp_path):
     url = "https://cases.test/redirect/3"
     add_sources(archive, [str(article(tmp_path, url))], capture=True)
     (snap,) = snapshots(archive, url)
-    assert snap.redirects == ["https://cases.test/redirect/3", "https://cases.test/redirect/2",
-                              "https://cases.test/redirect/1", "https://cases.test/ok"]
+    assert snap.redirects == [
+        "https://cases.test/redirect/3",
+        "https://cases.test/redirect/2",
+        "https://cases.test/redirect/1",
+        "https://cases.test/ok",
+    ]
     responses = [u for typ, u, _ in all_records(archive.root) if typ == "response"]
     requests_ = [u for typ, u, _ in all_records(archive.root) if typ == "request"]
     for hop in snap.redirects:
@@ -144,8 +153,7 @@ def test_redirect_loop_and_too_many(tmp_path, web):
 
 
 def test_timeouts_fail_cleanly(tmp_path, web):
-    app = make_archive(tmp_path / "a", web,
-                       capture={"read_timeout": "1s", "page_timeout": "3s"})
+    app = make_archive(tmp_path / "a", web, capture={"read_timeout": "1s", "page_timeout": "3s"})
     slow, trickle = "https://cases.test/slow-headers?delay=3", "https://cases.test/trickle"
     add_sources(app, [str(article(tmp_path, slow, trickle))], capture=True)
     by_url = targets(app)
@@ -174,10 +182,23 @@ def test_requisites_html_css_iframe(archive, tmp_path):
     add_sources(archive, [str(article(tmp_path, url))], capture=True)
     captured = {u for typ, u, _ in all_records(archive.root) if typ == "response"}
     base = "https://cases.test"
-    for path in ["/static/style.css", "/static/bg.png", "/static/font.woff2", "/static/more.css",
-                 "/static/app.js", "/static/a.png", "/static/a-2x.png", "/static/a-3x.png",
-                 "/static/b.webp", "/static/poster.png", "/static/v.mp4", "/frame",
-                 "/static/frame-img.png", "/favicon.ico", "/static/inline.png"]:
+    for path in [
+        "/static/style.css",
+        "/static/bg.png",
+        "/static/font.woff2",
+        "/static/more.css",
+        "/static/app.js",
+        "/static/a.png",
+        "/static/a-2x.png",
+        "/static/a-3x.png",
+        "/static/b.webp",
+        "/static/poster.png",
+        "/static/v.mp4",
+        "/frame",
+        "/static/frame-img.png",
+        "/favicon.ico",
+        "/static/inline.png",
+    ]:
         assert base + path in captured, path
     # one level into fetched CSS: more.css is fetched, but not what more.css refers to
     assert base + "/static/deep.png" not in captured
@@ -292,8 +313,12 @@ def test_retry_after_requeues(archive, tmp_path):
 
 
 def test_unknown_host_and_bad_certificates(archive, tmp_path):
-    urls = ["https://nonexistent.invalid/", "https://expired.badssl.test/",
-            "https://wrong-host.badssl.test/", "https://untrusted.badssl.test/"]
+    urls = [
+        "https://nonexistent.invalid/",
+        "https://expired.badssl.test/",
+        "https://wrong-host.badssl.test/",
+        "https://untrusted.badssl.test/",
+    ]
     add_sources(archive, [str(article(tmp_path, *urls))], capture=True)
     by_url = targets(archive)
     assert all(by_url[u].capture_state == "failed" for u in urls)
@@ -347,16 +372,21 @@ def test_socks5h_proxy_from_config(tmp_path, web):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([pproxy, "-l", f"socks5://127.0.0.1:{port}", "-r", web.proxy_url],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [pproxy, "-l", f"socks5://127.0.0.1:{port}", "-r", web.proxy_url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(50):
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.1)
-        app = make_archive(tmp_path / "a", capture={"proxy": f"socks5h://127.0.0.1:{port}",
-                                                    "ca_bundle": str(web.ca_path)})
+        app = make_archive(
+            tmp_path / "a",
+            capture={"proxy": f"socks5h://127.0.0.1:{port}", "ca_bundle": str(web.ca_path)},
+        )
         url = "https://www.bbc.com/russian/news-45188838"
         add_sources(app, [str(article(tmp_path, url))], capture=True)
         assert targets(app)[url].capture_state == "archived"
@@ -419,8 +449,9 @@ def test_replay_through_the_cdxj_index(archive, web, tmp_path):
     responses = [h for h in hits if h.get("mime") != "warc/request" and "status" in h]
     assert len(responses) == 1
     entry = responses[0]
-    _headers, http, document = record_at(archive.root, "warcs/" + str(
-        path.relative_to(archive.root / "warcs")), int(entry["offset"]))
+    _headers, http, document = record_at(
+        archive.root, "warcs/" + str(path.relative_to(archive.root / "warcs")), int(entry["offset"])
+    )
     assert http.get_statuscode() == entry["status"] == "200"
     original = rq.get(url, proxies=web.proxies, verify=web.ca_path).content
     assert document == original
@@ -428,13 +459,17 @@ def test_replay_through_the_cdxj_index(archive, web, tmp_path):
 
 def test_long_capture_renews_its_lease(tmp_path, web, monkeypatch):
     """A capture that outlasts a third of the lease renews its claim as it goes."""
-    app = make_archive(tmp_path / "a", web, capture={"per_host_delay": "0.1s"},
-                       daemon={"lease": "0.6s"})
+    app = make_archive(
+        tmp_path / "a", web, capture={"per_host_delay": "0.1s"}, daemon={"lease": "0.6s"}
+    )
     url = "https://cases.test/page-with-requisites"
     calls = []
     real = app.store.extend_lease
-    monkeypatch.setattr(app.store, "extend_lease",
-                        lambda tid, worker, lease: calls.append(tid) or real(tid, worker, lease))
+    monkeypatch.setattr(
+        app.store,
+        "extend_lease",
+        lambda tid, worker, lease: calls.append(tid) or real(tid, worker, lease),
+    )
     add_sources(app, [str(article(tmp_path, url))], capture=True)
     assert targets(app)[url].capture_state == "archived"
     assert len(calls) >= 3 and set(calls) == {targets(app)[url].id}

@@ -35,9 +35,14 @@ def counts(cfg: Path) -> dict[str, int]:
     store = open_archive_store(cfg)
     try:
         with store.read() as conn:
-            return {name: conn.execute(select(func.count()).select_from(tbl)).scalar_one()
-                    for name, tbl in (("article", t.article), ("citation", t.citation),
-                                      ("target", t.target))}
+            return {
+                name: conn.execute(select(func.count()).select_from(tbl)).scalar_one()
+                for name, tbl in (
+                    ("article", t.article),
+                    ("citation", t.citation),
+                    ("target", t.target),
+                )
+            }
     finally:
         store.close()
 
@@ -60,8 +65,14 @@ def test_add_queue_then_status_json(arch, sample_article):
     assert article_id == "prosecuting-social-media"
     r = run(arch, "status", "--json")
     listing = json.loads(r.output)
-    assert listing == [{"id": article_id, "title": "Prosecuting Social Media Posts",
-                        "source_url": SAMPLE_SOURCE, "citations": 8}]
+    assert listing == [
+        {
+            "id": article_id,
+            "title": "Prosecuting Social Media Posts",
+            "source_url": SAMPLE_SOURCE,
+            "citations": 8,
+        }
+    ]
     doc = json.loads(run(arch, "status", article_id, "--json").output)
     assert set(doc) == {"article", "citations"}
     assert doc["article"]["source_url"] == SAMPLE_SOURCE
@@ -69,8 +80,19 @@ def test_add_queue_then_status_json(arch, sample_article):
     cited = [c for c in doc["citations"] if c["role"] == "cited"]
     assert [c["url"] for c in cited] == SAMPLE_CITED
     for c in doc["citations"]:
-        assert {"id", "url", "url_as_written", "role", "context", "capture_state", "rot",
-                "dead", "snapshots", "checks", "review"} <= set(c)
+        assert {
+            "id",
+            "url",
+            "url_as_written",
+            "role",
+            "context",
+            "capture_state",
+            "rot",
+            "dead",
+            "snapshots",
+            "checks",
+            "review",
+        } <= set(c)
         assert c["capture_state"] == "pending" and c["snapshots"] == [] and c["checks"] == []
         assert c["review"]["state"] == "pending"
     assert all(c["context"] for c in cited)
@@ -95,8 +117,10 @@ def test_markdown_html_and_stdin_sources(arch, tmp_path):
     md = tmp_path / "a.md"
     md.write_text("# Markdown story\n\nSee [this](https://md.example/a).\n")
     html = tmp_path / "b.html"
-    html.write_text("<html><head><title>HTML story</title></head><body><article>"
-                    "<p><a href='https://html.example/b'>b</a></p></article></body></html>")
+    html.write_text(
+        "<html><head><title>HTML story</title></head><body><article>"
+        "<p><a href='https://html.example/b'>b</a></p></article></body></html>"
+    )
     r = run(arch, "add", "--queue", str(md), str(html))
     assert r.exit_code == 0, r.output
     r = run(arch, "add", "--queue", "-", input="Piped text with https://stdin.example/c\n")
@@ -116,8 +140,9 @@ def test_markdown_html_and_stdin_sources(arch, tmp_path):
         ("folder.txt", "DIR", "is a folder"),
     ],
 )
-def test_bad_sources_fail_cleanly_and_keep_the_store(arch, sample_article, tmp_path, name,
-                                                      content, message):
+def test_bad_sources_fail_cleanly_and_keep_the_store(
+    arch, sample_article, tmp_path, name, content, message
+):
     assert run(arch, "add", "--queue", str(sample_article)).exit_code == 0
     before = counts(arch)
     path = tmp_path / name
@@ -169,16 +194,22 @@ def test_every_command_has_help():
 def test_installed_script(tmp_path, sample_article):
     script = shutil.which("archive") or str(Path(sys.executable).parent / "archive")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
-    subprocess.run([script, "init", str(tmp_path / "s")], check=True, env=env,
-                   capture_output=True)
-    p = subprocess.run([script, "add", "--queue", str(sample_article)], cwd=tmp_path / "s",
-                       env=env, capture_output=True, text=True)
+    subprocess.run([script, "init", str(tmp_path / "s")], check=True, env=env, capture_output=True)
+    p = subprocess.run(
+        [script, "add", "--queue", str(sample_article)],
+        cwd=tmp_path / "s",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
-    p = subprocess.run([script, "status", "--json"], cwd=tmp_path / "s", env=env,
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [script, "status", "--json"], cwd=tmp_path / "s", env=env, capture_output=True, text=True
+    )
     assert json.loads(p.stdout)[0]["citations"] == 8
-    p = subprocess.run([script, "status", "nope"], cwd=tmp_path / "s", env=env,
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [script, "status", "nope"], cwd=tmp_path / "s", env=env, capture_output=True, text=True
+    )
     assert p.returncode == 2 and p.stderr.count("\n") == 1
 
 
@@ -186,8 +217,10 @@ def test_add_article_url_through_the_fixture_web(archive, web):
     """An article given by URL is fetched through the same session rules (proxy, CA)."""
     from archiver.service import add_sources
 
-    url = ("https://www.themoscowtimes.com/2018/08/15/"
-           "mail-ru-asks-government-to-stop-prosecuting-social-media-posts-a62532")
+    url = (
+        "https://www.themoscowtimes.com/2018/08/15/"
+        "mail-ru-asks-government-to-stop-prosecuting-social-media-posts-a62532"
+    )
     report = add_sources(archive, [url], capture=False)
     assert not report.errors
     doc = archive.store.article_doc(report.results[0].article_id)

@@ -145,7 +145,7 @@ CONFIG_CASES = {
     "bad-toml": (_write("[capture\nworkers = 2\n"), "is not valid TOML"),
     "binary-config": (_write(bytes(range(256)) * 4), "is not UTF-8 text"),
     "unknown-key": (_edit("[capture]\n", "[capture]\nspeed = 3\n"), "unknown key 'capture.speed'"),
-    "unknown-section": (_write('[nope]\na = 1\n'), "unknown key 'nope'"),
+    "unknown-section": (_write("[nope]\na = 1\n"), "unknown key 'nope'"),
     "wrong-type": (_capture_value("workers", "four"), "capture.workers must be int"),
     "bad-duration": (_capture_value("read_timeout", "soon"), "not a duration"),
     "out-of-range": (_capture_value("gzip_level", 42), "capture.gzip_level must be 1..9"),
@@ -163,6 +163,7 @@ def test_a_broken_config(case, command, arch):
     assert message in line, line
 
 
+@pytest.mark.sqlite_only  # overwrites archive.db
 @pytest.mark.parametrize("command", sorted(set(COMMANDS) - NO_STORE))
 def test_a_database_that_is_not_sqlite(command, arch):
     args = _args(command, arch)
@@ -405,7 +406,13 @@ def _script(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     [
         (None, ["--config", "{tmp}/nowhere/config.toml", "status"], 3, "no archive here"),
         ("bad-toml", ["--config", "{cfg}", "capture"], 3, "is not valid TOML"),
-        ("not-a-db", ["--config", "{cfg}", "verify"], 5, "file is not a database"),
+        pytest.param(
+            "not-a-db",
+            ["--config", "{cfg}", "verify"],
+            5,
+            "file is not a database",
+            marks=pytest.mark.sqlite_only,  # overwrites archive.db
+        ),
         (None, ["--config", "{cfg}", "add", "--queue", "{tmp}/image.txt"], 4, "binary file"),
         (None, ["--config", "{cfg}", "review", "x", "--approve"], 2, "ARTICLE:N"),
         (None, ["init", "{tmp}/article.txt/sub"], 7, "cannot create an archive"),

@@ -62,8 +62,15 @@ def test_missing_and_binary_config(tmp_path):
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [("30s", 30), ("5m", 300), ("1h", 3600), ("7d", 604800), ("250ms", 0.25), (12, 12),
-     ("1.5h", 5400)],
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h", 3600),
+        ("7d", 604800),
+        ("250ms", 0.25),
+        (12, 12),
+        ("1.5h", 5400),
+    ],
 )
 def test_durations(value, seconds):
     assert config.parse_duration(value) == seconds

@@ -439,8 +439,11 @@ def test_intake_runs_as_often_as_the_shortest_of_its_two_settings(tmp_path):
 
     from .conftest import make_archive
 
-    app = make_archive(tmp_path / "a", daemon={"intake_every": "5m"},
-                       intake={"feed_every": "2m", "feeds": ["https://news.example.test/rss"]})
+    app = make_archive(
+        tmp_path / "a",
+        daemon={"intake_every": "5m"},
+        intake={"feed_every": "2m", "feeds": ["https://news.example.test/rss"]},
+    )
     assert Daemon(app, worker="w")._interval("intake") == 120
     app2 = App(settings=load_settings(app.root / "config.toml"))
     assert Daemon(app2, worker="w")._interval("capture") == 60

@@ -52,12 +52,16 @@ def urls_of(ex):
         ("(https://example.com/a), and more", ["https://example.com/a"]),
         ("«https://example.com/путь»", ["https://example.com/%D0%BF%D1%83%D1%82%D1%8C"]),
         ('He said "https://example.com/q?x=1".', ["https://example.com/q?x=1"]),
-        ("Wiki https://en.wikipedia.org/wiki/Foo_(bar) here",
-         ["https://en.wikipedia.org/wiki/Foo_(bar)"]),
+        (
+            "Wiki https://en.wikipedia.org/wiki/Foo_(bar) here",
+            ["https://en.wikipedia.org/wiki/Foo_(bar)"],
+        ),
         ("https://example.com/a#one https://example.com/a#two", ["https://example.com/a"]),
         ("https://example.com/a?utm_source=x https://example.com/a", ["https://example.com/a"]),
-        ("http://пример.рф/ and https://EXAMPLE.com/B",
-         ["http://xn--e1afmkfd.xn--p1ai/", "https://example.com/B"]),
+        (
+            "http://пример.рф/ and https://EXAMPLE.com/B",
+            ["http://xn--e1afmkfd.xn--p1ai/", "https://example.com/B"],
+        ),
         ("no links here, mailto:a@b.c and ftp://x.org/f", []),
         ("Go to https://example.com/a!", ["https://example.com/a"]),
         ("Two: https://a.org/x,https://b.org/y", ["https://a.org/x,https://b.org/y"]),
@@ -74,14 +78,17 @@ WRAP = "x" * 70 + " " * 3 + "\n"
     ("text", "expected"),
     [
         # a URL alone, broken mid-word, continuation alone on the next line
-        ("Original url:\nhttps://example.com/some/long-article-na\nme-123\n\nEnd.",
-         ["https://example.com/some/long-article-name-123"]),
+        (
+            "Original url:\nhttps://example.com/some/long-article-na\nme-123\n\nEnd.",
+            ["https://example.com/some/long-article-name-123"],
+        ),
         # next line is a new URL: no join
-        ("https://example.com/a\nhttps://example.com/b\n",
-         ["https://example.com/a", "https://example.com/b"]),
+        (
+            "https://example.com/a\nhttps://example.com/b\n",
+            ["https://example.com/a", "https://example.com/b"],
+        ),
         # next line is prose: no join
-        ("See https://example.com/a\nThe next paragraph starts here.\n",
-         ["https://example.com/a"]),
+        ("See https://example.com/a\nThe next paragraph starts here.\n", ["https://example.com/a"]),
     ],
 )
 def test_wrapped_urls(text, expected):
@@ -90,7 +97,7 @@ def test_wrapped_urls(text, expected):
 
 
 def test_wrapped_url_in_hard_wrapped_paragraph():
-    line1 = ("The report is at https://example.com/reports/2018/annual-report-on-social-media-pro")
+    line1 = "The report is at https://example.com/reports/2018/annual-report-on-social-media-pro"
     line2 = "secutions.html and it says a lot about the courts in the regions of Russia today."
     filler = "This paragraph is hard-wrapped at about eighty-five characters like email text."
     text = "\n".join([filler, filler, line1, line2, filler]) + "\n"
@@ -112,8 +119,7 @@ Bare https://c.org/z too. An image ![i](https://img.org/i.png) counts as a link?
 """
     ex = extract_markdown(md)
     got = urls_of(ex)
-    assert got[:4] == ["https://a.org/x", "https://d.org/ref", "https://b.org/y",
-                       "https://c.org/z"]
+    assert got[:4] == ["https://a.org/x", "https://d.org/ref", "https://b.org/y", "https://c.org/z"]
     assert ex.title == "Title here"
     ctx = {c.url: c.context for c in ex.citations}
     assert "Inline" in ctx["https://a.org/x"]
@@ -131,16 +137,21 @@ def test_html_article_body_base_and_non_links():
     <footer><a href="https://footer.example/">f</a></footer></body></html>"""
     ex = extract_html(html)
     assert ex.source_url == "https://news.example/section/story-1"
-    assert urls_of(ex) == ["https://news.example/section/rel/page", "https://other.org/a",
-                           "https://cdn.example/p"]
+    assert urls_of(ex) == [
+        "https://news.example/section/rel/page",
+        "https://other.org/a",
+        "https://cdn.example/p",
+    ]
     ctx = {c.url: c.context for c in ex.citations}
     assert ctx["https://other.org/a"].startswith("First relative and abs")
 
 
 def test_html_without_article_drops_chrome():
-    html = ("<html><body><header><a href='https://h.org/'>h</a></header>"
-            "<div><p>Text <a href='https://cited.org/a'>c</a></p></div>"
-            "<footer><a href='https://f.org/'>f</a></footer></body></html>")
+    html = (
+        "<html><body><header><a href='https://h.org/'>h</a></header>"
+        "<div><p>Text <a href='https://cited.org/a'>c</a></p></div>"
+        "<footer><a href='https://f.org/'>f</a></footer></body></html>"
+    )
     assert urls_of(extract_html(html, page_url="https://site.org/p")) == ["https://cited.org/a"]
 
 
@@ -152,8 +163,10 @@ def test_source_url_given_on_command_line_wins():
 
 def test_duplicate_of_source_is_one_citation():
     ex = extract_text("Original url: https://a.org/s\n\nAlso https://a.org/s#x and https://b.org")
-    assert [(c.url, c.role) for c in ex.citations] == [("https://a.org/s", "source"),
-                                                        ("https://b.org/", "cited")]
+    assert [(c.url, c.role) for c in ex.citations] == [
+        ("https://a.org/s", "source"),
+        ("https://b.org/", "cited"),
+    ]
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])

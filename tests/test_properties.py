@@ -160,6 +160,24 @@ def test_extraction_survives_anything_10k(kind, figures):
     run()
 
 
+# what the fuzzing found (each crashed `archive add` or made a target key that is no URL)
+FOUND = [
+    ("text", "HTTP://\x80"),  # BadURL escaped the context finder
+    ("text", "Original url: http://\x80\n\nhttps://example.org/a"),  # …and the source URL
+    ("html", '<A HREF="HTTP:// #">'),  # normalised to "http:///"
+    ("html", '<base href="http://[::1"><a href="/x">x</a>'),  # urljoin: Invalid IPv6 URL
+    ("html", '<a href="http://ex ample.org/">x</a>'),  # a space in the host was kept
+    ("markdown", "[x](http://[)"),
+]
+
+
+@pytest.mark.parametrize(("kind", "text"), FOUND)
+def test_what_fuzzing_found(kind, text):
+    check_extraction(kind, text)
+    found, iframes = html_requisites(text, "https://example.org/")
+    assert all(urls.is_http_url(u) for u in [*found, *iframes, *outlinks(text, "https://e.org/")])
+
+
 # ---------------------------------------------------------------- URL normalisation
 
 
@@ -250,8 +268,15 @@ def base_doc() -> dict:
         "title": "Snapshot title", "resources": 1, "truncated": False, "good": True,
         "quality": None,
     }  # fmt: skip
-    check = {"checked_at": TIME, "status": 200, "final_url": "https://example.org/checked",
-             "redirects": [], "classification": "ok", "similarity": 0.9, "error": "Check error"}
+    check = {
+        "checked_at": TIME,
+        "status": 200,
+        "final_url": "https://example.org/checked",
+        "redirects": [],
+        "classification": "ok",
+        "similarity": 0.9,
+        "error": "Check error",
+    }
     citation = {
         "id": 1, "url": "https://example.org/cited", "url_as_written": "example text as written",
         "role": "cited", "context": "Context sentence.", "capture_state": "archived",

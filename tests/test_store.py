@@ -108,8 +108,14 @@ def test_failure_backs_off_then_gives_up(store, clock):
     for _ in range(4):
         clock.now += timedelta(days=30)
         (row,) = store.claim_captures(worker="w", lease=60, limit=1, max_attempts=4)
-        store.record_capture(row, "w", CaptureOutcome(state="failed", error="HTTP 500"),
-                             retry_backoff=300, retry_max=3600, check_interval=86400)
+        store.record_capture(
+            row,
+            "w",
+            CaptureOutcome(state="failed", error="HTTP 500"),
+            retry_backoff=300,
+            retry_max=3600,
+            check_interval=86400,
+        )
         with store.read() as conn:
             tr = conn.execute(select(t.target)).one()
         waits.append((tr.next_capture_at - clock.now).total_seconds())
@@ -122,9 +128,14 @@ def test_failure_backs_off_then_gives_up(store, clock):
 def test_retry_after_is_not_a_failure(store, clock):
     add(store, "One https://a.org/1")
     (row,) = store.claim_captures(worker="w", lease=60, limit=1, max_attempts=4)
-    store.record_capture(row, "w", CaptureOutcome(state="pending", retry_after=120,
-                                                  error="HTTP 429"),
-                         retry_backoff=300, retry_max=3600, check_interval=86400)
+    store.record_capture(
+        row,
+        "w",
+        CaptureOutcome(state="pending", retry_after=120, error="HTTP 429"),
+        retry_backoff=300,
+        retry_max=3600,
+        check_interval=86400,
+    )
     with store.read() as conn:
         tr = conn.execute(select(t.target)).one()
     assert tr.capture_state == "pending" and tr.attempts == 0

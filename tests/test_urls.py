@@ -37,8 +37,15 @@ def test_normalise(given, expected):
 
 
 @pytest.mark.parametrize(
-    "bad", ["ftp://example.com/", "javascript:alert(1)", "mailto:a@b.c", "https://", "/relative",
-            "http://example.com:99999/"],
+    "bad",
+    [
+        "ftp://example.com/",
+        "javascript:alert(1)",
+        "mailto:a@b.c",
+        "https://",
+        "/relative",
+        "http://example.com:99999/",
+    ],
 )
 def test_normalise_rejects(bad):
     with pytest.raises(urls.BadURL):
@@ -106,8 +113,11 @@ _url_chars = st.text(
 
 
 @settings(max_examples=300)
-@given(host=st.from_regex(r"[a-z][a-z0-9-]{0,10}\.(com|ru|org)", fullmatch=True),
-       path=_url_chars, query=_url_chars)
+@given(
+    host=st.from_regex(r"[a-z][a-z0-9-]{0,10}\.(com|ru|org)", fullmatch=True),
+    path=_url_chars,
+    query=_url_chars,
+)
 def test_normalise_is_idempotent(host, path, query):
     url = f"https://{host}/{path}?{query}"
     try:

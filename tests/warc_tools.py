@@ -17,8 +17,9 @@ def warc_files(root: Path) -> list[Path]:
 
 
 def warcio_check(path: Path) -> None:
-    p = subprocess.run([str(BIN / "warcio"), "check", "-v", str(path)], capture_output=True,
-                       text=True)
+    p = subprocess.run(
+        [str(BIN / "warcio"), "check", "-v", str(path)], capture_output=True, text=True
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     assert "digest pass" in p.stdout
 
@@ -50,8 +51,9 @@ def all_records(root: Path) -> list[tuple[str, str, object]]:
     for path in warc_files(root):
         with open(path, "rb") as f:
             for rec in ArchiveIterator(f):
-                found.append((rec.rec_type, rec.rec_headers.get_header("WARC-Target-URI"),
-                              rec.rec_headers))
+                found.append(
+                    (rec.rec_type, rec.rec_headers.get_header("WARC-Target-URI"), rec.rec_headers)
+                )
     return found
 
 

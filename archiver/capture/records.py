@@ -116,9 +116,18 @@ class _RawHeaders(StatusAndHeaders):
         return True
 
 
-def revisit_record(uri: str, header_bytes: bytes, *, date: datetime, record_id: str,
-                   refers_to: str, refers_to_uri: str, refers_to_date: str,
-                   payload_digest: str, extra: dict[str, str]) -> ArcWarcRecord:
+def revisit_record(
+    uri: str,
+    header_bytes: bytes,
+    *,
+    date: datetime,
+    record_id: str,
+    refers_to: str,
+    refers_to_uri: str,
+    refers_to_date: str,
+    payload_digest: str,
+    extra: dict[str, str],
+) -> ArcWarcRecord:
     """identical-payload-digest revisit: the new response's headers as received, no body.
 
     warcio writes only the HTTP headers of a revisit record (never its stream), so the
@@ -137,8 +146,15 @@ def revisit_record(uri: str, header_bytes: bytes, *, date: datetime, record_id: 
         ("WARC-Block-Digest", block_digest),
     ):
         headers.add_header(key, value)
-    rec = ArcWarcRecord("warc", "revisit", headers, BytesIO(), _RawHeaders(header_bytes),
-                        RecordBuilder.WARC_RECORDS["revisit"], len(header_bytes))
+    rec = ArcWarcRecord(
+        "warc",
+        "revisit",
+        headers,
+        BytesIO(),
+        _RawHeaders(header_bytes),
+        RecordBuilder.WARC_RECORDS["revisit"],
+        len(header_bytes),
+    )
     rec.payload_length = 0
     return rec
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,9 +150,16 @@ def sha256_file(path: Path) -> str:
 
 
 def closed_file_problems(
-    file: str, path: Path, scan: WarcScan, recorded: dict[str, tuple[int, str]]
+    file: str,
+    path: Path,
+    scan: WarcScan,
+    recorded: dict[str, tuple[int, str]],
+    sha: Future[str] | None = None,
 ) -> list[Problem]:
-    """Size and sha256 now against those recorded when the file was closed."""
+    """Size and sha256 now against those recorded when the file was closed.
+
+    ``sha``: the file's sha256 being worked out on another thread, if it is.
+    """
     if not recorded:
         return [
             Problem(
@@ -160,7 +168,7 @@ def closed_file_problems(
                 "(no warc_file row, no warc-closed ledger line)",
             )
         ]
-    size, sha = scan.size, sha256_file(path)
+    size, sha = scan.size, sha.result() if sha is not None else sha256_file(path)
     if len(set(recorded.values())) > 1:
         return [Problem(file, "the store and the ledger record different size/sha256")]
     rec_size, rec_sha = next(iter(recorded.values()))
@@ -323,6 +331,7 @@ class _Verifier:
         self.records = 0
         self.known_ids: set[str] = set()
         self.revisits: list[tuple[str, RecordFacts]] = []
+        self.shas: dict[str, Future[str]] = {}
 
     def names(self, on_disk: dict[str, Path]) -> list[str]:
         referenced = {s.warc for s in self.snaps} | set(self.rows) | set(self.facts.closed)
@@ -339,7 +348,7 @@ class _Verifier:
         yield from (Problem(file, what, offset=off) for off, what in scan.problems)
         if not growing:
             yield from closed_file_problems(
-                file, path, scan, _recorded(name, self.rows, self.facts)
+                file, path, scan, _recorded(name, self.rows, self.facts), self.shas.get(name)
             )
         for snap in snaps:
             facts = scan.records.get(snap.offset)
@@ -362,8 +371,16 @@ class _Verifier:
         by_file = _by_file(self.snaps)
         located = {name: _locate(name, self.root, on_disk) for name in self.names(on_disk)}
         problems: list[Problem] = []
-        for name, path in located.items():
-            problems += self.check_file(name, path, by_file.get(name, []))
+        # each closed file's own sha256 is read on a thread beside the record scan:
+        # hashlib lets go of the GIL, so with a second core it costs no wall time
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-sha") as pool:
+            self.shas = {
+                name: pool.submit(sha256_file, path)
+                for name, path in located.items()
+                if path is not None and not path.name.endswith(OPEN_SUFFIX)
+            }
+            for name, path in located.items():
+                problems += self.check_file(name, path, by_file.get(name, []))
         for file, facts in self.revisits:  # after every file: a revisit may refer to any
             problems += revisit_problems(facts, self.known_ids, file)
         problems += self.check_ledger()

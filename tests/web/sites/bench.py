@@ -37,7 +37,7 @@ BLOCK = 64 * 1024
 
 _VOCABULARY = (
     "court ruling appeal post channel editor source archive report law prosecutor "
-    "statement police minister journalist evidence video message network blocked "
+    "statement police minister journalist evidence video message network ruled "
     "access citizens protest region official decision sentence article publication "
     "the of and to in a that for on with as was by it from at an be this which"
 )

@@ -178,7 +178,7 @@ def _bad_hosts(_request: Request) -> Reply:
     return html(
         "<!DOCTYPE html><html><head><title>Bad host names</title>"
         f'<link rel="stylesheet" href="http://{BAD_HOSTS[0]}/s.css"></head><body>'
-        f"<p>{'Text of the page. ' * 60}</p>{tags}<img src=\"/s.css\"></body></html>\n"
+        f'<p>{"Text of the page. " * 60}</p>{tags}<img src="/s.css"></body></html>\n'
     )
 
 
