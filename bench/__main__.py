@@ -70,14 +70,16 @@ def parse_args(argv: Sequence[str] | None = None, only: str | None = None) -> ar
 
 
 def versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     from archiver import __version__
 
-    parts = [
-        f"archiver {__version__}",
-        tool_version(["wget", "--version"]),
-        tool_version([sys.executable, "-c", "import warcio; print('warcio', warcio.__version__)"]),
-        tool_version([sys.executable, "-m", "linkcheck", "--version"]).split(" released")[0],
-    ]
+    parts = [f"archiver {__version__}", tool_version(["wget", "--version"]).split(" built")[0]]
+    for dist in ("warcio", "linkchecker"):
+        try:
+            parts.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            parts.append(f"{dist} not installed")
     return "; ".join(parts)
 
 
@@ -99,7 +101,7 @@ def _section(result: Result, when: str, where: str, tools: str) -> str:
         f"<!-- bench:{result.name} -->",
         f"### {result.title}",
         "",
-        f"- run: {when}, `{result.command}` ({result.seconds:.0f} s)",
+        f"- run: {result.started or when}, `{result.command}` ({result.seconds:.0f} s)",
         f"- machine: {where}",
         f"- tools: {tools}",
         *(f"- {s}" for s in result.settings),
@@ -141,7 +143,9 @@ def _skeleton() -> str:
 def timed_run(run, args: argparse.Namespace) -> Result:
     """``run(args)``, with its duration and the machine's load before and after noted."""
     load, started = os.getloadavg()[0], time.time()
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     result = run(args)
+    result.started = when
     result.seconds = time.time() - started
     result.notes.append(
         f"machine load (1-min average) {load:.1f} before, {os.getloadavg()[0]:.1f} after, "

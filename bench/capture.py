@@ -108,7 +108,9 @@ def run(args: argparse.Namespace) -> Result:
         command="python -m bench.capture" + (" --quick" if args.quick else ""),
     )
     result.settings = [
-        f"{len(urls)} pages on {size['hosts']} hosts, 12 requests a page, 20–50 ms a response",
+        f"{len(urls)} pages on {size['hosts']} hosts (page i on host i mod {size['hosts']}), 14 "
+        "requests a page (the page, 13 requisites; 6 of them shared by a host's pages), "
+        "20–50 ms a response",
         f"archiver: capture.workers = {WORKERS}, per_host_delay = 0.5 s, "
         "per_host_concurrency = 2 (defaults), gzip_level = 6 (default)",
         "wget: --warc-file --page-requisites -i list -e robots=off -nv",
