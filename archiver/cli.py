@@ -205,16 +205,34 @@ def capture(app: App) -> None:
     _print_capture_summary(capture_pending(app, progress=_progress()))
 
 
+STATUS_COLUMNS = ("article", "title", "citations", "archived", "failed", "rotted", "dead")
+STATUS_COUNTS = ("citations", "archived", "failed", "rotted", "dead")
+
+
 @cli.command()
 @click.argument("article", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (every article).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Show at most this many articles (the most recently added); totals count all.",
+)
+@click.option("--all", "show_all", is_flag=True, help="Show every article (plain columns).")
 @pass_app
-def status(app: App, article: str | None, as_json: bool) -> None:
+def status(app: App, article: str | None, as_json: bool, limit: int, show_all: bool) -> None:
     """What is archived, rotted and drifted: all articles, or one article's citations.
+
+    Without ARTICLE: one row per article (the most recently added --limit of them) and a
+    totals line over the whole archive, then the daemon's jobs and the intake sources.
+    --all lists every article as plain columns (fast on archives of thousands of
+    articles); --json gives every article to tools.
 
     \b
     Examples:
       archive status
+      archive status --all | grep court
       archive status prosecuting-social-media --json
     """
     if article:
@@ -231,21 +249,32 @@ def status(app: App, article: str | None, as_json: bool) -> None:
             json.dumps([{k: r[k] for k in keys} for r in rows], ensure_ascii=False, indent=2)
         )
         return
-    table = Table(title=f"Archive {app.root}")
-    for col in ("article", "title", "citations", "archived", "failed", "rotted", "dead"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(
-            r["id"],
-            r["title"][:60],
-            str(r["citations"]),
-            str(r["archived"]),
-            str(r["failed"]),
-            str(r["rotted"]),
-            str(r["dead"]),
+    if show_all:
+        _print_plain_table(
+            [(r["id"], r["title"][:60], *(str(r[k]) for k in STATUS_COUNTS)) for r in rows]
         )
-    out.print(table)
-    if not rows:
+    else:
+        shown = rows[-limit:] if limit else []
+        table = Table(title=f"Archive {app.root}")
+        for col in STATUS_COLUMNS:
+            table.add_column(col, overflow="fold")
+        for r in shown:
+            table.add_row(r["id"], r["title"][:60], *(str(r[k]) for k in STATUS_COUNTS))
+        if shown:
+            out.print(table)
+        if len(shown) < len(rows):
+            click.echo(
+                f"Showing the {len(shown):,} most recently added of {len(rows):,} articles"
+                " (--all for every one, --json for tools)."
+            )
+    if rows:
+        totals = {k: sum(r[k] for r in rows) for k in STATUS_COUNTS}
+        click.echo(
+            f"Totals: {len(rows):,} articles, {totals['citations']:,} citations:"
+            f" {totals['archived']:,} archived, {totals['failed']:,} failed,"
+            f" {totals['rotted']:,} rotted, {totals['dead']:,} dead."
+        )
+    else:
         click.echo("No articles yet: `archive add ARTICLE`.")
     beats = app.store.heartbeats()
     if beats:
@@ -260,6 +289,19 @@ def status(app: App, article: str | None, as_json: bool) -> None:
             jobs.add_row(b["job"], b["worker"] or "", *when, b["last_error"] or "")
         out.print(jobs)
     _print_intake(app)
+
+
+def _print_plain_table(rows: list[tuple[str, ...]]) -> None:
+    """`status --all`: aligned plain columns, one write — a rich table costs ~0.4 ms a
+    row, seconds for an archive of thousands of articles."""
+    rows = [STATUS_COLUMNS, *rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(STATUS_COLUMNS))]
+    lines = []
+    for r in rows:
+        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
+        cells += [v.rjust(w) for v, w in zip(r[2:], widths[2:], strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    click.echo("\n".join(lines))
 
 
 def _short_url(url: str, width: int = 64) -> str:
@@ -662,6 +704,8 @@ def _quiet(name: str):
 
 def _print_intake(app: App) -> None:
     """`archive status`: one row per configured intake source."""
+    if not (app.settings.intake.folders or app.settings.intake.feeds):
+        return  # nothing configured: not even the feed reader's imports
     from archiver.intake import intake_status
 
     rows = intake_status(app)

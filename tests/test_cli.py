@@ -129,6 +129,38 @@ def test_markdown_html_and_stdin_sources(arch, tmp_path):
     assert titles == {"Markdown story", "HTML story", "Piped text with"}
 
 
+def test_status_limits_the_table_and_totals_everything(arch, tmp_path):
+    for i in range(4):
+        f = tmp_path / f"story{i}.md"
+        f.write_text(f"# Story {i}\n\nSee https://s{i}.example/a and https://s{i}.example/b\n")
+        assert run(arch, "add", "--queue", str(f)).exit_code == 0
+    ids = [a["id"] for a in json.loads(run(arch, "status", "--json").output)]
+    assert len(ids) == 4
+    r = run(arch, "status", "--limit", "2")
+    assert r.exit_code == 0, r.output
+    assert ids[2] in r.output and ids[3] in r.output
+    assert ids[0] not in r.output and ids[1] not in r.output
+    assert "Showing the 2 most recently added of 4 articles" in r.output
+    assert "Totals: 4 articles, 8 citations: 0 archived, 0 failed, 0 rotted, 0 dead." in r.output
+    # --all: every article, plain aligned columns, header first
+    lines = run(arch, "status", "--all").output.splitlines()
+    assert lines[0].split() == [
+        "article",
+        "title",
+        "citations",
+        "archived",
+        "failed",
+        "rotted",
+        "dead",
+    ]
+    assert [line.split()[0] for line in lines[1:5]] == ids
+    assert all(line.split()[-5:] == ["2", "0", "0", "0", "0"] for line in lines[1:5])
+    assert "Showing" not in "\n".join(lines)
+    # the default shows all four (under the limit): no "Showing" line
+    r = run(arch, "status")
+    assert all(i in r.output for i in ids) and "Showing" not in r.output
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [

@@ -83,6 +83,14 @@ class BaseStore:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    def upsert(self, table):
+        """The dialect's INSERT (with on_conflict_do_*), imported only for the store in use."""
+        if self.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        return insert(table)
+
     @contextmanager
     def tx(self) -> Iterator[Connection]:
         """One short transaction; SQLAlchemy errors become StoreError."""

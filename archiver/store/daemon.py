@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from archiver.store import schema as t
 
@@ -29,8 +28,7 @@ class DaemonMixin:
         values: dict[str, Any] = {"worker": worker, "last_run_at": now, "summary": summary}
         values.update({"last_ok_at": now, "last_error": None} if ok else {"last_error": error})
         # one statement, so two daemons beating the same job for the first time never collide
-        dialect = postgresql if not self.is_sqlite else sqlite
-        stmt = dialect.insert(hb).values(job=job, **values)
+        stmt = self.upsert(hb).values(job=job, **values)
         stmt = stmt.on_conflict_do_update(index_elements=[hb.c.job], set_=values)
         with self.tx() as conn:
             conn.execute(stmt)

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from archiver.store import schema as t
 
@@ -21,16 +20,13 @@ seen = t.intake_seen
 
 
 class IntakeMixin:
-    def _dialect_insert(self, table):
-        return (sqlite if self.is_sqlite else postgresql).insert(table)
-
     # ------------------------------------------------------------ sources
 
     def intake_sync(self, sources: list[tuple[str, str]]) -> list[dict[str, Any]]:
         """Make sure each (kind, location) has a row; returns the rows in the same order."""
         with self.tx() as conn:
             for kind, location in sources:
-                stmt = self._dialect_insert(src).values(
+                stmt = self.upsert(src).values(
                     kind=kind, location=location, failures=0, new_articles=0
                 )
                 conn.execute(stmt.on_conflict_do_nothing(index_elements=["kind", "location"]))
@@ -80,7 +76,7 @@ class IntakeMixin:
     ) -> None:
         """Remember one file or entry; ``seen_at`` keeps the time it was first seen."""
         values = {"fingerprint": fingerprint, "article_id": article_id, "error": error}
-        stmt = self._dialect_insert(seen).values(
+        stmt = self.upsert(seen).values(
             source_id=source_id, key=key, seen_at=self.clock(), **values
         )
         stmt = stmt.on_conflict_do_update(index_elements=["source_id", "key"], set_=values)
