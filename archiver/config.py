@@ -304,11 +304,7 @@ def find_config(explicit: str | None, cwd: Path | None = None) -> Path:
     return (cwd or Path.cwd()) / CONFIG_NAME
 
 
-def _toml_value(f: dataclasses.Field) -> str:
-    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        value = f.default_factory()  # type: ignore[misc]
-    else:
-        value = f.default
+def _toml(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | list):
@@ -318,18 +314,36 @@ def _toml_value(f: dataclasses.Field) -> str:
     return repr(value)
 
 
-def _render_table(cls: type, header: str | None) -> list[str]:
+def _default(f: dataclasses.Field) -> object:
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return f.default
+
+
+def _render_table(cls: type, header: str | None, values: dict[str, object]) -> list[str]:
     lines = [f"[{header}]"] if header else []
+    names = set()
     for f in dataclasses.fields(cls):
         if f.metadata.get("internal") or f.name in _SECTIONS:
             continue
+        names.add(f.name)
         lines.append(f"# {f.metadata['doc']}")
-        lines.append(f"{f.name} = {_toml_value(f)}")
+        lines.append(f"{f.name} = {_toml(values.get(f.name, _default(f)))}")
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise KeyError(
+            f"no setting {unknown[0]!r} in {f'[{header}]' if header else 'the top level'}"
+        )
     return lines
 
 
-def render_default_config() -> str:
-    """The commented config.toml that `archive init` writes: every key, default, meaning."""
+def render_default_config(overrides: dict[str, dict[str, object]] | None = None) -> str:
+    """The commented config.toml that `archive init` writes: every key, default, meaning.
+
+    ``overrides`` replaces values, by section ("top" for the top level):
+    ``{"capture": {"workers": 2}}`` (used by the tests and benchmarks).
+    """
+    overrides = dict(overrides or {})
     out = [
         "# archiver configuration — every setting with its default and meaning.",
         "# Paths are relative to this file's folder (the archive root).",
@@ -337,8 +351,10 @@ def render_default_config() -> str:
         "# (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) apply when these are empty.",
         "",
     ]
-    out += _render_table(Settings, None)
+    out += _render_table(Settings, None, overrides.pop("top", {}))
     for name, cls in _SECTIONS.items():
         out.append("")
-        out += _render_table(cls, name)
+        out += _render_table(cls, name, overrides.pop(name, {}))
+    if overrides:
+        raise KeyError(f"no section [{sorted(overrides)[0]}] in the config")
     return "\n".join(out) + "\n"

@@ -235,37 +235,13 @@ def write_config(root: Path, web: FixtureWeb | None, **sections: dict[str, objec
     """root/config.toml: the defaults, fetching through the fixture web, with overrides."""
     from archiver import config
 
-    text = config.render_default_config()
     overrides = {k: dict(v) for k, v in sections.items()}
     if web is not None:
         overrides.setdefault("capture", {}).update(proxy=web.proxy_url, ca_bundle=web.ca_path)
-    for section, values in overrides.items():
-        for key, value in values.items():
-            text = _set(text, "" if section == "top" else f"[{section}]", key, _toml(value))
     root.mkdir(parents=True, exist_ok=True)
     path = root / config.CONFIG_NAME
-    path.write_text(text, encoding="utf-8")
+    path.write_text(config.render_default_config(overrides), encoding="utf-8")
     return path
-
-
-def _toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | list):
-        return json.dumps(value)
-    return repr(value)
-
-
-def _set(text: str, section: str, key: str, rendered: str) -> str:
-    lines = text.split("\n")
-    current = ""
-    for i, line in enumerate(lines):
-        if line.startswith("["):
-            current = line.strip()
-        elif current == section and line.startswith(f"{key} = "):
-            lines[i] = f"{key} = {rendered}"
-            return "\n".join(lines)
-    raise KeyError(f"no {key} in {section or 'the top level'} of the default config")
 
 
 def init_archive(root: Path, web: FixtureWeb | None, **sections: dict[str, object]) -> Path:

@@ -68,8 +68,7 @@ class _FreshDatabaseConfig:
         return getattr(config, name)
 
     def render_default_config(self) -> str:
-        text = config.render_default_config()
-        return _set(text, "", "database", _toml(self._new_database()))
+        return config.render_default_config({"top": {"database": self._new_database()}})
 
 
 @pytest.fixture(autouse=True)
@@ -105,37 +104,9 @@ def open_archive_store(path: Path):
 
 def write_config(root: Path, **sections) -> Path:
     """Rewrite root/config.toml from the defaults with overrides: capture={"workers": 2}."""
-    text = config.render_default_config()
-    for section, values in sections.items():
-        for key, value in values.items():
-            rendered = _toml(value)
-            prefix = "" if section == "top" else f"[{section}]"
-            text = _set(text, prefix, key, rendered)
     path = root / config.CONFIG_NAME
-    path.write_text(text, encoding="utf-8")
+    path.write_text(config.render_default_config(sections), encoding="utf-8")
     return path
-
-
-def _toml(value) -> str:
-    import json
-
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | list):
-        return json.dumps(value)
-    return repr(value)
-
-
-def _set(text: str, section: str, key: str, rendered: str) -> str:
-    lines = text.split("\n")
-    current = ""
-    for i, line in enumerate(lines):
-        if line.startswith("["):
-            current = line.strip()
-        elif current == section and line.startswith(f"{key} = "):
-            lines[i] = f"{key} = {rendered}"
-            return "\n".join(lines)
-    raise KeyError(f"{section} {key}")
 
 
 def make_archive(root: Path, web=None, **sections) -> App:

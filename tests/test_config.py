@@ -27,6 +27,25 @@ def test_defaults_round_trip(tmp_path):
     assert loaded.daemon.capture_every == 60.0
 
 
+def test_rendered_config_with_overrides(tmp_path):
+    path = tmp_path / "config.toml"
+    text = config.render_default_config(
+        {
+            "top": {"database": "sqlite:///other.db"},
+            "capture": {"workers": 3, "proxy": "http://p:1"},
+        }
+    )
+    path.write_text(text, encoding="utf-8")
+    loaded = config.load_settings(path)
+    assert loaded.capture.workers == 3 and loaded.capture.proxy == "http://p:1"
+    assert loaded.database == "sqlite:///other.db"
+    assert loaded.check == config.defaults(tmp_path).check  # the rest stays the default
+    with pytest.raises(KeyError, match="no setting 'workerz' in \\[capture\\]"):
+        config.render_default_config({"capture": {"workerz": 3}})
+    with pytest.raises(KeyError, match="no section \\[captur\\]"):
+        config.render_default_config({"captur": {"workers": 3}})
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
