@@ -93,6 +93,7 @@ class Daemon:
         self.settings = app.settings.daemon
         self.worker = worker or default_worker_id()
         self.stop = threading.Event()  # no new work
+        self.failed: list[str] = []  # jobs whose last run raised, in order
         self.abandon = threading.Event()  # a second signal: do not wait for in-flight work
         self.sink = daemon_sink(app, self.worker)
         self.lock = WorkerLock(app.root, self.worker)
@@ -185,6 +186,8 @@ class Daemon:
             logger.error("%s failed: %s", name, error, extra=fields)
             logger.debug("%s traceback", name, exc_info=True)
             self._beat(name, ok=False, summary=None, error=error)
+            if name not in self.failed:
+                self.failed.append(name)
             return False
         fields = _fields(name, self.worker, started, ok=True, summary=summary)
         logger.info("%s done in %.1fs: %s", name, fields["duration"], summary, extra=fields)
@@ -344,6 +347,9 @@ def run_daemon(app, *, once: bool = False, worker: str | None = None) -> int:
     """The `archive daemon` service call: returns the process exit code."""
     daemon = Daemon(app, worker=worker)
     code = daemon.run(once=once)
+    if code and daemon.failed:
+        names = ", ".join(daemon.failed)
+        sys.stderr.write(f"Error: daemon --once: {names} failed (the log lines above say why)\n")
     if daemon.abandoned:
         # threads still blocked in fetches would hold up interpreter exit: leave now; the
         # WARC file is closed, the claims released, every committed row is on disk

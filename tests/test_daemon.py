@@ -230,6 +230,21 @@ def test_a_failing_job_is_logged_and_the_others_run(tmp_path, web, monkeypatch, 
     assert doc["level"] == "error" and doc["job"] == "check" and doc["time"].endswith("Z")
 
 
+@pytest.mark.timeout(60)
+def test_once_names_the_failed_jobs_in_one_error_line(tmp_path, web, monkeypatch):
+    cfg = new_archive(tmp_path, web)
+    import archiver.check.run
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("check exploded")
+
+    monkeypatch.setattr(archiver.check.run, "check_due", broken)
+    p = run(cfg, "daemon", "--once")
+    assert p.exit_code == 1
+    errors = [line for line in p.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == ["Error: daemon --once: check failed (the log lines above say why)"]
+
+
 def test_a_worker_is_dead_only_when_its_lock_file_is_unheld(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK, str(tmp_path), "w1"], stdout=subprocess.PIPE, text=True
