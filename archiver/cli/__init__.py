@@ -1,0 +1,7 @@
+"""The `archive` command (entry point `archiver.cli:main`); see `archiver.cli.base`."""
+
+from archiver.cli import capturing, editing, service, status  # noqa: F401  (register commands)
+from archiver.cli.base import cli, err, main, out
+from archiver.cli.editing import _login_name
+
+__all__ = ["_login_name", "cli", "err", "main", "out"]
