@@ -47,7 +47,9 @@ SCHEDULED = {
 
 
 def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """HOST:PID, the host name cut so the id fits the store's 128 characters."""
+    pid = str(os.getpid())
+    return f"{socket.gethostname()[: 127 - len(pid)]}:{pid}"
 
 
 # ---------------------------------------------------------------- the WARC sink

@@ -370,7 +370,12 @@ def test_review_bad_references(ref, arch):
         ["export", "a-good-article"],  # no format
         ["export", "a-good-article", "--csv", "--json"],
         ["status", "--nope"],
+        ["status", "--limit", "-1"],
         ["capture", "extra-argument"],
+        ["review", "a-good-article:1", "--approve", "--by", "x" * 129],  # the store keeps 128
+        ["review", "a-good-article:1", "--approve", "--by", "  "],
+        ["daemon", "--once", "--worker-id", "w" * 129],
+        ["daemon", "--once", "--worker-id", "tab\there"],
     ],
 )
 def test_usage_errors(args, arch):

@@ -24,7 +24,7 @@ from sqlalchemy import func, select, update
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.cli import cli
-from archiver.daemon import Daemon
+from archiver.daemon import Daemon, default_worker_id
 from archiver.errors import UsageError
 from archiver.logs import JsonFormatter
 from archiver.store import schema as t
@@ -462,3 +462,9 @@ def test_intake_runs_as_often_as_the_shortest_of_its_two_settings(tmp_path):
     assert Daemon(app, worker="w")._interval("intake") == 120
     app2 = App(settings=load_settings(app.root / "config.toml"))
     assert Daemon(app2, worker="w")._interval("capture") == 60
+
+
+def test_default_worker_id_fits_the_store(monkeypatch):
+    monkeypatch.setattr("socket.gethostname", lambda: "h" * 300)
+    wid = default_worker_id()
+    assert len(wid) == 128 and wid.endswith(f":{os.getpid()}")

@@ -58,6 +58,19 @@ class ArchiveGroup(click.Group):
                 app.close()
 
 
+NAME_MAX = 128  # the store's columns for worker ids and reviewers' names
+
+
+def short_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: a worker id or reviewer name the store can keep, or a usage error."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or len(value) > NAME_MAX or not value.isprintable():
+        raise click.BadParameter(f"1 to {NAME_MAX} printable characters, please")
+    return value
+
+
 def pass_app(fn):
     """Open the archive (config → settings → store) for a command that needs it."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from archiver.app import App
-from archiver.cli.base import cli, pass_app
+from archiver.cli.base import cli, pass_app, short_name
 
 
 @cli.command()
@@ -42,7 +42,12 @@ def _login_name() -> str | None:
 @click.option("--approve", is_flag=True, help="The citation and its archived copy are fine.")
 @click.option("--flag", "flag_", is_flag=True, help="The citation needs attention (say why).")
 @click.option("--note", metavar="TEXT", help="Why; replaces the previous note.")
-@click.option("--by", metavar="NAME", help="Who reviewed (default: your login name).")
+@click.option(
+    "--by",
+    metavar="NAME",
+    callback=short_name,
+    help="Who reviewed (default: your login name; at most 128 characters).",
+)
 @pass_app
 def review(
     app: App, citation: str, approve: bool, flag_: bool, note: str | None, by: str | None

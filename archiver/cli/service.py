@@ -6,7 +6,7 @@ import click
 from rich.table import Table
 
 from archiver.app import App, load_app
-from archiver.cli.base import _quiet, cli, out, pass_app
+from archiver.cli.base import _quiet, cli, out, pass_app, short_name
 from archiver.cli.capturing import _print_capture_summary, _progress
 from archiver.errors import SourceError
 
@@ -17,7 +17,12 @@ from archiver.errors import SourceError
     is_flag=True,
     help="Run every job once (recover, intake, capture, check, manifest), then exit.",
 )
-@click.option("--worker-id", metavar="ID", help="Name of this worker's claims (default: HOST:PID).")
+@click.option(
+    "--worker-id",
+    metavar="ID",
+    callback=short_name,
+    help="Name of this worker's claims (default: HOST:PID; at most 128 characters).",
+)
 @click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
