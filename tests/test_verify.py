@@ -467,3 +467,163 @@ def test_record_shorter_than_its_content_length_is_caught(tmp_path):
         Sha256Writer(f, gzip=True, warc_version="1.1").write_record(rec)
     (problem,) = scan_warc(path).problems
     assert problem == (0, f"record ends {len(head) - 4} bytes short of its Content-Length")
+
+
+# ------------------------------------------------------------------ reading in parts
+
+
+def _many_records(path: Path, n: int = 24) -> list[int]:
+    """A WARC of ``n`` responses of 3–40 KB (half of them incompressible); member offsets."""
+    import random
+
+    rnd = random.Random(7)
+    offsets = []
+    with open(path, "wb") as f:
+        w = Sha256Writer(f, gzip=True, warc_version="1.1")
+        for i in range(n):
+            size = rnd.randrange(3_000, 40_000)
+            body = rnd.randbytes(size) if i % 2 else (b"evidence %d " % i) * (size // 11)
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n" % len(body)
+            offsets.append(f.tell())
+            w.write_record(_response(w, f"https://a.example/{i}", head, body))
+    return offsets
+
+
+def _parts(path: Path, cuts: list[int], wanted: set[int]):
+    from archiver.manifest.warcscan import join_parts
+
+    size = path.stat().st_size
+    bounds = list(zip([0, *cuts], [*cuts, None], strict=True))
+    parts = [scan_warc(path, wanted=wanted, start=a, stop=b, size=size) for a, b in bounds]
+    return join_parts(path, parts, wanted=wanted)
+
+
+def _same(a, b) -> None:
+    assert a.problems == b.problems
+    assert list(a.records.items()) == list(b.records.items())
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["none", "flip before a cut", "flip at a cut", "flip two members", "truncated", "odd cut"],
+)
+def test_parts_join_into_what_one_scan_finds(tmp_path, damage):
+    path = tmp_path / "many.warc.gz"
+    offs = _many_records(path)
+    ends = [*offs[1:], path.stat().st_size]
+    cuts = [offs[6], offs[12], offs[18]]
+    wanted = set(offs[::3])
+    if damage == "flip before a cut":  # the member before the cut: resync goes past it
+        _flip(path, (offs[11] + ends[11]) // 2)
+    elif damage == "flip at a cut":  # the part that starts there starts on damage
+        _flip(path, (offs[12] + ends[12]) // 2)
+    elif damage == "flip two members":  # damage runs on over the cut
+        _flip(path, (offs[11] + ends[11]) // 2)
+        _flip(path, offs[12] + 3)  # gzip header's compression flags: no member starts here
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[: offs[20] + 100])
+        cuts = [offs[6], offs[12], offs[18], offs[20] + 50]
+    elif damage == "odd cut":  # a snapshot row with a wrong offset: not a member's start
+        cuts = [offs[6], offs[12] + 7, offs[18]]
+    whole = scan_warc(path, wanted=wanted)
+    assert bool(whole.problems) == (damage not in ("none", "odd cut"))
+    _same(_parts(path, cuts, wanted), whole)
+    _same(_parts(path, [c + 1 for c in cuts], wanted), whole)  # every cut off a member
+
+
+def test_join_reads_the_gap_where_a_part_did_not_pass_its_predecessor_s_end(tmp_path):
+    """Parts cut at member offsets join where they meet; should one not pass through the
+    offset its predecessor stopped at, the file is read again from there until it does."""
+    from archiver.manifest.warcscan import join_parts
+
+    path = tmp_path / "many.warc.gz"
+    offs = _many_records(path)
+    size = path.stat().st_size
+    _flip(path, (offs[7] + offs[8]) // 2)
+    whole = scan_warc(path)
+    first = scan_warc(path, start=0, stop=offs[5], size=size)
+    last = scan_warc(path, start=offs[10], size=size)  # offs[5]..offs[10] read by no part
+    assert first.end == offs[5] and offs[5] not in last.read_at()
+    _same(join_parts(path, [first, last]), whole)
+    assert any(off == offs[7] for off, _ in whole.problems)
+
+
+def test_parallel_verify_finds_what_serial_verify_finds(archive, monkeypatch):
+    import archiver.manifest.verify as verify_mod
+
+    app, closed, _ = archive
+    pools = []
+    real = verify_mod._Pool
+
+    class Counted(real):
+        def __init__(self, workers):
+            pools.append(workers)
+            super().__init__(workers)
+
+    monkeypatch.setattr(verify_mod, "_Pool", Counted)
+    assert verify(app, workers=2, part_bytes=1).problems == ()
+    _flip(app.settings.root / WARC, closed[1]["offset"] + closed[1]["length"] // 2)
+    _update_snapshot(app, closed[2]["record_id"], payload_digest="sha256:" + "0" * 64)
+    one = verify(app, workers=1)
+    serial = [str(p) for p in one.problems]
+    assert len(serial) == 5 and "gzip data damaged" in serial[0]
+    for part_bytes in (1, 1 << 20):
+        report = verify(app, workers=2, part_bytes=part_bytes)
+        assert [str(p) for p in report.problems] == serial
+        assert (report.files, report.records) == (one.files, one.records) == (2, 6)
+    assert pools == [2, 2, 2]
+
+
+@pytest.mark.parametrize(
+    "fault, line",
+    [
+        (
+            "raise",
+            "Error: internal error: OSError: disk on fire (run with --debug for the traceback)",
+        ),
+        ("die", "Error: verify: a worker process died (A process in the process pool was"),
+    ],
+)
+def test_a_failing_worker_is_one_line_on_stderr(archive, monkeypatch, fault, line):
+    import hashlib
+
+    import archiver.manifest.verify as verify_mod
+
+    monkeypatch.setattr(verify_mod, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(verify_mod, "_cpus", lambda: 2)
+    if not verify_mod._parallel_ok():
+        pytest.skip("this process cannot fork workers")
+
+    def sha_in_worker(*args):  # workers are forked: they see this patch
+        if fault == "die":
+            os._exit(3)
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(hashlib, "file_digest", sha_in_worker)
+    res = _run(app := archive[0])
+    assert res.exit_code == (70 if fault == "raise" else 1)
+    assert res.stdout == ""
+    (got,) = res.stderr.strip().splitlines()
+    assert got.startswith(line)
+    monkeypatch.undo()
+    assert verify(app).ok
+
+
+def test_ctrl_c_stops_the_workers(archive, monkeypatch):
+    import multiprocessing
+
+    import archiver.manifest.verify as verify_mod
+
+    app, _, _ = archive
+    if not verify_mod._parallel_ok():
+        pytest.skip("this process cannot fork workers")
+
+    def interrupted(*args):
+        assert multiprocessing.active_children()  # the pool's workers are running
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(verify_mod._Verifier, "check_file", interrupted)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        verify(app, workers=2, part_bytes=1)
+    assert multiprocessing.active_children() == []  # stopped, not left for exit
+    del caught

@@ -1,7 +1,10 @@
 """`archive verify`: prove the WARC files, the snapshots and the ledger still agree.
 
 1. Every WARC file is read record by record (``warcscan``): each gzip member inflates
-   cleanly, each record's block and payload digests re-compute.
+   cleanly, each record's block and payload digests re-compute. With more than one CPU
+   and enough bytes to read, files are read in parts (cut at snapshot offsets, which are
+   member starts) by a pool of processes and each file's parts joined into what one
+   reading of the file finds; the files' own sha256s are worked out in the same pool.
 2. A closed file's size and sha256 must equal those in its `warc_file` row and its
    `warc-closed` ledger line — the only check that sees bytes outside every digest
    (gzip headers).
@@ -15,20 +18,36 @@
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import multiprocessing
+import os
+import signal
+import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from archiver.errors import ArchiverError
 from archiver.manifest.ledger import LEDGER_NAME, Ledger
-from archiver.manifest.warcscan import RecordFacts, WarcScan, odd_headers, scan_warc
+from archiver.manifest.warcscan import (
+    RecordFacts,
+    WarcScan,
+    file_sha256,
+    join_parts,
+    odd_headers,
+    scan_warc,
+)
 from archiver.store import schema as t
 
 OPEN_SUFFIX = ".open"
+PART_BYTES = 64 << 20  # a file is read in parts of about this many bytes ...
+PARALLEL_BYTES = 96 << 20  # ... by a process pool when there are this many to read
+MAX_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -144,9 +163,7 @@ def review_line_problems(row: Any, entry: tuple[int, dict] | None, file: str) ->
 # ------------------------------------------------------------------ WARC files
 
 
-def sha256_file(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+sha256_file = file_sha256
 
 
 def closed_file_problems(
@@ -154,11 +171,11 @@ def closed_file_problems(
     path: Path,
     scan: WarcScan,
     recorded: dict[str, tuple[int, str]],
-    sha: Future[str] | None = None,
+    sha: str | None = None,
 ) -> list[Problem]:
     """Size and sha256 now against those recorded when the file was closed.
 
-    ``sha``: the file's sha256 being worked out on another thread, if it is.
+    ``sha``: the file's sha256 if it was already worked out.
     """
     if not recorded:
         return [
@@ -168,7 +185,7 @@ def closed_file_problems(
                 "(no warc_file row, no warc-closed ledger line)",
             )
         ]
-    size, sha = scan.size, sha.result() if sha is not None else sha256_file(path)
+    size, sha = scan.size, sha if sha is not None else sha256_file(path)
     if len(set(recorded.values())) > 1:
         return [Problem(file, "the store and the ledger record different size/sha256")]
     rec_size, rec_sha = next(iter(recorded.values()))
@@ -319,8 +336,74 @@ def _by_file(snaps: Iterable[Any]) -> dict[str, list[Any]]:
     return out
 
 
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _plan(size: int, offsets: list[int], part_bytes: int) -> list[tuple[int, int | None]]:
+    """(start, stop) parts of a file of ``size`` bytes, cut at known member offsets."""
+    cuts = [0]
+    for off in sorted(offsets):
+        if off - cuts[-1] >= part_bytes and size - off >= part_bytes // 2:
+            cuts.append(off)
+    return [(a, b) for a, b in zip(cuts, [*cuts[1:], None], strict=True)]
+
+
+def _parallel_ok() -> bool:
+    """May this process fork workers? Not with other threads running (a lock one of
+    them holds would stay held in the child), nor where there is no fork."""
+    return threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _result(future: Future):
+    """The future's result, waited for in short steps: a signal (Ctrl-C) may be delivered
+    to one of the pool's threads, and a main thread blocked in one long wait would not
+    see it until the future is done."""
+    while not wait([future], timeout=0.2).done:
+        pass
+    return future.result()
+
+
+def _worker_init() -> None:
+    # Ctrl-C is the parent's to handle: it cancels what is queued and stops the workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _Pool:
+    """A process pool whose workers are stopped, not waited for, if verify is cut short."""
+
+    def __init__(self, workers: int) -> None:
+        # forked workers start at once with the scanner imported, and only ever run
+        # scan_warc and file_sha256 (never the store's connections they inherit); a
+        # spawned worker would re-import the caller's main module. Only forked from a
+        # process without other threads (see `_parallel_ok`).
+        ctx = multiprocessing.get_context("fork")
+        self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init)
+
+    def __enter__(self) -> ProcessPoolExecutor:
+        return self.pool
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            self.pool.shutdown(wait=True)
+            return
+        # the executor has no public way to stop running work; its worker processes
+        # (taken before shutdown forgets them) are stopped here, what is queued cancelled
+        procs = list((getattr(self.pool, "_processes", None) or {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.join()
+        if isinstance(exc, BrokenProcessPool):
+            raise ArchiverError(f"verify: a worker process died ({exc})") from None
+
+
 class _Verifier:
-    def __init__(self, app) -> None:
+    def __init__(self, app, workers: int | None, part_bytes: int) -> None:
         self.root = app.settings.root
         self.warcs = app.settings.warcs_path
         self.ledger = Ledger(app.settings.manifests_path / LEDGER_NAME)
@@ -331,24 +414,31 @@ class _Verifier:
         self.records = 0
         self.known_ids: set[str] = set()
         self.revisits: list[tuple[str, RecordFacts]] = []
-        self.shas: dict[str, Future[str]] = {}
+        self.workers = workers
+        self.part_bytes = part_bytes
 
     def names(self, on_disk: dict[str, Path]) -> list[str]:
         referenced = {s.warc for s in self.snaps} | set(self.rows) | set(self.facts.closed)
         return sorted(set(on_disk) | referenced)
 
-    def check_file(self, name: str, path: Path | None, snaps: list[Any]) -> Iterator[Problem]:
-        if path is None:
+    def check_file(
+        self,
+        name: str,
+        path: Path | None,
+        snaps: list[Any],
+        scan: WarcScan | None,
+        sha: str | None,
+    ) -> Iterator[Problem]:
+        if path is None or scan is None:
             yield Problem(name, "WARC file missing (referenced by the store or the ledger)")
             return
         file, growing = _rel(path, self.root), path.name.endswith(OPEN_SUFFIX)
-        scan = scan_warc(path, wanted={s.offset for s in snaps}, growing=growing)
         self.records += len(scan.records)
         self.known_ids.update(f.record_id for f in scan.records.values() if f.record_id)
         yield from (Problem(file, what, offset=off) for off, what in scan.problems)
         if not growing:
             yield from closed_file_problems(
-                file, path, scan, _recorded(name, self.rows, self.facts), self.shas.get(name)
+                file, path, scan, _recorded(name, self.rows, self.facts), sha
             )
         for snap in snaps:
             facts = scan.records.get(snap.offset)
@@ -366,21 +456,77 @@ class _Verifier:
                 row, self.facts.reviews.get((row.article_id, row.n)), file
             )
 
+    def scans(
+        self, located: dict[str, Path | None], by_file: dict[str, list[Any]]
+    ) -> Iterator[tuple[str, WarcScan | None, str | None]]:
+        """(name, scan, the sha256 of a closed file if already worked out) in name order."""
+        sizes = {}
+        for name, path in located.items():
+            if path is not None:
+                try:
+                    sizes[name] = os.path.getsize(path)
+                except OSError:
+                    sizes[name] = None  # gone since it was listed: scan_warc says so
+        workers = min(self.workers or _cpus(), MAX_WORKERS)
+        total = sum(size or 0 for size in sizes.values())
+        small = total < PARALLEL_BYTES and self.workers is None
+        if workers < 2 or small or not _parallel_ok():
+            for name, path in located.items():
+                if path is None:
+                    yield name, None, None
+                    continue
+                growing = path.name.endswith(OPEN_SUFFIX)
+                wanted = {s.offset for s in by_file.get(name, [])}
+                yield name, scan_warc(path, wanted=wanted, growing=growing), None
+            return
+        with _Pool(workers) as pool:
+            # the long whole-file hashes first, so they do not end up alone at the end
+            closed = [n for n in sizes if not located[n].name.endswith(OPEN_SUFFIX)]
+            shas: dict[str, Future[str]] = {
+                name: pool.submit(file_sha256, located[name])
+                for name in sorted(closed, key=lambda n: -(sizes[n] or 0))
+            }
+            parts: dict[str, list[Future[WarcScan]]] = {}
+            for name, size in sizes.items():
+                path, offsets = located[name], [s.offset for s in by_file.get(name, [])]
+                growing = path.name.endswith(OPEN_SUFFIX)
+                plan = _plan(size, offsets, self.part_bytes) if size else [(0, None)]
+                parts[name] = [
+                    pool.submit(
+                        scan_warc,
+                        path,
+                        wanted={o for o in offsets if o >= start and (stop is None or o < stop)},
+                        growing=growing,
+                        start=start,
+                        stop=stop,
+                        size=size,
+                    )
+                    for start, stop in plan
+                ]
+            for name, path in located.items():
+                if path is None:
+                    yield name, None, None
+                    continue
+                done = [_result(f) for f in parts.pop(name)]
+                growing = path.name.endswith(OPEN_SUFFIX)
+                wanted = {s.offset for s in by_file.get(name, [])}
+                scan = (
+                    done[0]
+                    if len(done) == 1
+                    else join_parts(path, done, wanted=wanted, growing=growing)
+                )
+                sha = _result(shas.pop(name)) if name in shas else None
+                yield name, scan, sha
+
     def run(self) -> VerifyReport:
         on_disk = _files_on_disk(self.warcs, self.root)
         by_file = _by_file(self.snaps)
         located = {name: _locate(name, self.root, on_disk) for name in self.names(on_disk)}
         problems: list[Problem] = []
-        # each closed file's own sha256 is read on a thread beside the record scan:
-        # hashlib lets go of the GIL, so with a second core it costs no wall time
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-sha") as pool:
-            self.shas = {
-                name: pool.submit(sha256_file, path)
-                for name, path in located.items()
-                if path is not None and not path.name.endswith(OPEN_SUFFIX)
-            }
-            for name, path in located.items():
-                problems += self.check_file(name, path, by_file.get(name, []))
+        # closed at once on any error (Ctrl-C too), which stops the pool's workers
+        with contextlib.closing(self.scans(located, by_file)) as scans:
+            for name, scan, sha in scans:
+                problems += self.check_file(name, located[name], by_file.get(name, []), scan, sha)
         for file, facts in self.revisits:  # after every file: a revisit may refer to any
             problems += revisit_problems(facts, self.known_ids, file)
         problems += self.check_ledger()
@@ -388,6 +534,11 @@ class _Verifier:
         return VerifyReport(files, self.records, len(self.snaps), self.facts.lines, tuple(problems))
 
 
-def verify(app) -> VerifyReport:
-    """Re-read every WARC file and the ledger; every disagreement is one Problem."""
-    return _Verifier(app).run()
+def verify(app, *, workers: int | None = None, part_bytes: int = PART_BYTES) -> VerifyReport:
+    """Re-read every WARC file and the ledger; every disagreement is one Problem.
+
+    ``workers``: processes reading WARC files (default: one per CPU, and none below
+    ``PARALLEL_BYTES`` of WARC; none either while this process runs other threads);
+    ``part_bytes``: about how much of a file each reads.
+    """
+    return _Verifier(app, workers, part_bytes).run()
