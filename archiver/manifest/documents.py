@@ -13,6 +13,8 @@ import json
 from importlib import resources
 from typing import Any
 
+import orjson
+
 CSV_COLUMNS = (
     "id",
     "url",
@@ -31,7 +33,26 @@ CSV_COLUMNS = (
 
 
 def json_text(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    return json_bytes(doc).decode("utf-8")
+
+
+def json_bytes(doc: dict[str, Any]) -> bytes:
+    """The document as 2-space-indented UTF-8 JSON and a newline.
+
+    The same bytes as ``json.dumps(doc, ensure_ascii=False, indent=2) + "\\n"``, written
+    by orjson (~10× faster than the json module, whose C encoder is off with indent).
+    The two spell a float differently only in exponent form (json ``1e-05``, orjson
+    ``0.00001``); similarities are rounded to 4 places, so that never happens, but
+    should a document hold such a float the json module writes it.
+    """
+    if any(_odd_float(k["similarity"]) for c in doc["citations"] for k in c["checks"]):
+        return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+
+
+def _odd_float(x: Any) -> bool:
+    """A float repr() writes with an exponent (or a non-finite one)."""
+    return isinstance(x, float) and x != 0 and not (1e-4 <= abs(x) < 1e16)
 
 
 def _cell(value: Any) -> str:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from archiver import urls
 from archiver.errors import UsageError
-from archiver.extract import Extraction
 from archiver.store import schema as t
+
+if TYPE_CHECKING:  # the extractors (lxml, bs4, …) are not needed to read the store
+    from archiver.extract import Extraction
 
 _CYRILLIC = dict(
     zip(
@@ -232,69 +235,156 @@ class ArticlesMixin:
 
     def article_doc(self, article_id: str) -> dict[str, Any]:
         """The per-article document of DESIGN.md ("Per-article JSON"), exactly."""
-        art = self.article_row(article_id)
-        c, tg, s, ck, rv = t.citation, t.target, t.snapshot, t.check, t.review
+        for doc in self.article_docs([article_id]):
+            return doc
+        raise UsageError(f"no article {article_id!r} in this archive (see `archive status`)")
+
+    def article_docs(self, article_ids: list[str], *, chunk: int = 500) -> Iterator[dict[str, Any]]:
+        """`article_doc` of each id, in the order given (unknown ids are left out).
+
+        Reads ``chunk`` articles at a time in four queries (articles; citations with
+        their target and review; snapshots; checks) instead of four per article.
+        """
+        for i in range(0, len(article_ids), chunk):
+            yield from self._article_docs(article_ids[i : i + chunk])
+
+    def _article_docs(self, ids: list[str]) -> list[dict[str, Any]]:
+        a, c, tg, s, ck, rv = t.article, t.citation, t.target, t.snapshot, t.check, t.review
+        targets = select(c.c.target_id).where(c.c.article_id.in_(ids)).scalar_subquery()
+        arts_q = select(a.c.id, a.c.title, a.c.source, a.c.source_url, a.c.added_at).where(
+            a.c.id.in_(ids)
+        )
+        cits_q = (
+            select(
+                c.c.article_id,
+                c.c.n,
+                c.c.target_id,
+                c.c.url_as_written,
+                c.c.role,
+                c.c.context,
+                tg.c.url,
+                tg.c.capture_state,
+                tg.c.rot,
+                tg.c.dead,
+                tg.c.last_error,
+                rv.c.state,
+                rv.c.note,
+                rv.c.by,
+                rv.c.at,
+            )
+            .join(tg, tg.c.id == c.c.target_id)
+            .outerjoin(rv, rv.c.citation_id == c.c.id)
+            .where(c.c.article_id.in_(ids))
+            .order_by(c.c.article_id, c.c.n)
+        )
+        snaps_q = (
+            select(*(s.c[k] for k in ("target_id", *SNAPSHOT_KEYS)))
+            .where(s.c.target_id.in_(targets))
+            .order_by(s.c.target_id, s.c.captured_at, s.c.id)
+        )
+        checks_q = (
+            select(*(ck.c[k] for k in ("target_id", *CHECK_KEYS)))
+            .where(ck.c.target_id.in_(targets))
+            .order_by(ck.c.target_id, ck.c.checked_at, ck.c.id)
+        )
         with self.read() as conn:
-            cits = conn.execute(
-                select(
-                    c,
-                    tg.c.url,
-                    tg.c.capture_state,
-                    tg.c.rot,
-                    tg.c.dead,
-                    tg.c.last_error,
-                    rv.c.state,
-                    rv.c.note,
-                    rv.c.by,
-                    rv.c.at,
+            arts = {r.id: r for r in conn.execute(arts_q).all()}
+            cit_rows = conn.execute(cits_q).all()
+            snap_rows = conn.execute(snaps_q).all()
+            check_rows = conn.execute(checks_q).all()
+        cits: dict[str, list] = {i: [] for i in arts}
+        for r in cit_rows:
+            cits[r.article_id].append(r)
+        snaps: dict[int, list] = {}
+        for r in snap_rows:
+            snaps.setdefault(r.target_id, []).append(snapshot_doc(r))
+        checks: dict[int, list] = {}
+        for r in check_rows:
+            checks.setdefault(r.target_id, []).append(check_doc(r))
+        none: list = []
+        used: set[int] = set()
+
+        def history(r) -> tuple[list, list]:
+            # a target cited by several articles: each document gets its own copies
+            ss, ks = snaps.get(r.target_id, none), checks.get(r.target_id, none)
+            if r.target_id in used:
+                return [_copy(x) for x in ss], [_copy(x) for x in ks]
+            used.add(r.target_id)
+            return list(ss), list(ks)
+
+        docs = []
+        for art in (arts[i] for i in ids if i in arts):
+            citations = []
+            for r in cits[art.id]:
+                ss, ks = history(r)
+                citations.append(
+                    {
+                        "id": r.n,
+                        "url": r.url,
+                        "url_as_written": r.url_as_written,
+                        "role": r.role,
+                        "context": r.context,
+                        "capture_state": r.capture_state,
+                        "rot": r.rot,
+                        "dead": bool(r.dead),
+                        "last_error": r.last_error,
+                        "snapshots": ss,
+                        "checks": ks,
+                        "review": {
+                            "state": r.state or "pending",
+                            "note": r.note,
+                            "by": r.by,
+                            "at": iso(r.at),
+                        },
+                    }
                 )
-                .join(tg, tg.c.id == c.c.target_id)
-                .outerjoin(rv, rv.c.citation_id == c.c.id)
-                .where(c.c.article_id == article_id)
-                .order_by(c.c.n)
-            ).all()
-            target_ids = [r.target_id for r in cits]
-            snaps: dict[int, list] = {i: [] for i in target_ids}
-            for r in conn.execute(
-                select(s).where(s.c.target_id.in_(target_ids)).order_by(s.c.captured_at, s.c.id)
-            ):
-                snaps[r.target_id].append(r)
-            checks: dict[int, list] = {i: [] for i in target_ids}
-            for r in conn.execute(
-                select(ck).where(ck.c.target_id.in_(target_ids)).order_by(ck.c.checked_at, ck.c.id)
-            ):
-                checks[r.target_id].append(r)
-        return {
-            "article": {
-                "id": art.id,
-                "title": art.title,
-                "source": art.source,
-                "source_url": art.source_url,
-                "added_at": iso(art.added_at),
-            },
-            "citations": [
+            docs.append(
                 {
-                    "id": r.n,
-                    "url": r.url,
-                    "url_as_written": r.url_as_written,
-                    "role": r.role,
-                    "context": r.context,
-                    "capture_state": r.capture_state,
-                    "rot": r.rot,
-                    "dead": bool(r.dead),
-                    "last_error": r.last_error,
-                    "snapshots": [snapshot_doc(x) for x in snaps[r.target_id]],
-                    "checks": [check_doc(x) for x in checks[r.target_id]],
-                    "review": {
-                        "state": r.state or "pending",
-                        "note": r.note,
-                        "by": r.by,
-                        "at": iso(r.at),
+                    "article": {
+                        "id": art.id,
+                        "title": art.title,
+                        "source": art.source,
+                        "source_url": art.source_url,
+                        "added_at": iso(art.added_at),
                     },
+                    "citations": citations,
                 }
-                for r in cits
-            ],
-        }
+            )
+        return docs
+
+
+def _copy(doc: dict[str, Any]) -> dict[str, Any]:
+    return {**doc, "redirects": list(doc["redirects"])}
+
+
+SNAPSHOT_KEYS = (
+    "captured_at",
+    "warc",
+    "offset",
+    "length",
+    "record_id",
+    "record_type",
+    "status",
+    "final_url",
+    "redirects",
+    "content_type",
+    "payload_digest",
+    "size",
+    "title",
+    "resources",
+    "truncated",
+    "good",
+    "quality",
+)
+CHECK_KEYS = (
+    "checked_at",
+    "status",
+    "final_url",
+    "redirects",
+    "classification",
+    "similarity",
+    "error",
+)
 
 
 def snapshot_doc(r) -> dict[str, Any]:
