@@ -383,3 +383,108 @@ def test_long_retry_after_skips_the_host_for_the_rest_of_the_run(tmp_path, web):
         assert tg[url].consecutive_failures == 0
     assert checks_of(app, urls[1])[0].error.startswith("not fetched: deferred: cases.test")
     app.close()
+
+
+# ---------------------------------------------------------------- what a run spares
+
+
+def test_unchanged_page_is_not_parsed_again_but_a_changed_one_is(tmp_path, web, monkeypatch):
+    """A live body with the snapshot's document digest reuses the snapshot's analysis
+    (similarity 1.0); a changed body is analysed and compared as before."""
+    from archiver.check import run as check_run
+
+    app = make_archive(tmp_path / "a", web, capture=FAST)
+    same, drift = "https://cases.test/ok", "https://cases.test/later-drift"
+    capture(app, web, [write_article(tmp_path, "pages", [same, drift])])
+    same_text = snapshots_of(app, same)[-1].text
+    assert same_text
+    web.set_state("later")
+    analysed: list[str] = []
+    real = check_run.analyse
+
+    def counting(head, content_type):
+        info = real(head, content_type)
+        analysed.append(info.text)
+        return info
+
+    monkeypatch.setattr(check_run, "analyse", counting)
+    summary = check_due(app, all_targets=True)
+    assert summary.counts == {"ok": 1, "drifted": 1}
+    assert analysed and same_text not in analysed  # the drifted page was, the same one not
+    (ok,) = checks_of(app, same)
+    assert (ok.classification, ok.similarity, ok.error) == ("ok", 1.0, None)
+    (drifted,) = checks_of(app, drift)
+    assert drifted.similarity < app.settings.check.drift_threshold
+    app.close()
+
+
+def test_unchanged_page_needs_the_same_whole_document():
+    from types import SimpleNamespace
+
+    from archiver.check.run import _unchanged_page
+    from archiver.net.fetch import Hop
+    from archiver.pages import PageInfo
+
+    def hop(**kw):
+        values = dict(
+            url="https://x.test/a",
+            started_at=None,
+            status=200,
+            headers=[("Content-Type", "text/html; charset=utf-8")],
+            doc_digest="sha256:aa",
+        )
+        return Hop(**{**values, **kw})
+
+    def snap(**kw):
+        values = dict(
+            payload_digest="sha256:aa",
+            truncated=False,
+            content_type="text/html",
+            title="Title",
+            text="some words",
+            text_fingerprint="sha256:fp",
+            quality=None,
+        )
+        return SimpleNamespace(**{**values, **kw})
+
+    page = _unchanged_page(hop(), snap())
+    assert page == PageInfo(title="Title", text="some words", fingerprint="sha256:fp", quality=None)
+    assert _unchanged_page(hop(), snap(text=None, title=None)).text == ""
+    for live, snapshot in [
+        (hop(doc_digest="sha256:bb"), snap()),
+        (hop(truncated="length"), snap()),
+        (hop(error="content coding broken: body kept as received"), snap()),
+        (hop(headers=[("Content-Type", "text/plain")]), snap()),
+        (hop(), snap(truncated=True)),
+        (hop(), snap(payload_digest=None)),
+        (hop(), None),
+    ]:
+        assert _unchanged_page(live, snapshot) is None, (live, snapshot)
+
+
+def test_a_stopped_run_stores_what_it_checked_and_gives_back_the_rest(tmp_path, web):
+    """Claims are taken in batches: those not started when the run stops are released."""
+    import threading
+
+    from archiver.progress import NoProgress
+
+    app = make_archive(tmp_path / "a", web, capture=FAST, check={"workers": 1})
+    urls = [f"https://bench00.test/link/{i}" for i in range(0, 800, 100)]
+    capture(app, web, [write_article(tmp_path, "links", urls)])
+    stop = threading.Event()
+
+    class StopAfterOne(NoProgress):
+        def advance(self, message: str) -> None:
+            super().advance(message)
+            stop.set()
+
+    summary = check_due(app, all_targets=True, progress=StopAfterOne(), stop=stop)
+    assert 1 <= summary.checked < len(urls)
+    rows = targets(app)
+    assert sum(len(checks_of(app, u)) for u in urls) == summary.checked
+    assert [u for u in urls if rows[u].claimed_by is not None] == []
+    lines = (app.settings.manifests_path / "ledger.jsonl").read_text().splitlines()
+    assert sum(json.loads(line)["event"] == "check" for line in lines) == summary.checked
+    # nothing is left claimed: the next run gets to every target
+    assert check_due(app, all_targets=True).checked == len(urls)
+    app.close()

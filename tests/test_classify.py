@@ -450,3 +450,17 @@ def test_next_check_delay(rot, retry, seconds):
 def test_failing_recheck_never_beyond_the_interval():
     short = replace(SETTINGS, interval=3600.0)
     assert next_check_delay(Rot.GONE, None, short) == 3600.0
+
+
+def test_identical_text_is_similar_without_comparing_shingles(monkeypatch):
+    from archiver import pages
+    from archiver.check.classify import text_similarity
+
+    text = "the same words in the same order"
+    assert pages.similarity(text, text) == 1.0
+    monkeypatch.setattr(pages, "similarity", lambda a, b: pytest.fail("shingles compared"))
+    obs = Observation(url="https://x.test/a", final_url="https://x.test/a", status=200,
+                      text=text, snapshot_text=text)  # fmt: skip
+    assert text_similarity(obs) == 1.0
+    verdict = classify(obs, threshold=0.5)
+    assert (verdict.rot, verdict.similarity) == (Rot.OK, 1.0)

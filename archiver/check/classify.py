@@ -227,6 +227,8 @@ def is_front_page_of(final_url: str, cited_url: str) -> bool:
 def text_similarity(obs: Observation) -> float | None:
     """Similarity of the live page to the latest good snapshot; None: nothing to compare."""
     if obs.snapshot_text and obs.text is not None:
+        if obs.text == obs.snapshot_text:  # what similarity() gives, without the shingles
+            return 1.0
         return round(pages.similarity(obs.text, obs.snapshot_text), 4)
     no_text = not obs.snapshot_text and not obs.text
     if no_text and obs.complete and obs.digest and obs.snapshot_digest:

@@ -23,12 +23,14 @@ rewritten.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import queue
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -42,6 +44,7 @@ from archiver.check.probe import ProbeAnswer, ProbeCache
 from archiver.errors import FetchError
 from archiver.net.fetch import Chain, Client
 from archiver.net.gate import HostGate
+from archiver.net.session import RecordingAdapter
 from archiver.pages import PageInfo, analyse, decode_html, fingerprint
 from archiver.progress import NoProgress, PlainProgress
 from archiver.store.work import CheckOutcome
@@ -150,6 +153,55 @@ def _answered(chain: Chain) -> bool:
     return chain.error is None and chain.final is not None and _ok_status(chain.final.status)
 
 
+# hosts whose connections a check run keeps open (LRU beyond that)
+POOL_HOSTS = 256
+
+
+def _shared_adapter(like) -> RecordingAdapter:
+    """A transport adapter like ``like`` (a new session's), pooling POOL_HOSTS hosts.
+
+    urllib3's pool managers and connection pools are thread-safe, and the recording
+    connections find their exchange (SSRF policy, time limit) in the calling thread.
+    """
+    return RecordingAdapter(
+        max_retries=like.max_retries,
+        pool_connections=POOL_HOSTS,
+        pool_maxsize=getattr(like, "_pool_maxsize", 8),
+    )
+
+
+def _unchanged_page(final, snapshot) -> PageInfo | None:
+    """The snapshot's page analysis when the live document is byte for byte the one it
+    was made from (same document digest, both read whole, same media type); else None.
+
+    Title, main text, fingerprint and quality are functions of the document's bytes (and
+    its charset), so analysing it again would find what the snapshot holds: a page that
+    did not change is not parsed again (trafilatura is most of a check's CPU). A body
+    that differs in any byte is analysed and compared as before.
+    """
+    if snapshot is None or not snapshot.payload_digest or snapshot.truncated:
+        return None
+    if final.truncated or final.error or final.doc_digest != snapshot.payload_digest:
+        return None
+    if final.content_type != snapshot.content_type:
+        return None
+    return PageInfo(
+        title=snapshot.title or "",
+        text=snapshot.text or "",
+        fingerprint=snapshot.text_fingerprint or "",
+        quality=snapshot.quality,
+    )
+
+
+@dataclass(frozen=True)
+class _Result:
+    """One target's check, computed in a pool thread, waiting to be recorded."""
+
+    target: Any
+    verdict: Verdict
+    outcome: CheckOutcome
+
+
 def _parsed_page(plan: Plan, html: str) -> PageInfo:
     parsed = plan.text_parser(html) if plan.text_parser else None
     if parsed is None:  # e.g. Telegram's "Post not found" widget
@@ -172,6 +224,7 @@ class _Checker:
         )
         self.local = threading.local()
         self.clients: list[Client] = []
+        self.adapter: RecordingAdapter | None = None
         self.lock = threading.Lock()
         self.probes = ProbeCache(self._probe)
         self.summary = CheckSummary()
@@ -180,9 +233,17 @@ class _Checker:
 
     def client(self) -> Client:
         if not hasattr(self.local, "client"):
-            self.local.client = Client(self.s.capture, self.gate, clock=self.app.clock)
+            client = Client(self.s.capture, self.gate, clock=self.app.clock)
             with self.lock:
-                self.clients.append(self.local.client)
+                self.clients.append(client)
+                if self.adapter is None:
+                    self.adapter = _shared_adapter(client.session.get_adapter("https://"))
+            # the run's worker threads share one connection pool per host: each session
+            # of its own kept up to 32 hosts' connections (LRU), so a run over more hosts
+            # opened a new connection and TLS handshake for nearly every request
+            client.session.mount("http://", self.adapter)
+            client.session.mount("https://", self.adapter)
+            self.local.client = client
         return self.local.client
 
     def fetch(self, url: str) -> Chain:
@@ -226,7 +287,9 @@ class _Checker:
         final = chain.final
         assert final is not None
         if not (plan.text_from and plan.text_parser):
-            page = analyse(final.head, final.header("content-type"))
+            page = _unchanged_page(final, snapshot) or analyse(
+                final.head, final.header("content-type")
+            )
             return chain, Observation.from_chain(url, chain, page, snapshot, now=now), ""
         source = self.fetch(plan.text_from)
         if not _answered(source):
@@ -248,11 +311,11 @@ class _Checker:
             verdict = classify(obs, threshold=threshold)
         return verdict
 
-    def inspect(self, target) -> tuple[dict[str, Any], Verdict, float | None]:
-        """(check row without the verdict, verdict, Retry-After) for one target."""
+    def inspect(self, target, snapshot) -> tuple[dict[str, Any], Verdict, float | None]:
+        """(check row without the verdict, verdict, Retry-After) for one target, given
+        its latest good snapshot (None: it has none)."""
         started = self.app.clock()
         plan = plan_for(target.url)
-        snapshot = self.app.store.latest_good_snapshot(target.id)
         try:
             chain, obs, prefix = self.observe(target.url, plan, snapshot)
             verdict = self.judge(target.url, plan, obs)
@@ -270,10 +333,11 @@ class _Checker:
         )
         return row, verdict, obs.retry_after
 
-    def one(self, target) -> None:
-        store = self.app.store
+    def one(self, target, snapshot=None) -> _Result:
+        """Fetch, classify and judge one claimed target (a pool thread); the recorder
+        stores the result. The claim is released if this fails."""
         try:
-            row, verdict, retry_after = self.inspect(target)
+            row, verdict, retry_after = self.inspect(target, snapshot)
             state = dead_rule(
                 target.consecutive_failures,
                 target.first_failure_at,
@@ -297,13 +361,25 @@ class _Checker:
                 recapture=verdict.rot == Rot.DRIFTED and self.cs.recapture_on_drift,
                 next_check_in=next_check_delay(verdict.rot, retry_after, self.cs),
             )
-            store.record_check(target, self.worker, outcome)
-            citing = store.citing_articles(target.id)
         except BaseException:
-            store.release(target.id, self.worker)
+            self.app.store.release(target.id, self.worker)
             raise
-        self._ledger(target, row)
-        self._count(target, verdict, state.dead, citing)
+        self.progress.advance(f"{verdict.rot.value}: {target.url}")
+        return _Result(target=target, verdict=verdict, outcome=outcome)
+
+    def record(self, results: list[_Result]) -> None:
+        """Store a batch of results in one transaction, then a ledger line each (after
+        the commit, as before), then count them. The recorder thread calls this."""
+        store = self.app.store
+        try:
+            store.record_checks([(r.target, r.outcome) for r in results])
+        except BaseException:
+            store.release_many([r.target.id for r in results], self.worker)
+            raise
+        citing = store.citing_articles_of([r.target.id for r in results])
+        for r in results:
+            self._ledger(r.target, r.outcome.checked)
+            self._count(r.target, r.verdict, r.outcome.dead, citing.get(r.target.id, []))
 
     def _ledger(self, target, row: dict[str, Any]) -> None:
         from archiver.manifest import ledger_for
@@ -337,7 +413,6 @@ class _Checker:
                 )
         if verdict.rot in FAILING:
             logger.info("%s: %s (%s)", target.url, verdict.rot.value, verdict.reason)
-        self.progress.advance(f"{verdict.rot.value}: {target.url}")
 
     def close(self) -> None:
         for c in self.clients:
@@ -351,34 +426,123 @@ def _target_ids(app, article_id: str | None) -> list[int] | None:
     return app.store.target_ids_for_articles([article_id])
 
 
+# Claims are taken CLAIM_BATCH_PER_WORKER × workers at a time (one transaction, and one
+# query for their snapshots) instead of one per free worker; results are stored up to
+# RECORD_BATCH at a time by the recorder thread. Both are far below the lease (10 min).
+CLAIM_BATCH_PER_WORKER = 4
+RECORD_BATCH = 64
+RECORD_WAIT = 0.5  # seconds the recorder waits to fill a batch
+
+
+class _Recorder(threading.Thread):
+    """Stores results in batches (`_Checker.record`) beside the pool threads.
+
+    Results wait at most RECORD_WAIT seconds (or until RECORD_BATCH are in); `close`
+    stores what is left and re-raises the first error. After an error the recorder
+    stops storing and releases the claims of what it is still handed.
+    """
+
+    def __init__(self, checker: _Checker) -> None:
+        super().__init__(name="check-recorder", daemon=True)
+        self.checker = checker
+        self.queue: queue.Queue[_Result | None] = queue.Queue()
+        self.error: BaseException | None = None
+
+    def put(self, result: _Result) -> None:
+        self.queue.put(result)
+
+    def run(self) -> None:
+        done = False
+        while not done:
+            batch: list[_Result] = []
+            item = self.queue.get()
+            deadline = time.monotonic() + RECORD_WAIT
+            while True:
+                if item is None:
+                    done = True
+                    break
+                batch.append(item)
+                if len(batch) >= RECORD_BATCH:
+                    break
+                try:
+                    item = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+            if not batch:
+                continue
+            if self.error is not None:
+                store = self.checker.app.store
+                with contextlib.suppress(Exception):
+                    store.release_many([r.target.id for r in batch], self.checker.worker)
+                continue
+            try:
+                self.checker.record(batch)
+            except BaseException as exc:  # re-raised by close() in the run's thread
+                self.error = exc
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
 def _run_pool(app, checker: _Checker, *, all_targets, since, target_ids, stop) -> None:
     """Claim and check until nothing is left (or ``stop``); a worker's bug re-raises here."""
     s = app.settings
     store = app.store
     workers = s.check.workers
+    batch = CLAIM_BATCH_PER_WORKER * workers
     progress = checker.progress
     submitted = 0
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
-        running: set = set()
-        while not (stop and stop.is_set()):
-            if len(running) < workers:
-                claimed = store.claim_run_checks(
-                    worker=checker.worker,
-                    lease=s.daemon.lease,
-                    limit=workers - len(running),
-                    all_archived=all_targets,
-                    since=since,
-                    target_ids=target_ids,
-                )
-                submitted += len(claimed)
-                if submitted > progress.total:  # became due while we ran
-                    progress.grow(submitted - progress.total)
-                running |= {pool.submit(checker.one, row) for row in claimed}
-                if not claimed and not running:
-                    break
-            done, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
-            for fut in done:
-                fut.result()
+    claimed: deque = deque()  # (target row, its latest good snapshot), not yet submitted
+    running: set = set()
+    recorder = _Recorder(checker)
+    recorder.start()
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
+            try:
+                while not (stop and stop.is_set()) and recorder.error is None:
+                    if len(claimed) < workers:
+                        rows = store.claim_run_checks(
+                            worker=checker.worker,
+                            lease=s.daemon.lease,
+                            limit=batch - len(claimed),
+                            all_archived=all_targets,
+                            since=since,
+                            target_ids=target_ids,
+                        )
+                        snapshots = store.latest_good_snapshots([r.id for r in rows])
+                        claimed.extend((r, snapshots.get(r.id)) for r in rows)
+                        submitted += len(rows)
+                        if submitted > progress.total:  # became due while we ran
+                            progress.grow(submitted - progress.total)
+                    while claimed and len(running) < workers:
+                        running.add(pool.submit(checker.one, *claimed.popleft()))
+                    if not claimed and not running:
+                        break
+                    done, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+                    _hand_over(done, recorder)
+            finally:
+                # stopped, or a worker's bug: the checks under way finish and are stored
+                done, running = wait(running), set()
+                _hand_over(done.done, recorder)
+    finally:
+        with contextlib.suppress(Exception):  # unstarted claims go back (else: the lease)
+            store.release_many([row.id for row, _ in claimed], checker.worker)
+        recorder.close()
+
+
+def _hand_over(done, recorder: _Recorder) -> None:
+    """Pass finished checks to the recorder; then re-raise the first worker's error."""
+    error: BaseException | None = None
+    for fut in done:
+        if fut.exception() is None:
+            recorder.put(fut.result())
+        elif error is None:
+            error = fut.exception()
+    if error is not None:
+        raise error
 
 
 def check_due(

@@ -7,11 +7,13 @@ checked twice by the same run, and `--all` ends although every archived target i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 
 from archiver.store import schema as t
+from archiver.store.work import CheckOutcome
 
 tg = t.target
 
@@ -52,3 +54,93 @@ class ChecksMixin:
         due = self._check_due(all_archived=all_archived, since=since, target_ids=target_ids)
         with self.read() as conn:
             return conn.execute(select(func.count()).select_from(tg).where(due)).scalar_one()
+
+    # ------------------------------------------------------------ batches of a run
+
+    def latest_good_snapshots(self, target_ids: list[int]) -> dict[int, Any]:
+        """{target id: its latest good snapshot} (`latest_good_snapshot` for many, one query)."""
+        if not target_ids:
+            return {}
+        s = t.snapshot
+        rank = (
+            func.row_number()
+            .over(partition_by=s.c.target_id, order_by=(s.c.captured_at.desc(), s.c.id.desc()))
+            .label("rank")
+        )
+        ranked = select(s, rank).where(s.c.target_id.in_(target_ids), s.c.good.is_(True)).subquery()
+        q = select(*(ranked.c[c.name] for c in s.columns)).where(ranked.c.rank == 1)
+        with self.read() as conn:
+            return {r.target_id: r for r in conn.execute(q)}
+
+    def citing_articles_of(self, target_ids: list[int]) -> dict[int, list[str]]:
+        """{target id: sorted ids of the articles citing it} (`citing_articles` for many)."""
+        found: dict[int, set[str]] = {i: set() for i in target_ids}
+        if not target_ids:
+            return {}
+        c = t.citation
+        with self.read() as conn:
+            q = select(c.c.target_id, c.c.article_id).where(c.c.target_id.in_(target_ids))
+            for r in conn.execute(q):
+                found[r.target_id].add(r.article_id)
+        return {i: sorted(ids) for i, ids in found.items()}
+
+    def record_checks(self, results: list[tuple[Any, CheckOutcome]]) -> None:
+        """`record_check` for many targets in one transaction: a check row each, the
+        targets moved on (and released), their articles' manifests marked dirty."""
+        if not results:
+            return
+        now = self.clock()
+        rows = [dict(target_id=target.id, **outcome.checked) for target, outcome in results]
+        plain: list[dict[str, Any]] = []  # record_check's values, grouped by their columns
+        recapture: list[dict[str, Any]] = []
+        for target, outcome in results:
+            values = dict(
+                id=target.id,
+                rot=outcome.rot,
+                dead=outcome.dead,
+                consecutive_failures=outcome.consecutive_failures,
+                first_failure_at=outcome.first_failure_at,
+                next_check_at=now + timedelta(seconds=outcome.next_check_in),
+                claimed_by=None,
+                claimed_until=None,
+            )
+            if outcome.recapture:
+                values.update(recapture=True, next_capture_at=now)
+            (recapture if outcome.recapture else plain).append(
+                {f"b_{k}": v for k, v in values.items()}
+            )
+        ids = sorted({target.id for target, _ in results})
+        a, c = t.article, t.citation
+        with self.tx() as conn:
+            conn.execute(t.check.insert(), rows)
+            for updates in (plain, recapture):
+                if updates:
+                    # bound as b_<column>: SQLAlchemy keeps the plain names for SET itself
+                    columns = {k[2:]: bindparam(k) for k in updates[0] if k != "b_id"}
+                    conn.execute(
+                        tg.update().where(tg.c.id == bindparam("b_id")).values(columns), updates
+                    )
+            # as mark_dirty_for_target, for every target at once (rows locked in id order)
+            clean = (
+                select(a.c.id)
+                .where(
+                    a.c.id.in_(select(c.c.article_id).where(c.c.target_id.in_(ids))),
+                    a.c.manifest_dirty.is_(False),
+                )
+                .order_by(a.c.id)
+                .with_for_update()
+            )
+            dirty = [r.id for r in conn.execute(clean)]
+            if dirty:
+                conn.execute(a.update().where(a.c.id.in_(dirty)).values(manifest_dirty=True))
+
+    def release_many(self, target_ids: list[int], worker: str) -> None:
+        """Give back claims not worked on (a stopped or failed run)."""
+        if not target_ids:
+            return
+        with self.tx() as conn:
+            conn.execute(
+                tg.update()
+                .where(tg.c.id.in_(target_ids), tg.c.claimed_by == worker)
+                .values(claimed_by=None, claimed_until=None)
+            )
