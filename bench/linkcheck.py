@@ -16,8 +16,14 @@ or a 301 to a moved copy). On the same list, through the same proxy and CA:
   --stdin -r0`` on the list, its defaults otherwise (10 threads, robots.txt honoured,
   at most 10 requests per second per host — its politeness).
 
+The archiver runs twice per round: with its defaults (2 requests a second per host),
+and at LinkChecker's politeness (`per_host_delay = 0.1 s`: 10 requests a second per
+host), the like-for-like comparison the goal is judged on. In the "later" world the rot
+type follows the host, so one host (bench13) answers 301 for all its 100 links: 200
+requests there make the floor of a run — 100 s at the defaults, 20 s at 0.1 s.
+
 Reported: URLs/s (links / wall time) for both, CPU seconds, peak RSS, and what each
-found; goal: the archiver at least as fast as LinkChecker.
+found; goal: the archiver at least as fast as LinkChecker at the same politeness.
 """
 
 from __future__ import annotations
@@ -84,9 +90,16 @@ def prepare(web: FixtureWeb, folder: Path, urls: list[str]) -> Path:
     return root
 
 
-def run_archiver(master: Path, folder: Path) -> tuple[Run, str]:
+EQUAL_DELAY = "0.1s"  # LinkChecker's default: maxrequestspersecond = 10 per host
+
+
+def run_archiver(
+    master: Path, folder: Path, web: FixtureWeb, delay: str | None = None
+) -> tuple[Run, str]:
     root = folder / "archive"
     shutil.copytree(master, root)
+    if delay is not None:
+        write_config(root, web, capture={"per_host_delay": delay})
     r = run_timed(archive_cmd(root / "config.toml", "check", "--all"), timeout=7200)
     r.check("archive check")
     found = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
@@ -125,12 +138,14 @@ def run(args: argparse.Namespace) -> Result:
     )
     result.settings = [
         f"{len(urls)} links on {HOSTS} hosts (~15 KB pages, 20–50 ms a response), 5 % rotted",
-        "archiver: `archive check --all`, check.workers = 8, per_host_delay = 0.5 s, "
-        "per_host_concurrency = 2 (defaults); LinkChecker: `--stdin -r0`, defaults (10 "
-        "threads, maxrequestspersecond = 10 per host, robots.txt)",
+        "archiver: `archive check --all`, check.workers = 8, per_host_concurrency = 2, "
+        "per_host_delay = 0.5 s (defaults) and, like for like, 0.1 s (10 requests/s per "
+        "host); LinkChecker: `--stdin -r0`, defaults (10 threads, maxrequestspersecond = "
+        "10 per host, robots.txt)",
         f"{repeat} run(s) each, alternating; medians",
     ]
     ours: list[Run] = []
+    equal: list[Run] = []
     peers: list[Run] = []
     said = {}
     with workdir("linkcheck", keep=args.keep) as tmp, FixtureWeb(tmp) as web:
@@ -139,41 +154,61 @@ def run(args: argparse.Namespace) -> Result:
         print(f"  set-up: {len(urls)} links captured in {time.perf_counter() - started:.0f} s")
         set_state(web, "later")
         for i in range(repeat):
-            for tool in ("archiver", "linkchecker") if i % 2 == 0 else ("linkchecker", "archiver"):
+            tools = ("archiver", "archiver@0.1s", "linkchecker")
+            for tool in tools if i % 2 == 0 else tools[::-1]:
                 folder = tmp / f"{tool}-{i}"
                 folder.mkdir()
                 if tool == "archiver":
-                    r, said[tool] = run_archiver(master, folder)
+                    r, said[tool] = run_archiver(master, folder, web)
                     ours.append(r)
+                elif tool == "archiver@0.1s":
+                    r, said[tool] = run_archiver(master, folder, web, EQUAL_DELAY)
+                    equal.append(r)
                 else:
                     r, said[tool] = run_linkchecker(web, urls, folder)
                     peers.append(r)
                 print(
-                    f"  {tool:11s} run {i + 1}/{repeat}: {r.wall:7.1f} s wall, "
+                    f"  {tool:13s} run {i + 1}/{repeat}: {r.wall:7.1f} s wall, "
                     f"{len(urls) / r.wall:6.1f} URLs/s, {r.cpu:6.1f} s CPU, {r.rss_mb:5.0f} MB RSS",
                     flush=True,
                 )
                 shutil.rmtree(folder, ignore_errors=True)
-    wall_a, wall_p = median([r.wall for r in ours]), median([r.wall for r in peers])
-    ups_a, ups_p = len(urls) / wall_a, len(urls) / wall_p
-    result.add(
-        "URLs per second",
-        f"{ups_a:.1f}",
-        f"{ups_p:.1f}",
-        f"{ratio(ups_a, ups_p):.2f}",
-        "≥ LinkChecker",
-        ups_a >= ups_p,
-    )
-    result.add("wall time", fmt_s(wall_a), fmt_s(wall_p), f"{ratio(wall_a, wall_p):.2f}")
-    cpu_a, cpu_p = median([r.cpu for r in ours]), median([r.cpu for r in peers])
-    result.add("CPU seconds", f"{cpu_a:.1f}", f"{cpu_p:.1f}", f"{ratio(cpu_a, cpu_p):.2f}")
-    rss_a, rss_p = median([r.rss_mb for r in ours]), median([r.rss_mb for r in peers])
-    result.add("peak RSS", f"{rss_a:.0f} MB", f"{rss_p:.0f} MB", f"{ratio(rss_a, rss_p):.1f}")
+    wall_p = median([r.wall for r in peers])
+    ups_p = len(urls) / wall_p
+    cpu_p = median([r.cpu for r in peers])
+    rss_p = median([r.rss_mb for r in peers])
+    for label, runs, goal in (
+        ("same politeness (0.1 s a host)", equal, True),
+        ("archiver defaults (0.5 s a host)", ours, False),
+    ):
+        wall_a = median([r.wall for r in runs])
+        ups_a = len(urls) / wall_a
+        result.add(
+            f"URLs per second, {label}",
+            f"{ups_a:.1f}",
+            f"{ups_p:.1f}",
+            f"{ratio(ups_a, ups_p):.2f}",
+            "≥ LinkChecker" if goal else "",
+            (ups_a >= ups_p) if goal else None,
+        )
+        result.add(
+            f"wall time, {label}", fmt_s(wall_a), fmt_s(wall_p), f"{ratio(wall_a, wall_p):.2f}"
+        )
+        cpu_a = median([r.cpu for r in runs])
+        result.add(
+            f"CPU seconds, {label}", f"{cpu_a:.1f}", f"{cpu_p:.1f}", f"{ratio(cpu_a, cpu_p):.2f}"
+        )
+        rss_a = median([r.rss_mb for r in runs])
+        result.add(
+            f"peak RSS, {label}", f"{rss_a:.0f} MB", f"{rss_p:.0f} MB", f"{ratio(rss_a, rss_p):.1f}"
+        )
     result.notes.append(f"archiver: {said.get('archiver', '')}")
+    result.notes.append(f"archiver at 0.1 s: {said.get('archiver@0.1s', '')}")
     result.notes.append(f"LinkChecker: {said.get('linkchecker', '')}")
     result.notes.append(
-        "the archiver's floor with politeness on: 100 links per host at one start per "
-        f"0.5 s is 50 s ({len(urls) / 50:.0f} URLs/s) for the full list"
+        "the archiver's floor: bench13.test answers 301 for all its 100 links, 200 requests "
+        f"to one host: 100 s at one start per 0.5 s ({len(urls) / 100:.0f} URLs/s), 20 s "
+        f"at 0.1 s ({len(urls) / 20:.0f} URLs/s)"
         if len(urls) == FULL["links"]
         else "quick run: 10 links per host"
     )
