@@ -548,6 +548,16 @@ def test_join_reads_the_gap_where_a_part_did_not_pass_its_predecessor_s_end(tmp_
     assert any(off == offs[7] for off, _ in whole.problems)
 
 
+def _allow_fork(verify_mod, monkeypatch) -> None:
+    """Parallel verify even with the session's fixture-web threads in this process (the
+    workers touch none of their locks); skipped only where fork does not exist."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(verify_mod, "_parallel_ok", lambda: True)
+
+
 def test_parallel_verify_finds_what_serial_verify_finds(archive, monkeypatch):
     import archiver.manifest.verify as verify_mod
 
@@ -561,6 +571,7 @@ def test_parallel_verify_finds_what_serial_verify_finds(archive, monkeypatch):
             super().__init__(workers)
 
     monkeypatch.setattr(verify_mod, "_Pool", Counted)
+    _allow_fork(verify_mod, monkeypatch)
     assert verify(app, workers=2, part_bytes=1).problems == ()
     _flip(app.settings.root / WARC, closed[1]["offset"] + closed[1]["length"] // 2)
     _update_snapshot(app, closed[2]["record_id"], payload_digest="sha256:" + "0" * 64)
@@ -591,8 +602,7 @@ def test_a_failing_worker_is_one_line_on_stderr(archive, monkeypatch, fault, lin
 
     monkeypatch.setattr(verify_mod, "PARALLEL_BYTES", 0)
     monkeypatch.setattr(verify_mod, "_cpus", lambda: 2)
-    if not verify_mod._parallel_ok():
-        pytest.skip("this process cannot fork workers")
+    _allow_fork(verify_mod, monkeypatch)
 
     def sha_in_worker(*args):  # workers are forked: they see this patch
         if fault == "die":
@@ -615,8 +625,7 @@ def test_ctrl_c_stops_the_workers(archive, monkeypatch):
     import archiver.manifest.verify as verify_mod
 
     app, _, _ = archive
-    if not verify_mod._parallel_ok():
-        pytest.skip("this process cannot fork workers")
+    _allow_fork(verify_mod, monkeypatch)
 
     def interrupted(*args):
         assert multiprocessing.active_children()  # the pool's workers are running
