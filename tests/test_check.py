@@ -488,3 +488,30 @@ def test_a_stopped_run_stores_what_it_checked_and_gives_back_the_rest(tmp_path, 
     # nothing is left claimed: the next run gets to every target
     assert check_due(app, all_targets=True).checked == len(urls)
     app.close()
+
+
+def test_checks_are_polite_through_the_stores_gate(tmp_path, store_backend):
+    """Checks use the capture's gate: shared through PostgreSQL by every worker (its
+    slots and start times live in the database), in-process on SQLite."""
+    from archiver.check.run import _Checker
+    from archiver.net.gate import HostGate
+    from archiver.progress import NoProgress
+    from archiver.store.hostgate import SharedHostGate
+
+    app = make_archive(tmp_path / "a", capture={"per_host_concurrency": 1, "per_host_delay": "2s"})
+    try:
+        inner = _Checker(app, NoProgress(), "w").gate.inner
+        assert isinstance(inner, SharedHostGate if store_backend else HostGate)
+        if store_backend is None:
+            assert type(inner) is HostGate
+        assert inner.concurrency == 1
+        # two runs (two workers) of one archive: the second waits for the first's start
+        other = _Checker(app, NoProgress(), "w2").gate.inner
+        started = time.monotonic()
+        with inner.slot("polite.test"):
+            pass
+        with other.slot("polite.test"):
+            waited = time.monotonic() - started
+        assert (waited >= 1.5) == (store_backend is not None), waited
+    finally:
+        app.close()

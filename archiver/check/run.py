@@ -47,6 +47,7 @@ from archiver.net.gate import HostGate
 from archiver.net.session import RecordingAdapter
 from archiver.pages import PageInfo, analyse, decode_html, fingerprint
 from archiver.progress import NoProgress, PlainProgress
+from archiver.store.hostgate import host_gate
 from archiver.store.work import CheckOutcome
 
 logger = logging.getLogger(__name__)
@@ -65,17 +66,19 @@ class HostDeferred(FetchError):
         self.wait = wait
 
 
-class _CheckGate(HostGate):
+class _CheckGate:
     """The run's host gate; a long Retry-After skips the host's later fetches.
 
-    `HostGate` sleeps out a Retry-After (up to an hour) in every worker that reaches the
-    host. Here the wait is remembered in full, the gate itself sleeps at most SKIP_WAIT,
-    and a fetch that would start before the host's wait ends is refused (HostDeferred)
-    before it waits for a slot and again after: no request goes out early.
+    Politeness itself is the store's gate (`host_gate`: in-process on SQLite, shared by
+    every worker through PostgreSQL), the same one captures use. A gate sleeps out a
+    Retry-After (up to an hour) in every worker that reaches the host; here the wait is
+    remembered in full, the gate itself is asked to wait at most SKIP_WAIT, and a fetch
+    that would start before the host's wait ends is refused (HostDeferred) before it
+    waits for a slot and again after: no request goes out early.
     """
 
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
+    def __init__(self, inner: HostGate) -> None:
+        self.inner = inner
         self._until: dict[str, float] = {}
         self._until_lock = threading.Lock()
 
@@ -83,7 +86,7 @@ class _CheckGate(HostGate):
         with self._until_lock:
             until = max(self._until.get(host, 0.0), time.monotonic() + seconds)
             self._until[host] = until
-        super().defer(host, min(seconds, SKIP_WAIT))
+        self.inner.defer(host, min(seconds, SKIP_WAIT))
 
     def wait_left(self, host: str) -> float:
         with self._until_lock:
@@ -97,7 +100,7 @@ class _CheckGate(HostGate):
     @contextmanager
     def slot(self, host: str) -> Iterator[None]:
         self._refuse_if_deferred(host, SKIP_WAIT)
-        with super().slot(host):  # sleeps out a short Retry-After
+        with self.inner.slot(host):  # sleeps out a short Retry-After
             self._refuse_if_deferred(host, 0.5)
             yield
 
@@ -220,7 +223,11 @@ class _Checker:
         self.progress = progress
         self.worker = worker
         self.gate = _CheckGate(
-            concurrency=self.s.capture.per_host_concurrency, delay=self.s.capture.per_host_delay
+            host_gate(
+                app.store,
+                concurrency=self.s.capture.per_host_concurrency,
+                delay=self.s.capture.per_host_delay,
+            )
         )
         self.local = threading.local()
         self.clients: list[Client] = []
