@@ -38,24 +38,25 @@ def _profiled_threads(profiles: list[cProfile.Profile]) -> None:
     from archiver.check import run as check_run
 
     _profile_method(check_run._Checker, profiles)
+    _profile_method(check_run._Checker, profiles, "record")  # the check recorder thread
     _profile_method(capture_run._Capturer, profiles)
 
 
-def _profile_method(cls, profiles: list[cProfile.Profile]) -> None:
-    original = cls.one
+def _profile_method(cls, profiles: list[cProfile.Profile], name: str = "one") -> None:
+    original = getattr(cls, name)
     lock = threading.Lock()
 
-    def one(self, target):
+    def one(self, *args, **kw):
         prof = cProfile.Profile(time.thread_time)
         prof.enable()
         try:
-            return original(self, target)
+            return original(self, *args, **kw)
         finally:
             prof.disable()
             with lock:
                 profiles.append(prof)
 
-    cls.one = one
+    setattr(cls, name, one)
 
 
 def profile_add(
@@ -113,6 +114,7 @@ BUCKETS = (
     "archiver.store.work:WorkMixin.find_resource",
     "archiver.capture.records:http_record",
     "archiver.capture.warc:WarcSink.write",
+    "archiver.capture.warc:WarcSink.append",
     "archiver.capture.warc:compress_record",
     "archiver.capture.requisites:html_requisites",
     "archiver.capture.requisites:outlinks",
@@ -123,6 +125,7 @@ BUCKETS = (
     "archiver.store.work:WorkMixin.claim_captures",
     "archiver.store.work:WorkMixin.citing_articles",
     "archiver.capture.run:_Capturer._ledger",
+    "archiver.capture.run:index_new_warcs",
     "archiver.manifest:refresh",
     "archiver.service:add_one",
 )
@@ -137,10 +140,11 @@ CHECK_BUCKETS = (
     "archiver.pages:analyse",
     "archiver.pages:main_text",
     "archiver.check.classify:classify",
-    "archiver.store.work:WorkMixin.latest_good_snapshot",
-    "archiver.store.work:WorkMixin.record_check",
-    "archiver.store.work:WorkMixin.citing_articles",
+    "archiver.store.checks:ChecksMixin.latest_good_snapshots",
+    "archiver.store.checks:ChecksMixin.record_checks",
+    "archiver.store.checks:ChecksMixin.citing_articles_of",
     "archiver.store.checks:ChecksMixin.claim_run_checks",
+    "archiver.check.run:_Checker.record",
     "archiver.check.run:_Checker._ledger",
     "archiver.manifest:refresh",
 )
@@ -216,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--links", type=int, default=1000, help="check: links to check")
     p.add_argument("--pages", type=int, default=40)
     p.add_argument("--hosts", type=int, default=10)
+    p.add_argument("--workers", type=int, default=64, help="capture: capture.workers")
     p.add_argument("--size-mib", type=int, default=256)
     p.add_argument("--random", action="store_true", help="bigbody: incompressible bytes")
     p.add_argument("--top", type=int, default=35)
@@ -234,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             return _show(stats, args)
         if args.what == "capture":
             urls = page_urls(args.pages, args.hosts)
-            capture = {"workers": 64}
+            capture = {"workers": args.workers}
         else:
             size = args.size_mib * 2**20
             path = "bench00.test/random" if args.random else "cases.test/big"

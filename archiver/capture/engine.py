@@ -25,12 +25,23 @@ from archiver.store.work import CaptureOutcome
 logger = logging.getLogger(__name__)
 
 
+# a capture's records are appended to the WARC in a few pieces, not a piece per fetch:
+# when this many bytes of finished gzip members are waiting, and when it ends (before
+# its rows are committed); one lock and one fsync a piece. Bigger pieces save little
+# more CPU and hold more in memory (4 MiB: +58 MB peak RSS with 64 capture threads;
+# 256 KiB: +18 MB, the same CPU)
+FLUSH_BYTES = 256 << 10
+
+
 @dataclass
 class Written:
-    """A response (or revisit) record that was written, and what it held."""
+    """A response (or revisit) record that was written, and what it held.
+
+    ``loc`` is known once the record has been appended to the WARC (`CaptureJob.flush`).
+    """
 
     hop: Hop
-    loc: RecordLoc
+    loc: RecordLoc | None
     record_id: str
     record_type: str
     warc_payload_digest: str
@@ -47,16 +58,63 @@ class CaptureJob:
     find_resource: Callable[[str, str], object | None]
     ids: Callable[[], str] = rec.make_record_id
     resources: list[dict] = field(default_factory=list)
+    # the resources written as full responses after a dedup lookup found nothing: once
+    # stored, they are what later lookups of the same URL and digest find
+    looked_up: list[dict] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     written: int = 0
     # called after every fetch: a long capture (hundreds of requisites) renews its
     # claim on the target so no other worker takes it over mid-capture
     keepalive: Callable[[], None] = lambda: None
+    # finished gzip members not yet appended, a group per `add`, each group with what
+    # learns where its first record landed
+    _pending: list[tuple[list, Written | None, dict | None]] = field(default_factory=list)
+    _pending_bytes: int = 0
+
+    # ------------------------------------------------------------ the WARC
+
+    def add(self, records: list, written: Written | None = None, resource: dict | None = None):
+        """Queue records for the WARC, together; the first one's location goes to
+        ``written`` and ``resource`` (warc, offset) when they are appended (`flush`)."""
+        members = self.sink.compress(records)
+        self._pending.append((members, written, resource))
+        for m in members:
+            self._pending_bytes += m.seek(0, 2)
+            m.seek(0)
+        self.written += len(records)
+        if self._pending_bytes >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Append the queued records to the WARC (in order, fsync'd) and place them."""
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        if not pending:
+            return
+        locs = iter(self.sink.append([members for members, _, _ in pending]))
+        for members, written, resource in pending:
+            first = next(locs)
+            for _ in members[1:]:
+                next(locs)
+            if written is not None:
+                written.loc = first
+            if resource is not None:
+                resource.update(warc=first.warc, offset=first.offset)
+
+    def discard(self) -> None:
+        """Drop queued records (a capture that stopped on an exception)."""
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        for members, _, _ in pending:
+            for m in members:
+                m.close()
 
     # ------------------------------------------------------------ records
 
+    @staticmethod
+    def _dedupable(hop: Hop) -> bool:
+        return hop.status == 200 and not hop.truncated and bool(hop.doc_digest)
+
     def _dedup(self, hop: Hop):
-        if hop.status != 200 or hop.truncated or not hop.doc_digest:
+        if not self._dedupable(hop):
             return None
         return self.find_resource(hop.url, hop.doc_digest)
 
@@ -113,28 +171,30 @@ class CaptureJob:
             extra={"WARC-Concurrent-To": response_id},
         )
         warc_digest = response.rec_headers.get_header("WARC-Payload-Digest") or ""
-        loc = self.sink.write([response, request])[0]
-        self.written += 2
+        resource = None
         if rtype == "response" and hop.status and hop.doc_digest:
-            self.resources.append(
-                dict(
-                    url=hop.url,
-                    payload_digest=hop.doc_digest,
-                    warc_payload_digest=warc_digest,
-                    record_id=response_id,
-                    warc_date=rec.warc_date(hop.started_at),
-                    warc=loc.warc,
-                    offset=loc.offset,
-                )
+            resource = dict(
+                url=hop.url,
+                payload_digest=hop.doc_digest,
+                warc_payload_digest=warc_digest,
+                record_id=response_id,
+                warc_date=rec.warc_date(hop.started_at),
+                warc=None,  # warc and offset: set when appended (flush)
+                offset=None,
             )
-        return Written(
+            self.resources.append(resource)
+            if self._dedupable(hop):
+                self.looked_up.append(resource)
+        written = Written(
             hop,
-            loc,
+            None,
             response_id,
             rtype,
             warc_digest,
             original.record_id if original is not None else None,
         )
+        self.add([response, request], written, resource)
+        return written
 
     def fetch_and_write(self, url: str) -> tuple[Chain, list[Written]]:
         """Fetch a URL (all hops) and write what came back; the chain is closed after."""
@@ -218,8 +278,7 @@ def _metadata(
         record_id=job.ids(),
         extra={"WARC-Concurrent-To": page.record_id},
     )
-    job.sink.write([record])
-    job.written += 1
+    job.add([record])
 
 
 def _cut_reason(hop: Hop) -> str | None:
@@ -247,11 +306,21 @@ def _failure_reason(chain: Chain) -> str:
 
 
 def capture_target(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
+    """Capture one target; its records are in the WARC (fsync'd) when this returns."""
+    try:
+        return _capture(url, job, citing)
+    except BaseException:
+        job.discard()
+        raise
+
+
+def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
     plan = plan_for(url)
     chain, written = job.fetch_and_write(plan.primary)
     job.seen.add(urls.normalise(plan.primary, drop_tracking=False))
     final_w = written[-1] if written and written[-1].hop is chain.final else None
     if final_w is None:
+        job.flush()
         return CaptureOutcome(state="failed", error=_failure_reason(chain), resources=job.resources)
     final = final_w.hop
     extra_texts: dict[str, str] = {}
@@ -272,6 +341,8 @@ def capture_target(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutco
         resources += job.requisites(html, final.url, job.settings.max_requisites)
     page = _page_info(plan, final, extra_texts)
     _metadata(job, plan, final_w, chain, citing, html, resources, final.started_at)
+    job.flush()
+    assert final_w.loc is not None
     snapshot = dict(
         captured_at=final.started_at,
         warc=final_w.loc.warc,

@@ -258,13 +258,15 @@ class WarcSink:
             info={"isPartOf": "archiver", "operator": os.environ.get("USER", "")},
         )
         self._append([compress_record(info, self.gzip_level)])
+        self._sync(0, 0)
         logger.info("opened %s", self.rel(self._path))
 
     def rel(self, path: Path) -> str:
         return path.resolve().relative_to(self.root.resolve()).as_posix()
 
     def _append(self, members: list[SpooledTemporaryFile]) -> list[tuple[int, int]]:
-        """Append finished gzip members; on any OS error cut the file back, raise."""
+        """Append finished gzip members, flushed to the OS (the caller fsyncs: `_sync`);
+        on any OS error cut the file back, raise."""
         assert self._f is not None
         start = self._f.seek(0, os.SEEK_END)
         spans = []
@@ -276,33 +278,66 @@ class WarcSink:
                     self._sha.update(chunk)
                 spans.append((offset, self._f.tell() - offset))
             self._f.flush()
-            os.fsync(self._f.fileno())
         except OSError as exc:
-            self._f.truncate(start)
-            self._f.flush()
-            self._sha = _rehash(self._f, start)
-            what = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
-            raise WarcWriteError(f"cannot write {self.rel(self._path)}.open: {what}") from exc
+            self._cut(start, self._records, exc)
         self._records += len(members)
         return spans
+
+    def _sync(self, start: int, records: int) -> None:
+        """fsync the current file; on an OS error cut it back to ``start`` (where the
+        unsynced records began, ``records`` before them) and raise."""
+        assert self._f is not None
+        try:
+            os.fsync(self._f.fileno())
+        except OSError as exc:
+            self._cut(start, records, exc)
+
+    def _cut(self, start: int, records: int, exc: OSError):
+        assert self._f is not None
+        self._f.truncate(start)
+        self._f.flush()
+        self._sha = _rehash(self._f, start)
+        self._records = records
+        what = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
+        raise WarcWriteError(f"cannot write {self.rel(self._path)}.open: {what}") from exc
 
     # ------------------------------------------------------------ public
 
     def write(self, records: list[ArcWarcRecord]) -> list[RecordLoc]:
-        """Write records contiguously; returns where each one landed."""
-        members = [compress_record(r, self.gzip_level) for r in records]
+        """Write records contiguously, fsync'd when this returns; where each one landed."""
+        return self.append([self.compress(records)])
+
+    def compress(self, records: list[ArcWarcRecord]) -> list[SpooledTemporaryFile]:
+        """Each record as its finished gzip member (no lock; for `append`)."""
+        return [compress_record(r, self.gzip_level) for r in records]
+
+    def append(self, groups: list[list[SpooledTemporaryFile]]) -> list[RecordLoc]:
+        """Append groups of finished members (`compress`), in order, each group contiguous;
+        where each member landed. The file rotates between groups as it would between
+        `write` calls; everything is fsync'd when this returns (one fsync per file, not one
+        per group). The members are closed after."""
+        locs: list[RecordLoc] = []
         try:
             with self._lock:
-                if self._f is None:
-                    self._open()
-                spans = self._append(members)
-                rel = self._rel
-                if self._f.tell() >= self.max_size:
-                    self._close_locked()
-            return [RecordLoc(rel, off, length) for off, length in spans]
+                start = records = None  # where this call's unsynced records begin
+                for group in groups:
+                    if self._f is None:
+                        self._open()
+                    if start is None:
+                        start = self._f.seek(0, os.SEEK_END)
+                        records = self._records
+                    spans = self._append(group)
+                    locs += [RecordLoc(self._rel, off, length) for off, length in spans]
+                    if self._f.tell() >= self.max_size:
+                        self._close_locked()  # fsyncs the file it closes
+                        start = None
+                if start is not None:
+                    self._sync(start, records)
+            return locs
         finally:
-            for m in members:
-                m.close()
+            for group in groups:
+                for m in group:
+                    m.close()
 
     def _close_locked(self) -> None:
         if self._f is None:

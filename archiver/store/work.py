@@ -7,12 +7,16 @@ SELECT … FOR UPDATE SKIP LOCKED. A crashed worker's lease simply expires.
 
 from __future__ import annotations
 
+import functools
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
+from archiver.errors import StoreError
 from archiver.store import schema as t
 
 tg = t.target
@@ -38,6 +42,29 @@ class CheckOutcome:
     first_failure_at: Any
     recapture: bool
     next_check_in: float
+
+
+# built once: constructing the select for every fetched response cost more CPU than
+# running it (~0.18 of ~0.28 ms a lookup)
+_FIND_RESOURCE = (
+    select(t.resource)
+    .where(
+        t.resource.c.url == bindparam("url"),
+        t.resource.c.payload_digest == bindparam("payload_digest"),
+    )
+    .order_by(t.resource.c.id)
+    .limit(1)
+)
+
+_RESOURCE_COLUMNS = tuple(c.name for c in t.resource.columns)
+
+
+@functools.cache
+def _sqlite_find_resource(dialect) -> tuple[str, tuple[tuple[str, object], ...]]:
+    """_FIND_RESOURCE as SQLite text and its positional parameters (name, fixed value)."""
+    compiled = _FIND_RESOURCE.compile(dialect=dialect)
+    values = compiled.construct_params({"url": "", "payload_digest": ""})
+    return compiled.string, tuple((k, values[k]) for k in compiled.positiontup or ())
 
 
 def _unclaimed(now):
@@ -147,14 +174,35 @@ class WorkMixin:
 
     def find_resource(self, url: str, payload_digest: str):
         """The first stored response of ``url`` with this document digest, if any."""
-        r = t.resource
+        if self.is_sqlite:
+            return self._find_resource_sqlite(url, payload_digest)
         with self.read() as conn:
             return conn.execute(
-                select(r)
-                .where(r.c.url == url, r.c.payload_digest == payload_digest)
-                .order_by(r.c.id)
-                .limit(1)
+                _FIND_RESOURCE, {"url": url, "payload_digest": payload_digest}
             ).first()
+
+    def _find_resource_sqlite(self, url: str, payload_digest: str):
+        """The same query on a pooled connection's own cursor: a capture asks once per
+        fetched response, and SQLAlchemy's execution path cost ~4× the query itself."""
+        sql, order = _sqlite_find_resource(self.engine.dialect)
+        given = {"url": url, "payload_digest": payload_digest}
+        args = tuple(given.get(k, v) for k, v in order)
+        try:
+            raw = self.engine.raw_connection()
+            try:
+                cur = raw.cursor()
+                try:
+                    cur.execute(sql, args)
+                    row = cur.fetchone()
+                finally:
+                    cur.close()
+            finally:
+                raw.close()  # back to the pool
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"store: {exc}") from exc
+        if row is None:
+            return None
+        return SimpleNamespace(**dict(zip(_RESOURCE_COLUMNS, row, strict=True)))
 
     def latest_good_snapshot(self, target_id: int):
         s = t.snapshot
