@@ -486,3 +486,23 @@ def test_replay_index_follows_closed_warcs(archive, tmp_path):
     index = (archive.root / "warcs" / "index.cdxj").read_text().splitlines()
     assert any('"url": "https://cases.test/plain"' in line for line in index)
     assert index == sorted(index)
+
+
+def test_every_response_names_its_peer_also_on_a_reused_connection(tmp_path, web, monkeypatch):
+    """WARC-IP-Address is on every response record, not only the first on a connection
+    (kept-alive connections are reused by the next requests to the host)."""
+    real = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, *a, **kw: real("127.0.0.1" if host == "private.test" else host, *a, **kw),
+    )
+    app = make_archive(tmp_path / "a", capture={"allow_private": True, "workers": 1})
+    urls = [f"http://private.test:{web.http_port}/ok?n={i}" for i in range(3)]
+    add_sources(app, [str(article(tmp_path, *urls))], capture=True)
+    peers = []
+    for url in urls:
+        (snap,) = snapshots(app, url)
+        headers, _, _ = record_at(app.root, snap.warc, snap.offset)
+        peers.append(headers.get_header("WARC-IP-Address"))
+    assert peers == ["127.0.0.1"] * 3

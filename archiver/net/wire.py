@@ -15,6 +15,7 @@ address; then only names/literals are checked (see `urls.url_refusal`).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import threading
@@ -188,6 +189,13 @@ class _RecordingMixin:
         ex = current()
         if ex is not None:
             ex.sock = self.sock  # type: ignore[attr-defined]
+            if not self._in_tunnel and ex.peer_ip is None:
+                # a kept-alive connection is reused without `_new_conn`: its peer (checked
+                # when it was opened) and its route are this request's too
+                ex.via_proxy = self._via_proxy()
+                if not ex.via_proxy:
+                    with contextlib.suppress(OSError, AttributeError):
+                        ex.peer_ip = self.sock.getpeername()[0]  # type: ignore[attr-defined]
             if ex.record and not self._in_tunnel:
                 if hasattr(data, "read"):
                     raise TypeError("streamed request bodies are not recorded")
