@@ -95,7 +95,6 @@ def _add_from_warc(
     app: App, sources: tuple[str, ...], warcs: tuple[Path, ...], queue: bool
 ) -> None:
     """`add [SOURCE...] --from-warc FILE`: store the articles, import, capture the rest."""
-    from archiver.capture.run import capture_pending
     from archiver.interop.importer import import_warc
     from archiver.service import AddReport, add_sources
 
@@ -103,16 +102,14 @@ def _add_from_warc(
     _print_added(report.results)
     for path in warcs:
         click.echo(import_warc(app, path).line())
-    ids = sorted({r.article_id for r in report.results})
-    if ids and not queue:  # what the WARCs did not hold is captured now, as `add` does
-        targets = app.store.target_ids_for_articles(ids)
-        _print_capture_summary(capture_pending(app, progress=_progress(), target_ids=targets))
-    elif ids:
-        click.echo("Queued: run `archive capture` (or the daemon) to capture the rest.")
-    for message in report.errors:
-        click.echo(f"Error: {message}", err=True)
-    if report.errors:
-        raise SystemExit(SourceError.exit_code)
+    # what the WARCs did not hold is captured now, as `add` does
+    _capture_added(
+        app,
+        sorted({r.article_id for r in report.results}),
+        queue=queue,
+        errors=report.errors,
+        queued="Queued: run `archive capture` (or the daemon) to capture the rest.",
+    )
 
 
 @cli.command()
@@ -161,3 +158,19 @@ def check_cmd(app: App, article: str | None, all_targets: bool) -> None:
         cited = f" (cited by {', '.join(f.articles)})" if f.articles else ""
         click.echo(f"  {f.rot.value}{dead}: {f.url}: {f.reason}{cited}")
     click.echo(summary.line())
+
+
+def _capture_added(app: App, ids: list[str], *, queue: bool, errors, queued: str) -> None:
+    """After articles were added: capture their targets now (or say they are queued),
+    then one `Error:` line per source that failed, and exit 4 if any did."""
+    if ids and not queue:
+        from archiver.capture.run import capture_pending
+
+        targets = app.store.target_ids_for_articles(ids)
+        _print_capture_summary(capture_pending(app, progress=_progress(), target_ids=targets))
+    elif ids:
+        click.echo(queued)
+    for message in errors:
+        click.echo(f"Error: {message}", err=True)
+    if errors:
+        raise SystemExit(SourceError.exit_code)

@@ -7,8 +7,7 @@ from rich.table import Table
 
 from archiver.app import App, load_app
 from archiver.cli.base import _quiet, cli, out, pass_app, short_name
-from archiver.cli.capturing import _print_capture_summary, _progress
-from archiver.errors import SourceError
+from archiver.cli.capturing import _capture_added
 
 
 @cli.command()
@@ -93,18 +92,13 @@ def intake(app: App, once: bool, queue: bool, force: bool) -> None:
                 f"from {r.source}"
             )
     click.echo(summary.line())
-    ids = summary.article_ids
-    if ids and not queue:
-        from archiver.capture.run import capture_pending
-
-        targets = app.store.target_ids_for_articles(ids)
-        _print_capture_summary(capture_pending(app, progress=_progress(), target_ids=targets))
-    elif ids:
-        click.echo("Queued: run `archive capture` (or the daemon) to capture.")
-    for message in summary.errors:
-        click.echo(f"Error: {message}", err=True)
-    if summary.errors:
-        raise SystemExit(SourceError.exit_code)
+    _capture_added(
+        app,
+        summary.article_ids,
+        queue=queue,
+        errors=summary.errors,
+        queued="Queued: run `archive capture` (or the daemon) to capture.",
+    )
 
 
 @cli.command("migrate")

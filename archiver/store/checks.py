@@ -7,7 +7,7 @@ checked twice by the same run, and `--all` ends although every archived target i
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select
@@ -94,18 +94,7 @@ class ChecksMixin:
         plain: list[dict[str, Any]] = []  # record_check's values, grouped by their columns
         recapture: list[dict[str, Any]] = []
         for target, outcome in results:
-            values = dict(
-                id=target.id,
-                rot=outcome.rot,
-                dead=outcome.dead,
-                consecutive_failures=outcome.consecutive_failures,
-                first_failure_at=outcome.first_failure_at,
-                next_check_at=now + timedelta(seconds=outcome.next_check_in),
-                claimed_by=None,
-                claimed_until=None,
-            )
-            if outcome.recapture:
-                values.update(recapture=True, next_capture_at=now)
+            values = dict(id=target.id, **outcome.target_values(now))
             (recapture if outcome.recapture else plain).append(
                 {f"b_{k}": v for k, v in values.items()}
             )

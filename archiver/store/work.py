@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -42,6 +42,21 @@ class CheckOutcome:
     first_failure_at: Any
     recapture: bool
     next_check_in: float
+
+    def target_values(self, now: datetime) -> dict[str, Any]:
+        """The target's columns after this check (claim released, next check set)."""
+        values = dict(
+            rot=self.rot,
+            dead=self.dead,
+            consecutive_failures=self.consecutive_failures,
+            first_failure_at=self.first_failure_at,
+            next_check_at=now + timedelta(seconds=self.next_check_in),
+            claimed_by=None,
+            claimed_until=None,
+        )
+        if self.recapture:
+            values.update(recapture=True, next_capture_at=now)
+        return values
 
 
 # built once: constructing the select for every fetched response cost more CPU than
@@ -268,17 +283,7 @@ class WorkMixin:
         now = self.clock()
         with self.tx() as conn:
             res = conn.execute(t.check.insert().values(target_id=target.id, **outcome.checked))
-            values = dict(
-                rot=outcome.rot,
-                dead=outcome.dead,
-                consecutive_failures=outcome.consecutive_failures,
-                first_failure_at=outcome.first_failure_at,
-                next_check_at=now + timedelta(seconds=outcome.next_check_in),
-                claimed_by=None,
-                claimed_until=None,
-            )
-            if outcome.recapture:
-                values.update(recapture=True, next_capture_at=now)
+            values = outcome.target_values(now)
             conn.execute(tg.update().where(tg.c.id == target.id).values(**values))
             self.mark_dirty_for_target(conn, target.id)
             return res.inserted_primary_key[0]
