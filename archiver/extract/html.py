@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup
+import warnings
+
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
 from archiver import urls
 from archiver.extract.common import (
@@ -16,6 +18,10 @@ from archiver.extract.common import (
 
 _BLOCKS = ["p", "li", "td", "th", "blockquote", "figcaption", "dd", "h1", "h2", "h3", "h4", "h5"]
 _CHROME = ["nav", "header", "footer", "aside", "script", "style", "noscript", "form"]
+
+# what we parse is always markup (an article or a fetched page), even when it is short
+# and looks like a file name or a URL: bs4's warning about that is noise here
+warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
 
 
 def _article_body(soup: BeautifulSoup):
