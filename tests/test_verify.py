@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import time
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
@@ -634,5 +635,9 @@ def test_ctrl_c_stops_the_workers(archive, monkeypatch):
     monkeypatch.setattr(verify_mod._Verifier, "check_file", interrupted)
     with pytest.raises(KeyboardInterrupt) as caught:
         verify(app, workers=2, part_bytes=1)
-    assert multiprocessing.active_children() == []  # stopped, not left for exit
+    # stopped, not left for exit (an idle pool worker would wait for work forever)
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert multiprocessing.active_children() == []
     del caught

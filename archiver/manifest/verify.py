@@ -396,6 +396,9 @@ class _Pool:
         self.pool.shutdown(wait=False, cancel_futures=True)
         for proc in procs:
             proc.terminate()
+        # then let the executor wind down: nothing is left to run, its manager thread
+        # notices the stopped workers and joins them
+        self.pool.shutdown(wait=True)
         for proc in procs:
             proc.join()
         if isinstance(exc, BrokenProcessPool):
