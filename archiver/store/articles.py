@@ -183,8 +183,12 @@ class ArticlesMixin:
             )
 
     def mark_dirty_for_target(self, conn, target_id: int) -> None:
+        self.mark_dirty_for_targets(conn, [target_id])
+
+    def mark_dirty_for_targets(self, conn, target_ids: list[int]) -> None:
+        """Mark the manifests of every article citing these targets for rewriting."""
         a = t.article
-        sub = select(t.citation.c.article_id).where(t.citation.c.target_id == target_id)
+        sub = select(t.citation.c.article_id).where(t.citation.c.target_id.in_(target_ids))
         # rows locked in id order (PostgreSQL): two workers storing results for targets
         # that the same articles cite never wait on each other in a cycle (a deadlock)
         clean = (

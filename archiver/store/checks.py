@@ -58,7 +58,7 @@ class ChecksMixin:
     # ------------------------------------------------------------ batches of a run
 
     def latest_good_snapshots(self, target_ids: list[int]) -> dict[int, Any]:
-        """{target id: its latest good snapshot} (`latest_good_snapshot` for many, one query)."""
+        """{target id: its latest good snapshot} (newest captured_at, then id), one query."""
         if not target_ids:
             return {}
         s = t.snapshot
@@ -72,17 +72,9 @@ class ChecksMixin:
         with self.read() as conn:
             return {r.target_id: r for r in conn.execute(q)}
 
-    def citing_articles_of(self, target_ids: list[int]) -> dict[int, list[str]]:
-        """{target id: sorted ids of the articles citing it} (`citing_articles` for many)."""
-        found: dict[int, set[str]] = {i: set() for i in target_ids}
-        if not target_ids:
-            return {}
-        c = t.citation
-        with self.read() as conn:
-            q = select(c.c.target_id, c.c.article_id).where(c.c.target_id.in_(target_ids))
-            for r in conn.execute(q):
-                found[r.target_id].add(r.article_id)
-        return {i: sorted(ids) for i, ids in found.items()}
+    def record_check(self, target, worker: str, outcome: CheckOutcome) -> None:
+        """One check's row and the target moved on (`record_checks` of one)."""
+        self.record_checks([(target, outcome)])
 
     def record_checks(self, results: list[tuple[Any, CheckOutcome]]) -> None:
         """`record_check` for many targets in one transaction: a check row each, the
@@ -99,7 +91,6 @@ class ChecksMixin:
                 {f"b_{k}": v for k, v in values.items()}
             )
         ids = sorted({target.id for target, _ in results})
-        a, c = t.article, t.citation
         with self.tx() as conn:
             conn.execute(t.check.insert(), rows)
             for updates in (plain, recapture):
@@ -109,27 +100,4 @@ class ChecksMixin:
                     conn.execute(
                         tg.update().where(tg.c.id == bindparam("b_id")).values(columns), updates
                     )
-            # as mark_dirty_for_target, for every target at once (rows locked in id order)
-            clean = (
-                select(a.c.id)
-                .where(
-                    a.c.id.in_(select(c.c.article_id).where(c.c.target_id.in_(ids))),
-                    a.c.manifest_dirty.is_(False),
-                )
-                .order_by(a.c.id)
-                .with_for_update()
-            )
-            dirty = [r.id for r in conn.execute(clean)]
-            if dirty:
-                conn.execute(a.update().where(a.c.id.in_(dirty)).values(manifest_dirty=True))
-
-    def release_many(self, target_ids: list[int], worker: str) -> None:
-        """Give back claims not worked on (a stopped or failed run)."""
-        if not target_ids:
-            return
-        with self.tx() as conn:
-            conn.execute(
-                tg.update()
-                .where(tg.c.id.in_(target_ids), tg.c.claimed_by == worker)
-                .values(claimed_by=None, claimed_until=None)
-            )
+            self.mark_dirty_for_targets(conn, ids)

@@ -168,10 +168,16 @@ class WorkMixin:
             )
 
     def release(self, target_id: int, worker: str) -> None:
+        self.release_many([target_id], worker)
+
+    def release_many(self, target_ids: list[int], worker: str) -> None:
+        """Give back claims not worked on (a stopped or failed run)."""
+        if not target_ids:
+            return
         with self.tx() as conn:
             conn.execute(
                 tg.update()
-                .where(tg.c.id == target_id, tg.c.claimed_by == worker)
+                .where(tg.c.id.in_(target_ids), tg.c.claimed_by == worker)
                 .values(claimed_by=None, claimed_until=None)
             )
 
@@ -181,9 +187,19 @@ class WorkMixin:
             return sorted({r.target_id for r in conn.execute(q)})
 
     def citing_articles(self, target_id: int) -> list[str]:
+        return self.citing_articles_of([target_id])[target_id]
+
+    def citing_articles_of(self, target_ids: list[int]) -> dict[int, list[str]]:
+        """{target id: sorted ids of the articles citing it}, one query for all."""
+        found: dict[int, set[str]] = {i: set() for i in target_ids}
+        if not target_ids:
+            return {}
+        c = t.citation
         with self.read() as conn:
-            q = select(t.citation.c.article_id).where(t.citation.c.target_id == target_id)
-            return sorted({r.article_id for r in conn.execute(q)})
+            q = select(c.c.target_id, c.c.article_id).where(c.c.target_id.in_(target_ids))
+            for r in conn.execute(q):
+                found[r.target_id].add(r.article_id)
+        return {i: sorted(ids) for i, ids in found.items()}
 
     # ------------------------------------------------------------ dedup
 
@@ -218,16 +234,6 @@ class WorkMixin:
         if row is None:
             return None
         return SimpleNamespace(**dict(zip(_RESOURCE_COLUMNS, row, strict=True)))
-
-    def latest_good_snapshot(self, target_id: int):
-        s = t.snapshot
-        with self.read() as conn:
-            return conn.execute(
-                select(s)
-                .where(s.c.target_id == target_id, s.c.good.is_(True))
-                .order_by(s.c.captured_at.desc(), s.c.id.desc())
-                .limit(1)
-            ).first()
 
     # ------------------------------------------------------------ results
 
@@ -278,12 +284,3 @@ class WorkMixin:
             conn.execute(tg.update().where(tg.c.id == target.id).values(**values))
             self.mark_dirty_for_target(conn, target.id)
         return ids
-
-    def record_check(self, target, worker: str, outcome: CheckOutcome) -> int:
-        now = self.clock()
-        with self.tx() as conn:
-            res = conn.execute(t.check.insert().values(target_id=target.id, **outcome.checked))
-            values = outcome.target_values(now)
-            conn.execute(tg.update().where(tg.c.id == target.id).values(**values))
-            self.mark_dirty_for_target(conn, target.id)
-            return res.inserted_primary_key[0]
