@@ -532,8 +532,8 @@ def _run_pool(app, checker: _Checker, *, all_targets, since, target_ids, stop) -
                     _hand_over(done, recorder)
             finally:
                 # stopped, or a worker's bug: the checks under way finish and are stored
-                done, running = wait(running), set()
-                _hand_over(done.done, recorder)
+                finished, running = wait(running).done, set()
+                _hand_over(finished, recorder)
     finally:
         with contextlib.suppress(Exception):  # unstarted claims go back (else: the lease)
             store.release_many([row.id for row, _ in claimed], checker.worker)

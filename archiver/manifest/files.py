@@ -21,22 +21,34 @@ def atomic_write(path: Path, data: str | bytes) -> Path:
     The temp file has a unique name, so two writers of the same path never share one.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        tmp = _durable_temp(path, payload)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+    return path
+
+
+def _durable_temp(path: Path, payload: bytes) -> str:
+    """A temp file beside ``path`` holding ``payload``, fsync'd; its name (removed again
+    if anything fails)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()
+            os.fchmod(f.fileno(), 0o644)  # mkstemp makes 0600; manifests are for editors
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; manifests are for editors to read
-        os.replace(tmp, path)
-    except BaseException as exc:
+    except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if isinstance(exc, OSError):
-            what = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
-            raise ArchiveWriteError(f"cannot write {path.name}: {what}") from exc
         raise
-    return path
+    return tmp
 
 
 def _write_error(path: Path, exc: OSError) -> ArchiveWriteError:
@@ -118,18 +130,7 @@ class StagedFiles:
 def _write_temp(path: Path, payload: bytes, slots: threading.BoundedSemaphore) -> str:
     """A durable temp file beside ``path`` holding ``payload``; its name."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-                f.flush()
-                os.fchmod(f.fileno(), 0o644)  # mkstemp makes 0600; manifests are for editors
-                os.fsync(f.fileno())
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        return tmp
+        return _durable_temp(path, payload)
     finally:
         slots.release()
 
