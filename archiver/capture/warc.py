@@ -450,7 +450,9 @@ def recover_open_file(
     except OSError as exc:
         what = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
         raise WarcWriteError(f"cannot recover {open_path.name}: {what}") from exc
-    recovered = Recovered(final, kept, size - kept, records, sha256_file(open_path))
+    from archiver.manifest.warcscan import file_sha256
+
+    recovered = Recovered(final, kept, size - kept, records, file_sha256(open_path))
     if record is not None:
         record(recovered)
     if kept == 0:
@@ -459,14 +461,6 @@ def recover_open_file(
         os.replace(open_path, final)
         _fsync_dir(final.parent)
     return recovered
-
-
-def sha256_file(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            sha.update(chunk)
-    return sha.hexdigest()
 
 
 def find_open_files(warcs_dir: Path) -> list[Path]:

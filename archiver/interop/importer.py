@@ -33,6 +33,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from archiver import urls
 from archiver.errors import SourceError
+from archiver.manifest.warcscan import file_sha256
 from archiver.net.fetch import REDIRECTS
 from archiver.pages import analyse
 from archiver.store import schema as t
@@ -245,11 +246,6 @@ def snapshot_row(path: Path, warc: str, chain: list[Rec], by_id: dict[str, Rec])
 # ---------------------------------------------------------------- files
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _check_gzip_warc(src: Path) -> None:
     if not src.is_file():
         raise SourceError(f"{src}: no such file")
@@ -273,7 +269,7 @@ def _copy_into(src: Path, folder: Path, sha: str) -> tuple[Path, bool]:
     for n in range(1000):
         dest = folder / (f"{stem}.warc.gz" if n == 0 else f"{stem}-{n}.warc.gz")
         if dest.exists():
-            if _sha256(dest) == sha:
+            if file_sha256(dest) == sha:
                 return dest, False
             continue
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{dest.name}.", suffix=".tmp")
@@ -362,7 +358,7 @@ def import_warc(app, src: Path) -> ImportReport:
     """Copy a WARC into the archive and register its captures of stored targets."""
     _check_gzip_warc(src)
     recs, total = read_records(src)  # before copying: an unreadable file is never kept
-    sha = _sha256(src)
+    sha = file_sha256(src)
     dest, copied = _copy_into(src, app.settings.warcs_path / IMPORTED_DIR, sha)
     warc = dest.resolve().relative_to(app.root.resolve()).as_posix()
     _register_file(app, warc, dest.stat().st_size, sha, total, src)

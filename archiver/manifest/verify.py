@@ -163,9 +163,6 @@ def review_line_problems(row: Any, entry: tuple[int, dict] | None, file: str) ->
 # ------------------------------------------------------------------ WARC files
 
 
-sha256_file = file_sha256
-
-
 def closed_file_problems(
     file: str,
     path: Path,
@@ -185,7 +182,7 @@ def closed_file_problems(
                 "(no warc_file row, no warc-closed ledger line)",
             )
         ]
-    size, sha = scan.size, sha if sha is not None else sha256_file(path)
+    size, sha = scan.size, sha if sha is not None else file_sha256(path)
     if len(set(recorded.values())) > 1:
         return [Problem(file, "the store and the ledger record different size/sha256")]
     rec_size, rec_sha = next(iter(recorded.values()))
