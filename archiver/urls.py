@@ -17,6 +17,7 @@ TRACKING_PARAMS = re.compile(r"^(utm_[a-z0-9_]+|fbclid|gclid|dclid|msclkid|yclid
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
 # RFC 3986 §2: characters that may stand unencoded in a path / query (plus '%' already escaped)
+_USERINFO_SAFE = "!$&'()*+,;=-._~%"  # RFC 3986 sub-delims, unreserved, escapes
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = _PATH_SAFE + "?"
 
@@ -113,9 +114,11 @@ def normalise(url: str, *, drop_tracking: bool = True) -> str:
     port = parts.port
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     if parts.username or parts.password:
-        userinfo = parts.username or ""
+        # escaped like the path (RFC 3986 §3.2.1: sub-delims stay, a space or a form
+        # feed does not), so the key never holds whitespace
+        userinfo = _normalise_escapes(parts.username or "", _USERINFO_SAFE)
         if parts.password:
-            userinfo += ":" + parts.password
+            userinfo += ":" + _normalise_escapes(parts.password, _USERINFO_SAFE)
         netloc = f"{userinfo}@{netloc}"
     path = _normalise_escapes(parts.path or "/", _PATH_SAFE)
     query = parts.query

@@ -30,6 +30,10 @@ from archiver import urls
         ("https://example.com/a?b=2&a=1", "https://example.com/a?b=2&a=1"),
         ("http://[::1]:80/", "http://[::1]/"),
         ("https://Example.com./x", "https://example.com/x"),
+        # userinfo escaped like the path: no whitespace in a key (found by the 10k fuzz)
+        ("http://example.org\x0c@0", "http://example.org%0C@0/"),
+        ("http://a b:p%2fw@h.test/", "http://a%20b:p%2Fw@h.test/"),
+        ("http://a!b:c;d@h.test", "http://a!b:c;d@h.test/"),
     ],
 )
 def test_normalise(given, expected):
