@@ -73,6 +73,17 @@ class CaptureSettings(_Durations):
     max_redirects: int = _opt(10, "Redirect hops followed (each one recorded) before giving up.")
     requisites: bool = _opt(True, "Capture page requisites (images, CSS, JS, fonts, iframes).")
     max_requisites: int = _opt(300, "At most this many requisites per page.")
+    capture_time: float = _opt(
+        "10m",
+        "Time allowed for one capture: the page, its redirect hops and every requisite"
+        " together; what is left unfetched is recorded (snapshot marked truncated).",
+        duration=True,
+    )
+    capture_bytes: int = _opt(
+        1024 * 2**20,
+        "Bytes received allowed for one capture, page and requisites together; past"
+        " it the rest is left unfetched and the snapshot marked truncated.",
+    )
     per_host_concurrency: int = _opt(2, "Requests in flight to one host at once (1 or 2).")
     per_host_delay: float = _opt(
         "0.5s", "Pause between two requests to the same host.", duration=True
@@ -255,6 +266,8 @@ def _validate(s: Settings) -> None:
         (c.per_host_concurrency >= 1, "capture.per_host_concurrency must be at least 1"),
         (c.max_bytes > 0, "capture.max_bytes must be positive"),
         (c.warc_max_size > 0, "capture.warc_max_size must be positive"),
+        (c.capture_time > 0, "capture.capture_time must be positive"),
+        (c.capture_bytes > 0, "capture.capture_bytes must be positive"),
         (0 <= c.max_redirects <= 50, "capture.max_redirects must be 0..50"),
         (s.check.workers >= 1, "check.workers must be at least 1"),
         (0.0 <= s.check.drift_threshold <= 1.0, "check.drift_threshold must be 0..1"),

@@ -28,6 +28,12 @@ _LOCAL_NAMES = re.compile(
     re.I,
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Not globally reachable per the IANA special-purpose registries, yet `is_global` on
+# some Python versions (3.11, 3.12 before 3.12.4) calls them global: IETF protocol
+# assignments (192.0.0.0/24, of which only .9 and .10 are global anycast) and the
+# deprecated IPv6 site-local range (RFC 3879), which some networks still route inside.
+_NOT_GLOBAL = (ipaddress.ip_network("192.0.0.0/24"), ipaddress.ip_network("fec0::/10"))
+_GLOBAL_EXCEPTIONS = (ipaddress.ip_address("192.0.0.9"), ipaddress.ip_address("192.0.0.10"))
 # WHATWG URL: forbidden domain code points (C0 controls, space, DEL and these), which
 # Python's IDNA 2003 codec lets through
 _FORBIDDEN_HOST = re.compile(r"[\x00-\x20\x7f#%/:<>?@\[\\\]^|]")
@@ -199,7 +205,8 @@ def address_refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | 
     ):
         if flag:
             return f"{label} address {ip}"
-    if not ip.is_global:
+    special = any(ip in net for net in _NOT_GLOBAL) and ip not in _GLOBAL_EXCEPTIONS
+    if special or not ip.is_global:
         return f"non-public address {ip}"
     return None
 

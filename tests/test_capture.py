@@ -281,7 +281,7 @@ def test_public_name_resolving_to_private_address(tmp_path, web, monkeypatch):
     app = make_archive(tmp_path / "a")
     url = f"http://private.test:{web.http_port}/ok"
     add_sources(app, [str(article(tmp_path, url))], capture=True)
-    assert "connected to a loopback address" in targets(app)[url].last_error
+    assert "resolves to a loopback address" in targets(app)[url].last_error
     assert not [h for h in web.hits if h[1].startswith("private.test")]
     # ... and allowed when the archive is an intranet archive
     app2 = make_archive(tmp_path / "b", capture={"allow_private": True})
@@ -307,7 +307,8 @@ def test_retry_after_requeues(archive, tmp_path):
     report = add_sources(archive, [str(article(tmp_path, url))], capture=True)
     assert report.capture.waiting == 1
     target = targets(archive)[url]
-    assert target.capture_state == "pending" and target.attempts == 0
+    # a rate-limited attempt counts (issue #23): a host cannot keep a target pending forever
+    assert target.capture_state == "pending" and target.attempts == 1
     (snap,) = snapshots(archive, url)
     assert snap.status == 429  # kept as evidence
 

@@ -506,7 +506,7 @@ FAULTS = [
         "public-name-private-address",
         "http://rebind.test:{http}/ok",
         "failed",
-        SSRF + r"rebind\.test connected to a loopback address 127\.0\.0\.1$",
+        SSRF + r"rebind\.test resolves to a loopback address 127\.0\.0\.1$",
         proxy="none",
         dns={"rebind.test": "127.0.0.1"},
         check=no_private_hits,

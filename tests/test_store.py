@@ -138,8 +138,51 @@ def test_retry_after_is_not_a_failure(store, clock):
     )
     with store.read() as conn:
         tr = conn.execute(select(t.target)).one()
-    assert tr.capture_state == "pending" and tr.attempts == 0
+    assert tr.capture_state == "pending" and tr.attempts == 1
     assert tr.next_capture_at == clock.now + timedelta(seconds=120)
+
+
+# issue #23, finding 6: Retry-After is capped at retry_max and counts as an attempt
+
+
+@pytest.mark.parametrize("retry_after", [999_999_999_999.0, float("inf"), 1e308])
+def test_huge_retry_after_is_capped_at_retry_max(store, clock, retry_after):
+    add(store, "One https://a.org/1")
+    (row,) = store.claim_captures(worker="w", lease=60, limit=1, max_attempts=4)
+    store.record_capture(
+        row,
+        "w",
+        CaptureOutcome(state="pending", retry_after=retry_after, error="HTTP 429"),
+        retry_backoff=300,
+        retry_max=3600,
+        check_interval=86400,
+        max_attempts=4,
+    )
+    with store.read() as conn:
+        tr = conn.execute(select(t.target)).one()
+    assert tr.next_capture_at == clock.now + timedelta(seconds=3600)
+
+
+def test_retry_after_zero_counts_attempts_and_gives_up(store, clock):
+    add(store, "One https://a.org/1")
+    for _ in range(3):
+        clock.now += timedelta(days=1)
+        (row,) = store.claim_captures(worker="w", lease=60, limit=1, max_attempts=3)
+        store.record_capture(
+            row,
+            "w",
+            CaptureOutcome(state="pending", retry_after=0.0, error="HTTP 429: retry after 0s"),
+            retry_backoff=300,
+            retry_max=3600,
+            check_interval=86400,
+            max_attempts=3,
+        )
+        with store.read() as conn:
+            tr = conn.execute(select(t.target)).one()
+        assert tr.next_capture_at >= clock.now + timedelta(seconds=60)
+    assert tr.attempts == 3 and tr.capture_state == "failed"
+    clock.now += timedelta(days=30)
+    assert store.claim_captures(worker="w", lease=60, limit=1, max_attempts=3) == []
 
 
 def test_schema_version_guard(tmp_path):

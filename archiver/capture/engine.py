@@ -14,6 +14,7 @@ from datetime import datetime
 
 from archiver import SOFTWARE, urls
 from archiver.capture import records as rec
+from archiver.capture.budget import Budget
 from archiver.capture.plans import Plan, plan_for
 from archiver.capture.requisites import css_urls, html_requisites, outlinks
 from archiver.capture.warc import RecordLoc, WarcSink
@@ -70,6 +71,12 @@ class CaptureJob:
     # learns where its first record landed
     _pending: list[tuple[list, Written | None, dict | None]] = field(default_factory=list)
     _pending_bytes: int = 0
+    # time and bytes for the whole capture (settings.capture_time, capture_bytes)
+    budget: Budget | None = None
+
+    def __post_init__(self) -> None:
+        if self.budget is None:
+            self.budget = Budget(self.settings.capture_time, self.settings.capture_bytes)
 
     # ------------------------------------------------------------ the WARC
 
@@ -196,9 +203,21 @@ class CaptureJob:
         self.add([response, request], written, resource)
         return written
 
-    def fetch_and_write(self, url: str) -> tuple[Chain, list[Written]]:
-        """Fetch a URL (all hops) and write what came back; the chain is closed after."""
-        chain = self.client.fetch_chain(url, record=True)
+    def fetch_and_write(self, url: str) -> tuple[Chain, list[Written]] | None:
+        """Fetch a URL (all hops) and write what came back; the chain is closed after.
+
+        None, fetching nothing, once the capture's budget is spent.
+        """
+        assert self.budget is not None
+        limits = self.budget.limits()
+        if limits is None:
+            self.budget.skip()
+            return None
+        deadline, bytes_left = limits
+        chain = self.client.fetch_chain(
+            url, record=True, deadline=deadline, max_bytes=min(self.settings.max_bytes, bytes_left)
+        )
+        self.budget.spend(sum(h.exchange.response_bytes for h in chain.hops if h.exchange))
         try:
             written = [w for hop in chain.hops if (w := self.write_hop(hop)) is not None]
         finally:
@@ -219,7 +238,12 @@ class CaptureJob:
             if key in self.seen:
                 continue
             self.seen.add(key)
-            chain, _ = self.fetch_and_write(url)
+            fetched = self.fetch_and_write(url)
+            if fetched is None:
+                assert self.budget is not None
+                self.budget.skip(len(queue))
+                break
+            chain, _ = fetched
             count += 1
             final = chain.final
             if final is None or final.status is None or final.status >= 400:
@@ -260,6 +284,7 @@ def _metadata(
     html: str | None,
     resources: int,
     date: datetime,
+    truncated: str | None = None,
 ) -> None:
     data = {
         "software": SOFTWARE,
@@ -270,6 +295,8 @@ def _metadata(
         "via_proxy": bool(page.hop.exchange and page.hop.exchange.via_proxy),
         "outlinks": outlinks(html, page.hop.url) if html else [],
     }
+    if truncated:
+        data["truncated"] = truncated
     record = rec.json_record(
         "metadata",
         plan.primary,
@@ -316,7 +343,9 @@ def capture_target(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutco
 
 def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
     plan = plan_for(url)
-    chain, written = job.fetch_and_write(plan.primary)
+    fetched = job.fetch_and_write(plan.primary)
+    assert fetched is not None, "a fresh capture budget is never spent"
+    chain, written = fetched
     job.seen.add(urls.normalise(plan.primary, drop_tracking=False))
     final_w = written[-1] if written and written[-1].hop is chain.final else None
     if final_w is None:
@@ -326,7 +355,10 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
     extra_texts: dict[str, str] = {}
     resources = 0
     for extra in plan.extra:
-        ex_chain, _ = job.fetch_and_write(extra)
+        fetched = job.fetch_and_write(extra)
+        if fetched is None:
+            continue
+        ex_chain, _ = fetched
         resources += 1
         job.seen.add(urls.normalise(extra, drop_tracking=False))
         if ex_chain.final is not None and ex_chain.final.head:
@@ -340,7 +372,9 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
     if ok and html and job.settings.requisites and plan.requisites:
         resources += job.requisites(html, final.url, job.settings.max_requisites)
     page = _page_info(plan, final, extra_texts)
-    _metadata(job, plan, final_w, chain, citing, html, resources, final.started_at)
+    assert job.budget is not None
+    cut = job.budget.reason
+    _metadata(job, plan, final_w, chain, citing, html, resources, final.started_at, cut)
     job.flush()
     assert final_w.loc is not None
     snapshot = dict(
@@ -361,7 +395,7 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
         text=page.text or None,
         text_fingerprint=page.fingerprint or None,
         resources=resources,
-        truncated=bool(final.truncated),
+        truncated=bool(final.truncated) or cut is not None,
         good=ok and page.quality is None,
         quality=page.quality,
     )

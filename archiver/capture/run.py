@@ -258,6 +258,7 @@ class _Capturer:
                 retry_backoff=self.s.capture.retry_backoff,
                 retry_max=self.s.capture.retry_max,
                 check_interval=self.s.check.interval,
+                max_attempts=self.s.capture.max_attempts,
             )
             self.dedup.stored(job.looked_up)
         except BaseException:

@@ -34,6 +34,8 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecordLoader
 from warcio.statusandheaders import StatusAndHeadersParserException
 
+from archiver.net import recorded
+
 CHUNK = 1 << 16
 BLOCK = 1 << 20  # compressed bytes read from the file at a time
 GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -149,10 +151,10 @@ def _document_digest(record) -> str:
     sha = hashlib.sha256()
     stream = record.content_stream()
     # warcio prints a broken content coding to stderr and ends the body there; the
-    # digest then differs from the snapshot's, which is how verify reports it
+    # digest then differs from the snapshot's, which is how verify reports it. Bounded
+    # as at capture (`recorded.DOCUMENT_LIMIT`): a decompression bomb costs no more here
     with contextlib.redirect_stderr(io.StringIO()):
-        while chunk := stream.read(CHUNK):
-            sha.update(chunk)
+        recorded.read_document(stream, sha.update)
     return "sha256:" + sha.hexdigest()
 
 

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.cookies import extract_cookies_to_jar
-from requests.utils import get_netrc_auth
+from requests.utils import get_auth_from_url, select_proxy
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
@@ -44,7 +44,7 @@ from urllib3.exceptions import (
 from archiver import urls
 from archiver.config import CaptureSettings
 from archiver.errors import FetchError, FetchTimeout, RefusedAddress
-from archiver.net import recorded, wire
+from archiver.net import recorded, resolve, wire
 from archiver.net.gate import HostGate
 from archiver.net.session import build_session
 
@@ -227,9 +227,8 @@ class Client:
         self._verify = settings.ca_bundle or None
         # per scheme://netloc, for the life of this client: what `_send` merges from the
         # environment (proxies, NO_PROXY, CA bundle; ~0.1 ms a request, walking
-        # os.environ twice) and the ~/.netrc credentials of a host
+        # os.environ twice)
         self._env: dict[tuple[str, str], dict] = {}
-        self._netrc: dict[str, object] = {}
 
     def close(self) -> None:
         self.session.close()
@@ -246,20 +245,16 @@ class Client:
             self._env[key] = env
         return env
 
-    def _auth(self, url: str):
-        """What `Session.prepare_request` would find in ~/.netrc for ``url``'s host.
+    @staticmethod
+    def _auth(url: str):
+        """Credentials for ``url``: only those the URL itself carries, never ~/.netrc.
 
-        None (let requests look, as it does for credentials in the URL itself) when the
-        URL carries a user name; the found pair, or a no-op, otherwise.
+        A cited URL is anyone's choice: a netrc entry (a ``default`` one matches every
+        host) would go to that host and into the WARC's request record. Passing a
+        no-op auth keeps `Session.prepare_request` from looking netrc up.
         """
-        netloc = urlsplit(url).netloc
-        if "@" in netloc or not self.session.trust_env:
-            return None
-        auth = self._netrc.get(netloc)
-        if auth is None:
-            auth = get_netrc_auth(url) or _no_auth
-            self._netrc[netloc] = auth
-        return auth
+        user, password = get_auth_from_url(url)
+        return (user, password) if user or password else _no_auth
 
     # ------------------------------------------------------------ one hop
 
@@ -276,6 +271,10 @@ class Client:
         request = requests.Request("GET", url, headers=headers, auth=self._auth(url))
         prep = self.session.prepare_request(request)
         env = self._environment(prep.url)
+        if not s.allow_private:
+            refusal = _proxy_refusal(prep.url, select_proxy(prep.url, env["proxies"]))
+            if refusal is not None:
+                raise refusal
         adapter = self.session.get_adapter(prep.url)
         resp = adapter.send(
             prep,
@@ -294,7 +293,13 @@ class Client:
         digest = hashlib.sha256()
         head = bytearray()
         ex = hop.exchange
-        read = functools.partial(resp.raw.read, decode_content=True)
+        # the document is decoded exactly as `archive verify` decodes it (warcio): one
+        # coding it knows, or none — a stacked "gzip, gzip" stays as received
+        decode = recorded.decodes(hop.header("content-encoding"))
+        read = functools.partial(resp.raw.read, decode_content=decode)
+        # decoding is bounded too: what a recording keeps is bounded by what `verify`
+        # decodes; without one, by the size cap itself
+        doc_limit = recorded.DOCUMENT_LIMIT if ex is not None and ex.record else max_bytes
         try:
             while True:
                 if time.monotonic() > deadline:
@@ -314,10 +319,8 @@ class Client:
                 hop.doc_size += len(data)
                 if len(head) < head_limit:
                     head += data[: head_limit - len(head)]
-                if ex is not None and ex.response_bytes >= max_bytes:
-                    hop.truncated = "length"
-                    break
-                if ex is None and hop.doc_size >= max_bytes:
+                wire_bytes = ex.response_bytes if ex is not None else hop.doc_size
+                if wire_bytes >= max_bytes or hop.doc_size >= doc_limit:
                     hop.truncated = "length"
                     break
         except (
@@ -393,14 +396,17 @@ class Client:
         head_limit: int = 8 * 2**20,
         follow: bool = True,
         headers: Mapping[str, str] | None = None,
+        deadline: float | None = None,
     ) -> Chain:
         """GET ``url``, following up to max_redirects hops by hand; never raises FetchError.
 
         ``headers`` (e.g. If-None-Match for a feed's conditional GET) go with every hop.
+        ``deadline`` (`time.monotonic()`) may end the chain before the page time limit:
+        what is left of a whole capture's budget.
         """
         s = self.settings
         chain = Chain(url=url)
-        deadline = time.monotonic() + s.page_timeout
+        deadline = min(time.monotonic() + s.page_timeout, deadline or float("inf"))
         seen: set[str] = set()
         current = url
         try:
@@ -448,8 +454,33 @@ def _undecoded(resp: requests.Response) -> Callable[[int], bytes]:
 
 
 def _no_auth(request):
-    """No ~/.netrc entry for the host: the request goes as it is."""
+    """No credentials: the request goes as it is."""
     return request
+
+
+# SOCKS schemes whose client resolves the name (socks5h and socks4a leave it to the proxy)
+_LOCAL_DNS_SOCKS = ("socks5", "socks4")
+
+
+def _proxy_refusal(url: str, proxy: str | None) -> RefusedAddress | None:
+    """Behind a proxy the connected peer is the proxy: check the origin's name here.
+
+    The name is looked up locally and a private answer refused (the proxy would
+    resolve it the same way on most networks). A name that does not resolve here goes
+    to the proxy, whose own lookup it must filter. ``socks5://``/``socks4://`` resolve
+    in PySocks, past every check, so only their remote-DNS forms are allowed.
+    """
+    if not proxy:
+        return None
+    scheme = urlsplit(proxy).scheme.lower()
+    if scheme in _LOCAL_DNS_SOCKS:
+        return RefusedAddress(
+            f"refused: a {scheme}:// proxy resolves names unchecked; use {scheme}"
+            f"{'h' if scheme == 'socks5' else 'a'}:// (or allow_private = true)"
+        )
+    host = urls.host_of(url)
+    reason = resolve.refusal(host, urlsplit(url).port)
+    return wire.refused(host, reason) if reason else None
 
 
 def _abort(ex: wire.Exchange) -> None:

@@ -18,14 +18,39 @@ import io
 import threading
 from typing import IO
 
+from warcio.bufferedreaders import BufferedReader
 from warcio.limitreader import LimitReader
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeadersParser
 
 CHUNK = 64 * 1024
+# A document is at most this long decoded, at capture and at `archive verify` alike: a
+# body that inflates further (a decompression bomb) is cut here, and its digest covers
+# these bytes. A size, not a time: the digest must not depend on the machine's speed.
+DOCUMENT_LIMIT = 1 << 30
 # warcio writes a mid-stream decoding error to sys.stderr; the redirect that hides it
 # swaps a process-wide object, so two threads must never do it at once
 _QUIET = threading.Lock()
+
+
+def decodes(content_encoding: str | None) -> bool:
+    """Whether the document is decoded from a body with this Content-Encoding.
+
+    warcio's rule (`ArcWarcRecord.content_stream`), which verify, pywb and cdxj-indexer
+    share: exactly one coding it knows (gzip, deflate, br). Stacked codings ("gzip,
+    gzip") and unknown ones are not decoded: the document is the body as received.
+    """
+    if not content_encoding:
+        return False
+    return content_encoding.strip().lower() in BufferedReader.get_supported_decompressors()
+
+
+def read_document(content: IO[bytes], sink) -> None:
+    """Feed ``sink`` the decoded document in pieces, stopping at DOCUMENT_LIMIT."""
+    left = DOCUMENT_LIMIT
+    while left > 0 and (chunk := content.read(min(CHUNK, left))):
+        sink(chunk)
+        left -= len(chunk)
 
 
 def document_of(stream: IO[bytes], head_limit: int) -> tuple[str, int, bytes]:
@@ -46,13 +71,16 @@ def document_of(stream: IO[bytes], head_limit: int) -> tuple[str, int, bytes]:
             return "sha256:" + sha.hexdigest(), 0, b""
         body = LimitReader(stream, total - stream.tell())
         record = ArcWarcRecord("warc", "response", None, body, headers, "", total)
+
+        def keep(chunk: bytes) -> None:
+            nonlocal size
+            sha.update(chunk)
+            size += len(chunk)
+            if len(head) < head_limit:
+                head.extend(chunk[: head_limit - len(head)])
+
         with _QUIET, contextlib.redirect_stderr(io.StringIO()):
-            content = record.content_stream()
-            while chunk := content.read(CHUNK):
-                sha.update(chunk)
-                size += len(chunk)
-                if len(head) < head_limit:
-                    head += chunk[: head_limit - len(head)]
+            read_document(record.content_stream(), keep)
     finally:
         stream.seek(0, io.SEEK_END)
     return "sha256:" + sha.hexdigest(), size, bytes(head)

@@ -9,8 +9,10 @@ read-ahead that http.client never consumed is not recorded.
 The same connection classes refuse a connection whose peer address is not public
 (unless allowed) right after the TCP handshake and before a single byte — TLS
 ClientHello included — is sent. Checking the connected socket, not a DNS answer,
-closes the DNS-rebinding gap. Behind a proxy the client never learns the origin's
-address; then only names/literals are checked (see `urls.url_refusal`).
+closes the DNS-rebinding gap; the name's lookup is checked before connecting too, so a
+private port is never touched. Behind a proxy the client never learns the origin's
+address: the fetch code resolves the name itself and refuses a private answer
+(`fetch.Client._proxy_refusal`); the proxy's own lookup is the proxy's to filter.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import ipaddress
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +31,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from archiver import urls
 from archiver.errors import FetchTimeout, RefusedAddress
+from archiver.net import resolve
 
 _SPOOL = 1 << 20  # keep up to 1 MiB of a message in memory, spill the rest to disk
 CHUNK = 64 * 1024
@@ -72,7 +76,12 @@ class exchange_scope:
 
 
 class _Tee:
-    """A reader that copies what http.client reads into the exchange's response file."""
+    """A reader under http.client: counts (and, when recording, keeps) what it reads.
+
+    Every piece read also checks the page time limit, so a peer dripping a byte at a
+    time cannot hold the read past it (the watchdog's socket shutdown is the other
+    half, for a read that blocks).
+    """
 
     def __init__(self, fp, ex: Exchange) -> None:
         self._fp = fp
@@ -80,8 +89,12 @@ class _Tee:
 
     def _keep(self, data) -> None:
         if data:
-            self._ex.response.write(data)
+            if self._ex.record:
+                self._ex.response.write(data)
             self._ex.response_bytes += len(data)
+        deadline = self._ex.deadline
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError("page time limit reached")
 
     # read/readinto go one system call at a time (read1/readinto1), keeping each piece as
     # it arrives: a buffered read that fails midway (a read timeout after a stall, a
@@ -145,6 +158,15 @@ def _peer_refusal(sock) -> str | None:
     return urls.address_refusal(ipaddress.ip_address(host.split("%", 1)[0]))
 
 
+def refused(host: str, reason: str) -> RefusedAddress:
+    """The one refusal message for a name whose address is not public.
+
+    The same before connecting (the lookup's answer) and after (the connected peer),
+    so an open and a closed private port read alike: no port probe through manifests.
+    """
+    return RefusedAddress(f"refused: {host} resolves to a {reason}")
+
+
 class _RecordingMixin:
     """Shared by the plain, TLS and SOCKS connection classes below."""
 
@@ -162,9 +184,18 @@ class _RecordingMixin:
                 raise FetchTimeout("timeout: page time limit reached")
             if self.timeout is None or self.timeout > left:  # type: ignore[has-type]
                 self.timeout = left
-        sock = super()._new_conn()  # type: ignore[misc]
         via_proxy = self._via_proxy()
+        host = self.host  # type: ignore[attr-defined]
+        if ex is not None and not via_proxy and not ex.allow_private:
+            # the lookup's answer first: a private address is refused before a packet
+            reason = resolve.refusal(host, self.port)  # type: ignore[attr-defined]
+            if reason:
+                raise refused(host, reason)
+        sock = super()._new_conn()  # type: ignore[misc]
         if ex is not None:
+            # the watchdog's handle on every scheme: a plain-http connection is opened
+            # inside `send`, after which a drip-fed read would otherwise never be cut
+            ex.sock = sock
             ex.via_proxy = via_proxy
             if not via_proxy:
                 try:
@@ -174,7 +205,7 @@ class _RecordingMixin:
                 reason = None if ex.allow_private else _peer_refusal(sock)
                 if reason:
                     sock.close()
-                    raise RefusedAddress(f"refused: {self.host} connected to a {reason}")  # type: ignore[attr-defined]
+                    raise refused(host, reason)
         return sock
 
     def _tunnel(self):
@@ -199,15 +230,28 @@ class _RecordingMixin:
             if ex.record and not self._in_tunnel:
                 if hasattr(data, "read"):
                     raise TypeError("streamed request bodies are not recorded")
-                ex.request.write(data)
+                ex.request.write(_without_proxy_credentials(data) if ex.via_proxy else data)
         return super().send(data)  # type: ignore[misc]
 
     def response_class(self, sock, *args, **kwargs):
         resp = http.client.HTTPResponse(sock, *args, **kwargs)
         ex = current()
-        if ex is not None and ex.record and not self._in_tunnel:
+        if ex is not None and not self._in_tunnel:
             resp.fp = _Tee(resp.fp, ex)
         return resp
+
+
+_PROXY_AUTH = re.compile(rb"^proxy-authorization:[^\r\n]*\r\n", re.I | re.M)
+
+
+def _without_proxy_credentials(data: bytes) -> bytes:
+    """The request as the origin gets it: the proxy's password is for the proxy only.
+
+    A plain-http request through an HTTP proxy carries ``Proxy-Authorization`` (over
+    https it goes in the unrecorded CONNECT); the proxy consumes that header (RFC 9110
+    §11.7.2), so the WARC's request record, which leaves in WACZ exports, never holds it.
+    """
+    return _PROXY_AUTH.sub(b"", bytes(data))
 
 
 class RecordingHTTPConnection(_RecordingMixin, HTTPConnection):

@@ -86,6 +86,19 @@ def _unclaimed(now):
     return or_(tg.c.claimed_until.is_(None), tg.c.claimed_until < now)
 
 
+RETRY_AFTER_MIN = 60.0  # a rate-limited target is not asked again sooner than this
+
+
+def retry_wait(retry_after: float | None, retry_max: float) -> float:
+    """Seconds until a rate-limited target is tried again: the host's Retry-After,
+    at least a minute and at most ``retry_max`` (a Retry-After of 10^12 s, or inf, would
+    overflow a datetime)."""
+    wait = RETRY_AFTER_MIN if retry_after is None else retry_after
+    if wait != wait:  # NaN
+        wait = RETRY_AFTER_MIN
+    return min(max(wait, RETRY_AFTER_MIN), retry_max)
+
+
 class WorkMixin:
     # ------------------------------------------------------------ claims
 
@@ -246,8 +259,13 @@ class WorkMixin:
         retry_backoff: float,
         retry_max: float,
         check_interval: float,
+        max_attempts: int | None = None,
     ) -> list[int]:
-        """Store a capture attempt's snapshots and move the target on, in one transaction."""
+        """Store a capture attempt's snapshots and move the target on, in one transaction.
+
+        A rate-limited ("pending") attempt counts towards ``max_attempts`` too; at the
+        limit a target never archived becomes "failed" and is no longer due.
+        """
         now = self.clock()
         values: dict[str, Any] = {"claimed_by": None, "claimed_until": None, "recapture": False}
         if outcome.state == "archived":
@@ -260,10 +278,17 @@ class WorkMixin:
             if target.next_check_at is None:
                 values["next_check_at"] = now + timedelta(seconds=check_interval)
         elif outcome.state == "pending":
+            # a rate-limited attempt is an attempt: a host answering "Retry-After: 0"
+            # forever must not be fetched every minute forever
+            attempts = target.attempts + 1
             values.update(
                 last_error=outcome.error,
-                next_capture_at=now + timedelta(seconds=outcome.retry_after or 60),
+                attempts=attempts,
+                next_capture_at=now + timedelta(seconds=retry_wait(outcome.retry_after, retry_max)),
             )
+            spent = max_attempts is not None and attempts >= max_attempts
+            if spent and target.capture_state != "archived":
+                values["capture_state"] = "failed"
         else:
             attempts = target.attempts + 1
             wait = min(retry_backoff * 2 ** (attempts - 1), retry_max)

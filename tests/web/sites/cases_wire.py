@@ -7,6 +7,7 @@ capture can be compared with what the route sends.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 
@@ -119,6 +120,31 @@ def delay(request: Request) -> Reply:
     return html(_page("Delayed", 50))
 
 
+GZIP_TWICE = Reply(
+    headers=(("Content-Type", HTML), ("Content-Encoding", "gzip, gzip")),
+    body=gzip_bytes(gzip_bytes(ENCODED_PAGE)),
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _bomb(mb: int, layers: int) -> bytes:
+    body = b"\0" * (mb << 20)
+    for _ in range(layers):
+        body = gzip_bytes(body)
+    return body
+
+
+def gzip_bomb(request: Request) -> Reply:
+    """/gzip-bomb?mb=N&layers=K: N MiB of zeros gzipped K times (a few KiB on the wire)."""
+    mb = int(min(256, max(1, request.number("mb", 16))))
+    layers = int(min(3, max(1, request.number("layers", 1))))
+    coding = ", ".join(["gzip"] * layers)
+    return Reply(
+        headers=(("Content-Type", "text/plain"), ("Content-Encoding", coding)),
+        body=_bomb(mb, layers),
+    )
+
+
 def _head(status: str, *fields: str) -> bytes:
     return ("\r\n".join((f"HTTP/1.1 {status}", *fields)) + "\r\n\r\n").encode()
 
@@ -161,6 +187,8 @@ ROUTES = {
     "/gzip-chunked": GZIP_CHUNKED,
     "/chunked": CHUNKED,
     "/gzip": GZIP,
+    "/gzip-twice": GZIP_TWICE,
+    "/gzip-bomb": gzip_bomb,
     "/deflate": DEFLATE,
     "/broken-gzip": BROKEN_GZIP,
     "/bad-utf8": BAD_UTF8,
