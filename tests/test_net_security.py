@@ -24,7 +24,7 @@ from archiver import urls
 from archiver.capture.budget import Budget
 from archiver.config import CaptureSettings
 from archiver.errors import RefusedAddress
-from archiver.net import fetch, recorded
+from archiver.net import fetch, recorded, resolve
 from archiver.service import add_sources
 
 from .conftest import make_archive
@@ -365,3 +365,20 @@ def test_capture_budget_in_time_bounds_slow_requisites(tmp_path, web):
     assert snap.truncated
     assert _metadata(app)["truncated"].startswith("capture budget spent: 1 s (capture_time)")
     app.close()
+
+
+def test_proxy_mode_looks_a_host_up_once_a_minute(web, monkeypatch):
+    asked: list[str] = []
+    real = resolve.refusal
+    monkeypatch.setattr(
+        resolve, "refusal", lambda host, port=None: asked.append(host) or real(host)
+    )
+    client = fetch.Client(proxied(web))
+    for path in ("/ok", "/redirect/2"):
+        chain = client.fetch_chain(f"https://cases.test{path}")
+        assert chain.error is None and chain.final.status == 200
+        chain.close()
+    assert asked == ["cases.test"]  # four hops, one lookup
+    monkeypatch.setattr(fetch, "LOOKUP_TTL", 0.0)
+    client.fetch_chain("https://cases.test/ok").close()
+    assert asked == ["cases.test", "cases.test"]

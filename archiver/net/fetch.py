@@ -51,6 +51,7 @@ from archiver.net.session import build_session
 logger = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
+LOOKUP_TTL = 60.0  # seconds a proxy-mode lookup of a host is reused
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
@@ -229,6 +230,8 @@ class Client:
         # environment (proxies, NO_PROXY, CA bundle; ~0.1 ms a request, walking
         # os.environ twice)
         self._env: dict[tuple[str, str], dict] = {}
+        # behind a proxy: host -> (when looked up, refusal or None); see `_lookup`
+        self._lookups: dict[str, tuple[float, str | None]] = {}
 
     def close(self) -> None:
         self.session.close()
@@ -256,6 +259,16 @@ class Client:
         user, password = get_auth_from_url(url)
         return (user, password) if user or password else _no_auth
 
+    def _lookup(self, host: str) -> str | None:
+        """`resolve.refusal` of a host behind a proxy, remembered for LOOKUP_TTL seconds:
+        every requisite of a page is on a few hosts, and the proxy rechecks nothing."""
+        now = time.monotonic()
+        known = self._lookups.get(host)
+        if known is None or now - known[0] > LOOKUP_TTL:
+            known = (now, resolve.refusal(host))
+            self._lookups[host] = known
+        return known[1]
+
     # ------------------------------------------------------------ one hop
 
     def _send(self, url: str, headers: Mapping[str, str] | None = None) -> requests.Response:
@@ -272,7 +285,8 @@ class Client:
         prep = self.session.prepare_request(request)
         env = self._environment(prep.url)
         if not s.allow_private:
-            refusal = _proxy_refusal(prep.url, select_proxy(prep.url, env["proxies"]))
+            proxy = select_proxy(prep.url, env["proxies"])
+            refusal = _proxy_refusal(prep.url, proxy, self._lookup)
             if refusal is not None:
                 raise refusal
         adapter = self.session.get_adapter(prep.url)
@@ -462,7 +476,9 @@ def _no_auth(request):
 _LOCAL_DNS_SOCKS = ("socks5", "socks4")
 
 
-def _proxy_refusal(url: str, proxy: str | None) -> RefusedAddress | None:
+def _proxy_refusal(
+    url: str, proxy: str | None, lookup: Callable[[str], str | None]
+) -> RefusedAddress | None:
     """Behind a proxy the connected peer is the proxy: check the origin's name here.
 
     The name is looked up locally and a private answer refused (the proxy would
@@ -479,7 +495,7 @@ def _proxy_refusal(url: str, proxy: str | None) -> RefusedAddress | None:
             f"{'h' if scheme == 'socks5' else 'a'}:// (or allow_private = true)"
         )
     host = urls.host_of(url)
-    reason = resolve.refusal(host, urlsplit(url).port)
+    reason = lookup(host)
     return wire.refused(host, reason) if reason else None
 
 
