@@ -59,6 +59,10 @@ def test_rendered_config_with_overrides(tmp_path):
         ("capture = 3\n", "[capture] must be a table"),
         ("[capture\n", "not valid TOML"),
         ("[daemon]\nunknown = true\n", "unknown key 'daemon.unknown'"),
+        ("[capture]\ncapture_time = '0s'\n", "capture.capture_time must be positive"),
+        ("[capture]\ncapture_time = 'forever'\n", "capture.capture_time: not a duration"),
+        ("[capture]\ncapture_bytes = -1\n", "capture.capture_bytes must be positive"),
+        ("[capture]\ncapture_bytes = '1G'\n", "capture.capture_bytes must be int"),
     ],
 )
 def test_bad_config_is_one_clear_error(tmp_path, text, message):

@@ -68,13 +68,24 @@ def request_bytes(hop: fetch.Hop) -> bytes:
 # ---------------------------------------------------------------- 1: drip-fed plain http
 
 
+@pytest.mark.parametrize("route", ["proxy", "direct"])
 @pytest.mark.parametrize("record", [True, False])
-def test_drip_fed_plain_http_body_stops_at_the_page_time_limit(web, record):
-    client = fetch.Client(proxied(web, page_timeout=1.5))
+def test_drip_fed_plain_http_body_stops_at_the_page_time_limit(
+    web, resolve_to_loopback, record, route
+):
+    if route == "proxy":
+        client = fetch.Client(proxied(web, page_timeout=1.5))
+        url = "http://cases.test/trickle"
+    else:  # the fixture origin itself, reached as a name resolving to loopback
+        resolve_to_loopback.add("cases.test")
+        client = fetch.Client(
+            CaptureSettings(allow_private=True, per_host_delay=0.0, page_timeout=1.5)
+        )
+        url = f"http://cases.test:{web.http_port}/trickle"
     box: dict = {}
 
     def run() -> None:
-        box["chain"] = client.fetch_chain("http://cases.test/trickle", record=record)
+        box["chain"] = client.fetch_chain(url, record=record)
 
     started = time.monotonic()
     worker = threading.Thread(target=run, daemon=True)
@@ -83,7 +94,10 @@ def test_drip_fed_plain_http_body_stops_at_the_page_time_limit(web, record):
     assert not worker.is_alive(), "the fetch outlived its page time limit"
     assert time.monotonic() - started < 4.5
     chain = box["chain"]
-    assert chain.final is not None and chain.final.truncated == "time"
+    assert chain.final is not None and chain.final.status == 200
+    assert chain.final.truncated == "time"
+    if record:  # the drip so far is kept (without recording, urllib3 drops a failed read)
+        assert chain.final.doc_size >= 1
     chain.close()
 
 
@@ -382,3 +396,28 @@ def test_proxy_mode_looks_a_host_up_once_a_minute(web, monkeypatch):
     monkeypatch.setattr(fetch, "LOOKUP_TTL", 0.0)
     client.fetch_chain("https://cases.test/ok").close()
     assert asked == ["cases.test", "cases.test"]
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("no-such-host.invalid", None),  # no answer here is no refusal: the connect says so
+        ("a" * 300, None),
+        ("bad\x00name", None),
+        ("[::1", "loopback address ::1"),
+        ("", None),
+    ],
+)
+def test_lookup_of_hostile_names_never_raises(host, expected):
+    assert resolve.refusal(host) == expected
+
+
+def test_lookup_refuses_local_names_and_literals_without_asking(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("no lookup for a literal or a local name")
+
+    monkeypatch.setattr(socket, "getaddrinfo", boom)
+    assert resolve.refusal("localhost") == "local host name 'localhost'"
+    assert resolve.refusal("127.1") == "loopback address 127.0.0.1"
+    assert resolve.refusal("[::ffff:10.0.0.1]") == "private address 10.0.0.1"
+    assert resolve.refusal("93.184.216.34") is None

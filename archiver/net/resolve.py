@@ -25,7 +25,7 @@ def refusal(host: str, port: int | None = None) -> str | None:
         return reason
     try:
         answers = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+    except (OSError, UnicodeError, ValueError):  # no answer here: not ours to refuse
         return None
     for *_, sockaddr in answers:
         try:
