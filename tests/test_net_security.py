@@ -24,6 +24,7 @@ from archiver import urls
 from archiver.capture.budget import Budget
 from archiver.config import CaptureSettings
 from archiver.errors import RefusedAddress
+from archiver.manifest.verify import verify
 from archiver.net import fetch, recorded, resolve
 from archiver.service import add_sources
 
@@ -104,10 +105,18 @@ def test_drip_fed_plain_http_body_stops_at_the_page_time_limit(
 # ---------------------------------------------------------------- 2: proxy and private names
 
 
+@pytest.mark.parametrize("source", ["config", "environment"])
 @pytest.mark.parametrize("scheme", ["http", "https"])
-def test_proxy_mode_refuses_a_name_resolving_to_loopback(web, resolve_to_loopback, scheme):
+def test_proxy_mode_refuses_a_name_resolving_to_loopback(
+    web, resolve_to_loopback, monkeypatch, scheme, source
+):
     resolve_to_loopback.add("cases.test")
-    client = fetch.Client(proxied(web))
+    if source == "environment":  # HTTP_PROXY / HTTPS_PROXY, as the review saw
+        for name, value in web.env().items():
+            monkeypatch.setenv(name, value)
+        client = fetch.Client(CaptureSettings(per_host_delay=0.0))
+    else:
+        client = fetch.Client(proxied(web))
     chain = client.fetch_chain(f"{scheme}://cases.test/ok")
     assert isinstance(chain.error, RefusedAddress), chain.error
     assert str(chain.error) == "refused: cases.test resolves to a loopback address 127.0.0.1"
@@ -229,6 +238,7 @@ def test_stacked_codings_capture_passes_verify(archive, tmp_path):
     (snap,) = snapshots(archive, url)
     assert snap.status == 200
     assert_valid_archive(archive)  # the row's digest is what warcio decodes
+    assert verify(archive).problems == ()  # `archive verify` finds no digest mismatch
 
 
 def test_decoding_is_bounded_without_recording(web):
