@@ -431,3 +431,14 @@ def test_lookup_refuses_local_names_and_literals_without_asking(monkeypatch):
     assert resolve.refusal("127.1") == "loopback address 127.0.0.1"
     assert resolve.refusal("[::ffff:10.0.0.1]") == "private address 10.0.0.1"
     assert resolve.refusal("93.184.216.34") is None
+
+
+def test_a_budget_spent_before_the_page_fails_the_capture_cleanly(tmp_path, web, monkeypatch):
+    monkeypatch.setattr(Budget, "limits", lambda self: setattr(self, "cut", "spent") or None)
+    app = make_archive(tmp_path / "a", web)
+    url = "https://cases.test/ok"
+    add_sources(app, [str(article(tmp_path, url))], capture=True)
+    target = targets(app)[url]
+    assert target.capture_state == "failed" and target.last_error == "spent; 1 fetches not made"
+    assert web.hits.count(host="cases.test") == 0
+    app.close()

@@ -344,7 +344,9 @@ def capture_target(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutco
 def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
     plan = plan_for(url)
     fetched = job.fetch_and_write(plan.primary)
-    assert fetched is not None, "a fresh capture budget is never spent"
+    if fetched is None:  # a capture_time shorter than getting here
+        assert job.budget is not None
+        return CaptureOutcome(state="failed", error=job.budget.reason, resources=job.resources)
     chain, written = fetched
     job.seen.add(urls.normalise(plan.primary, drop_tracking=False))
     final_w = written[-1] if written and written[-1].hop is chain.final else None

@@ -12,7 +12,7 @@ ClientHello included — is sent. Checking the connected socket, not a DNS answe
 closes the DNS-rebinding gap; the name's lookup is checked before connecting too, so a
 private port is never touched. Behind a proxy the client never learns the origin's
 address: the fetch code resolves the name itself and refuses a private answer
-(`fetch.Client._proxy_refusal`); the proxy's own lookup is the proxy's to filter.
+(`fetch._proxy_refusal`); the proxy's own lookup is the proxy's to filter.
 """
 
 from __future__ import annotations
