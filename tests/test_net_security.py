@@ -17,6 +17,7 @@ import json
 import socket
 import threading
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -442,3 +443,28 @@ def test_a_budget_spent_before_the_page_fails_the_capture_cleanly(tmp_path, web,
     assert target.capture_state == "failed" and target.last_error == "spent; 1 fetches not made"
     assert web.hits.count(host="cases.test") == 0
     app.close()
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_proxy_password_is_not_in_a_proxy_error(scheme):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    settings = CaptureSettings(proxy=f"http://alice:s3cret@127.0.0.1:{port}", connect_timeout=1.0)
+    chain = fetch.Client(settings).fetch_chain(f"{scheme}://cases.test/ok")
+    assert chain.error is not None
+    assert "s3cret" not in str(chain.error) and "alice" not in str(chain.error)
+
+
+@pytest.mark.parametrize(
+    "coding",
+    ["gzip", "GZIP", "x-gzip", "gzip, identity", "identity, gzip", "compress", "deflate", "br"],
+)
+def test_capture_and_verify_agree_on_any_content_encoding(web, coding):
+    # the body is always gzip; the header says whatever a hostile server likes
+    client = fetch.Client(proxied(web))
+    chain = client.fetch_chain(f"https://cases.test/coded?ce={quote(coding)}", record=True)
+    hop = chain.final
+    assert hop is not None and hop.status == 200
+    assert hop.doc_digest == recorded.document_of(hop.exchange.response, 16)[0], hop.error
+    chain.close()

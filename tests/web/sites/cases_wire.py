@@ -145,6 +145,15 @@ def gzip_bomb(request: Request) -> Reply:
     )
 
 
+def coded(request: Request) -> Reply:
+    """/coded?ce=VALUE: the gzipped page under any Content-Encoding value at all."""
+    value = request.query.get("ce", "gzip")[:200].replace("\r", "").replace("\n", "")
+    return Reply(
+        headers=(("Content-Type", HTML), ("Content-Encoding", value)),
+        body=gzip_bytes(ENCODED_PAGE),
+    )
+
+
 def _head(status: str, *fields: str) -> bytes:
     return ("\r\n".join((f"HTTP/1.1 {status}", *fields)) + "\r\n\r\n").encode()
 
@@ -189,6 +198,7 @@ ROUTES = {
     "/gzip": GZIP,
     "/gzip-twice": GZIP_TWICE,
     "/gzip-bomb": gzip_bomb,
+    "/coded": coded,
     "/deflate": DEFLATE,
     "/broken-gzip": BROKEN_GZIP,
     "/bad-utf8": BAD_UTF8,
