@@ -420,7 +420,8 @@ class Client:
         """
         s = self.settings
         chain = Chain(url=url)
-        deadline = min(time.monotonic() + s.page_timeout, deadline or float("inf"))
+        page_deadline = time.monotonic() + s.page_timeout
+        deadline = page_deadline if deadline is None else min(page_deadline, deadline)
         seen: set[str] = set()
         current = url
         try:
