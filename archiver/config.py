@@ -187,6 +187,11 @@ class Settings:
     )
     warcs_dir: str = _opt("warcs", "Where WARC files are written (relative to this file).")
     manifests_dir: str = _opt("manifests", "Where manifests are written (relative to this file).")
+    max_citations: int = _opt(
+        5000,
+        "Most distinct URLs one article may cite; an article citing more is refused (not"
+        " cut short) with a message naming this setting.",
+    )
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     check: CheckSettings = field(default_factory=CheckSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
@@ -270,6 +275,7 @@ def _validate(s: Settings) -> None:
         (c.capture_bytes > 0, "capture.capture_bytes must be positive"),
         (0 <= c.max_redirects <= 50, "capture.max_redirects must be 0..50"),
         (s.check.workers >= 1, "check.workers must be at least 1"),
+        (s.max_citations >= 1, "max_citations must be at least 1"),
         (0.0 <= s.check.drift_threshold <= 1.0, "check.drift_threshold must be 0..1"),
         (s.check.dead_after >= 1, "check.dead_after must be at least 1"),
         (1 <= s.replay.port <= 65535, "replay.port must be 1..65535"),

@@ -4,6 +4,7 @@ ArchiverError                    base; carries an exit code and a one-line messa
  ├── ConfigError                 config.toml missing, unreadable or invalid (exit 3)
  ├── ArchiveNotFound             no archive root / store where one was expected (exit 3)
  ├── SourceError                 an article source cannot be read or holds no citations (exit 4)
+ │    └── TooManyCitations       an article cites more URLs than `max_citations`
  ├── UsageError                  a bad argument a user can fix (unknown article, bad id) (exit 2)
  ├── MissingExtra                an optional extra is needed and not installed (exit 3)
  ├── StoreError                  the database refused an operation (exit 5)
@@ -41,6 +42,10 @@ class SourceError(ArchiverError):
     """An article source cannot be read, is binary or empty, or of an unsupported type."""
 
     exit_code = 4
+
+
+class TooManyCitations(SourceError):
+    """An article cites more distinct URLs than the `max_citations` setting allows."""
 
 
 class UsageError(ArchiverError):

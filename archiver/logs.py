@@ -12,6 +12,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from archiver.terminal import escape_controls
+
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
@@ -37,11 +39,23 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """``2025-03-02T10:14:03.112Z INFO archiver.daemon: message`` (UTC)."""
+    """``2025-03-02T10:14:03.112Z INFO archiver.daemon: message`` (UTC); controls in the
+    message (a file name's newline, a title's ESC) are escaped, one record one line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{_utc(record)} {record.levelname} {record.name}: {record.getMessage()}"
+        message = escape_controls(record.getMessage())
+        line = f"{_utc(record)} {record.levelname} {record.name}: {message}"
         if record.exc_info:  # only with --debug: the daemon logs tracebacks at debug level
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class CliFormatter(logging.Formatter):
+    """``WARNING archiver.intake.folders: message`` for the commands' stderr."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{record.levelname} {record.name}: {escape_controls(record.getMessage())}"
+        if record.exc_info:  # only with --debug
             line += "\n" + self.formatException(record.exc_info)
         return line
 

@@ -1,4 +1,8 @@
-"""Progress for long work: a rich bar on a terminal, plain lines otherwise."""
+"""Progress for long work: a rich bar on a terminal, plain lines otherwise.
+
+Messages name URLs and outcomes from outside: printed without control characters, and
+the bar's column (which reads Rich markup) gets them escaped.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import threading
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from archiver.terminal import markup, one_line
 
 
 class PlainProgress:
@@ -28,7 +34,7 @@ class PlainProgress:
         with self._lock:
             self.done += 1
             self.console.print(
-                f"[{self.done}/{self.total}] {message}", markup=False, highlight=False
+                f"[{self.done}/{self.total}] {one_line(message)}", markup=False, highlight=False
             )
 
     def stop(self) -> None:
@@ -61,7 +67,8 @@ class BarProgress(PlainProgress):
     def advance(self, message: str) -> None:
         with self._lock:
             self.done += 1
-        self._bar.update(self._task, advance=1, last=message[:70])
+        # the column renders markup: a "[link=…]" in a title must print as text
+        self._bar.update(self._task, advance=1, last=markup(one_line(message)[:70]))
 
     def stop(self) -> None:
         self._bar.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from archiver.errors import ArchiverError, SourceError
+from archiver.errors import ArchiverError, SourceError, TooManyCitations
 from archiver.extract import extract
 from archiver.net.fetch import Client
 from archiver.sources import read_source
@@ -30,14 +30,25 @@ class AddReport:
     capture: object | None = None
 
 
-def add_one(app, spec: str, *, client: Client | None = None) -> AddResult:
+def add_one(
+    app, spec: str, *, client: Client | None = None, follow_symlinks: bool = True
+) -> AddResult:
     """Read, extract and store one source (one transaction); raises SourceError.
 
     ``client``: the HTTP client to fetch an article URL with (intake passes the one it
     fetched the feed with); by default a new one from the capture settings.
+    ``follow_symlinks=False`` (watched folders): a file that is a symbolic link is refused.
     """
-    source = read_source(spec, lambda: client or Client(app.settings.capture, clock=app.clock))
-    ex = extract(source.text, source.kind, source_url=source.url)
+    source = read_source(
+        spec,
+        lambda: client or Client(app.settings.capture, clock=app.clock),
+        follow_symlinks=follow_symlinks,
+    )
+    limit = app.settings.max_citations
+    try:
+        ex = extract(source.text, source.kind, source_url=source.url, max_citations=limit)
+    except TooManyCitations as exc:
+        raise TooManyCitations(f"{spec}: {exc}") from None
     cited = [c for c in ex.citations if c.role == "cited"]
     if not ex.citations:
         raise SourceError(f"{spec}: no http(s) links found in the article")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,24 +58,75 @@ def sniff_kind(text: str) -> str:
     return "text"
 
 
-def read_file(path: Path, spec: str) -> Source:
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "is a folder, not an article"),
+    (stat.S_ISLNK, "is a symbolic link: links are not followed here"),
+    (stat.S_ISFIFO, "is a named pipe, not a regular file"),
+    (stat.S_ISSOCK, "is a socket, not a regular file"),
+    (stat.S_ISCHR, "is a device, not a regular file"),
+    (stat.S_ISBLK, "is a device, not a regular file"),
+)
+
+
+def not_regular(mode: int) -> str | None:
+    """Why a file of this st_mode is not read as an article (None: a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((why for test, why in _NOT_REGULAR if test(mode)), "is not a regular file")
+
+
+def too_large(size: int) -> str | None:
+    if size > MAX_SOURCE_BYTES:
+        return f"{size:,} bytes is too large for an article (at most {MAX_SOURCE_BYTES:,})"
+    return None
+
+
+def open_regular(path: Path, *, follow_symlinks: bool = True) -> tuple[int, os.stat_result]:
+    """(fd, stat) of ``path`` opened for reading: a regular file, else SourceError-ready
+    OSError/ValueError. O_NONBLOCK: a named pipe never blocks the open; O_NOFOLLOW (when
+    links are not followed) refuses a symbolic link in the last path component."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        why = not_regular(st.st_mode)
+        if why:
+            raise ValueError(why)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def read_file(path: Path, spec: str, *, follow_symlinks: bool = True) -> Source:
+    """A regular file of at most MAX_SOURCE_BYTES (a pipe, a device or — for intake —
+    a symbolic link is refused before a byte is read)."""
     kind = KINDS.get(path.suffix.lower())
     if kind is None:
         raise SourceError(
             f"{spec}: unsupported file type {path.suffix or '(none)'!r} (use .txt, .md or .html)"
         )
     try:
-        if path.is_dir():
-            raise SourceError(f"{spec}: is a folder, not an article")
-        size = path.stat().st_size
-        if size > MAX_SOURCE_BYTES:
-            raise SourceError(f"{spec}: {size} bytes is too large for an article")
-        data = path.read_bytes()
+        fd, st = open_regular(path, follow_symlinks=follow_symlinks)
+        with os.fdopen(fd, "rb") as f:
+            if too_large(st.st_size):
+                raise ValueError(too_large(st.st_size))
+            data = f.read(MAX_SOURCE_BYTES + 1)
+        if too_large(len(data)):
+            raise ValueError(too_large(len(data)))
+    except ValueError as exc:
+        raise SourceError(f"{spec}: {exc}") from None
     except FileNotFoundError:
         raise SourceError(f"{spec}: no such file") from None
     except PermissionError:
         raise SourceError(f"{spec}: permission denied") from None
+    except IsADirectoryError:
+        raise SourceError(f"{spec}: is a folder, not an article") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise SourceError(f"{spec}: {not_regular(stat.S_IFLNK)}") from None
         raise SourceError(f"{spec}: cannot read: {exc.strerror}") from None
     return Source(spec=spec, text=decode(data, spec), kind=kind, url=None)
 
@@ -98,7 +152,7 @@ def read_url(url: str, client: Client) -> Source:
         chain.close()
 
 
-def read_source(spec: str, client_factory) -> Source:
+def read_source(spec: str, client_factory, *, follow_symlinks: bool = True) -> Source:
     """SOURCE as given on the command line: '-', an http(s) URL or a file path."""
     if spec == "-":
         data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1)
@@ -110,4 +164,4 @@ def read_source(spec: str, client_factory) -> Source:
         if not urls.is_http_url(spec):
             raise SourceError(f"{spec}: not an http(s) URL")
         return read_url(spec, client_factory())
-    return read_file(Path(spec), spec)
+    return read_file(Path(spec), spec, follow_symlinks=follow_symlinks)

@@ -22,10 +22,29 @@ from rich.console import Console
 from archiver import __version__
 from archiver.app import init_archive, load_app
 from archiver.errors import ArchiverError
+from archiver.logs import CliFormatter
+from archiver.terminal import clean, json_text, one_line
 
 logger = logging.getLogger("archiver")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+
+
+def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
+    """click.echo for text that holds what strangers wrote (titles, URLs, reasons, file
+    names): control characters are dropped (tabs and newlines kept), so a page title
+    cannot set the window title or rewrite the screen."""
+    click.echo(clean(message), err=err, nl=nl)
+
+
+def echo_json(value: object) -> None:
+    """Indented JSON on stdout; C1 controls escaped as JSON escapes (see terminal)."""
+    click.echo(json_text(value))
+
+
+def echo_error(message: object) -> None:
+    """One ``Error: …`` line on stderr, whatever the message holds."""
+    click.echo(f"Error: {one_line(message)}", err=True)
 
 
 class ArchiveGroup(click.Group):
@@ -37,7 +56,7 @@ class ArchiveGroup(click.Group):
         except ArchiverError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            echo_error(exc)
             ctx.exit(exc.exit_code)
         except BrokenPipeError:
             raise  # handled in main(): the reader of our output went away
@@ -46,10 +65,8 @@ class ArchiveGroup(click.Group):
                 raise
             if isinstance(exc, click.ClickException | click.exceptions.Abort):
                 raise
-            click.echo(
-                f"Error: internal error: {type(exc).__name__}: {exc} "
-                "(run with --debug for the traceback)",
-                err=True,
+            echo_error(
+                f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
             )
             ctx.exit(70)
         finally:
@@ -112,9 +129,9 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool, verbose: bool)
     ctx.ensure_object(dict)
     ctx.obj.update(config=config_path, debug=debug)
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(CliFormatter())
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 @cli.command()
@@ -130,9 +147,9 @@ def init(directory: Path) -> None:
     """
     cfg, created = init_archive(directory)
     if created:
-        click.echo(f"Initialised archive in {cfg.parent.resolve()} (created: {', '.join(created)})")
+        echo(f"Initialised archive in {cfg.parent.resolve()} (created: {', '.join(created)})")
     else:
-        click.echo(f"Archive already initialised in {cfg.parent.resolve()}; nothing changed")
+        echo(f"Archive already initialised in {cfg.parent.resolve()}; nothing changed")
 
 
 @contextlib.contextmanager

@@ -8,8 +8,9 @@ import click
 from rich.table import Table
 
 from archiver.app import App
-from archiver.cli.base import cli, err, out, pass_app
+from archiver.cli.base import cli, echo, echo_error, err, out, pass_app
 from archiver.errors import SourceError
+from archiver.terminal import cell, one_line
 
 
 @cli.command()
@@ -54,16 +55,16 @@ def add(app: App, sources: tuple[str, ...], queue: bool, from_warc: tuple[Path, 
     report = add_sources(app, list(sources), capture=not queue, progress=_progress())
     for r in report.results:
         verb = "added" if r.created else "updated"
-        click.echo(
+        echo(
             f"{r.article_id}\t{verb}: {r.citations} citations ({r.new_citations} new) "
-            f"from {r.source}"
+            f"from {one_line(r.source)}"
         )
     if report.capture is not None:
         _print_capture_summary(report.capture)
     elif queue and report.results:
-        click.echo("Queued: run `archive capture` (or the daemon) to capture.")
+        echo("Queued: run `archive capture` (or the daemon) to capture.")
     for message in report.errors:
-        click.echo(f"Error: {message}", err=True)
+        echo_error(message)
     if report.errors:
         raise SystemExit(SourceError.exit_code)
 
@@ -77,17 +78,17 @@ def _progress():
 def _print_capture_summary(summary) -> None:
     if summary is None:
         return
-    click.echo(summary.line())
+    echo(summary.line())
     for url, reason in summary.failures:
-        click.echo(f"  failed: {url}: {reason}")
+        echo(f"  failed: {one_line(url)}: {one_line(reason)}")
 
 
 def _print_added(results) -> None:
     for r in results:
         verb = "added" if r.created else "updated"
-        click.echo(
+        echo(
             f"{r.article_id}\t{verb}: {r.citations} citations ({r.new_citations} new) "
-            f"from {r.source}"
+            f"from {one_line(r.source)}"
         )
 
 
@@ -101,7 +102,7 @@ def _add_from_warc(
     report = add_sources(app, list(sources), capture=False) if sources else AddReport([], [])
     _print_added(report.results)
     for path in warcs:
-        click.echo(import_warc(app, path).line())
+        echo(import_warc(app, path).line())
     # what the WARCs did not hold is captured now, as `add` does
     _capture_added(
         app,
@@ -151,13 +152,13 @@ def check_cmd(app: App, article: str | None, all_targets: bool) -> None:
         table.add_column("classification")
         table.add_column("targets", justify="right")
         for name, count in summary.table_rows():
-            table.add_row(name, str(count))
+            table.add_row(cell(name), str(count))
         out.print(table)
     for f in summary.findings:
         dead = " DEAD" if f.dead else ""
         cited = f" (cited by {', '.join(f.articles)})" if f.articles else ""
-        click.echo(f"  {f.rot.value}{dead}: {f.url}: {f.reason}{cited}")
-    click.echo(summary.line())
+        echo(one_line(f"  {f.rot.value}{dead}: {f.url}: {f.reason}{cited}"))
+    echo(summary.line())
 
 
 def _capture_added(app: App, ids: list[str], *, queue: bool, errors, queued: str) -> None:
@@ -169,8 +170,8 @@ def _capture_added(app: App, ids: list[str], *, queue: bool, errors, queued: str
         targets = app.store.target_ids_for_articles(ids)
         _print_capture_summary(capture_pending(app, progress=_progress(), target_ids=targets))
     elif ids:
-        click.echo(queued)
+        echo(queued)
     for message in errors:
-        click.echo(f"Error: {message}", err=True)
+        echo_error(message)
     if errors:
         raise SystemExit(SourceError.exit_code)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from archiver.app import App
-from archiver.cli.base import cli, pass_app, short_name
+from archiver.cli.base import cli, echo, echo_json, pass_app, short_name
+from archiver.terminal import one_line
 
 
 @cli.command()
@@ -25,7 +25,7 @@ def manifest(app: App, article: str | None) -> None:
     from archiver.manifest import refresh
 
     paths = refresh(app, [article] if article else app.store.article_ids())
-    click.echo(f"Wrote {len(paths)} files in {app.settings.manifests_path}")
+    echo(f"Wrote {len(paths)} files in {app.settings.manifests_path}")
 
 
 def _login_name() -> str | None:
@@ -67,7 +67,7 @@ def review(
         raise click.UsageError("give exactly one of --approve or --flag")
     state = "approved" if approve else "flagged"
     r = review_citation(app, citation, state, note=note, by=by or _login_name())
-    click.echo(
+    echo(
         f"{r['article']}:{r['citation']} {state}"
         + (f" by {r['by']}" if r["by"] else "")
         + (f": {note}" if note else "")
@@ -92,11 +92,11 @@ def verify_cmd(app: App, as_json: bool) -> None:
 
     report = verify(app)
     if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        echo_json(report.as_dict())
     else:
         for problem in report.problems:
-            click.echo(str(problem))
-        click.echo(report.summary())
+            echo(one_line(problem))
+        echo(report.summary())
     if not report.ok:
         raise VerifyFailed(f"verify found {len(report.problems)} problem(s)")
 
@@ -181,9 +181,9 @@ def _export_interop(
     from archiver.interop.wacz import build_wacz
 
     report = build_wacz(app, wacz_path, article, all_warcs=all_warcs)
-    click.echo(report.line())
+    echo(report.line())
     if report.skipped_open:
-        click.echo(
+        echo(
             f"Skipped {len(report.skipped_open)} WARC files still being written: "
             f"{', '.join(report.skipped_open)}",
             err=True,
@@ -204,7 +204,7 @@ def index_cmd(app: App) -> None:
     """
     from archiver.interop.cdxj import index_closed
 
-    click.echo(index_closed(app).line())
+    echo(index_closed(app).line())
 
 
 @cli.command()
@@ -232,7 +232,7 @@ def replay(app: App, port: int | None, bind: str) -> None:
     require_pywb()
     port = port or app.settings.replay.port
     host = "localhost" if bind in ("127.0.0.1", "0.0.0.0", "::") else bind
-    click.echo(f"Replaying {app.root} at http://{host}:{port}/archive/ (Ctrl-C to stop)")
+    echo(f"Replaying {app.root} at http://{host}:{port}/archive/ (Ctrl-C to stop)")
     code = serve(app, port, bind)
     if code:
         raise SystemExit(code)

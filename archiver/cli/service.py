@@ -6,8 +6,9 @@ import click
 from rich.table import Table
 
 from archiver.app import App, load_app
-from archiver.cli.base import _quiet, cli, out, pass_app, short_name
+from archiver.cli.base import _quiet, cli, echo, out, pass_app, short_name
 from archiver.cli.capturing import _capture_added
+from archiver.terminal import cell, one_line
 
 
 @cli.command()
@@ -84,14 +85,14 @@ def intake(app: App, once: bool, queue: bool, force: bool) -> None:
     with _quiet("archiver.intake"):  # its warnings are the errors printed below
         summary = run_intake(app, force=force)
     for source in summary.sources:
-        click.echo(f"{source.kind} {source.location}: {source.note}")
+        echo(one_line(f"{source.kind} {source.location}: {source.note}"))
         for r in source.results:
             verb = "added" if r.created else "updated"
-            click.echo(
+            echo(
                 f"  {r.article_id}\t{verb}: {r.citations} citations ({r.new_citations} new) "
-                f"from {r.source}"
+                f"from {one_line(r.source)}"
             )
-    click.echo(summary.line())
+    echo(summary.line())
     _capture_added(
         app,
         summary.article_ids,
@@ -132,7 +133,7 @@ def migrate_cmd(ctx: click.Context, source: str | None, dest: str, batch: int) -
     if source is None:
         source = load_app(ctx.obj.get("config")).settings.database_url
     reports = migrate_store(source, dest, batch=batch)
-    table = Table(title=f"{safe_url(source)} → {safe_url(dest)}")
+    table = Table(title=cell(f"{safe_url(source)} → {safe_url(dest)}"))
     for col in ("table", "source rows", "dest rows", "copied", "source sha256", "dest sha256"):
         table.add_column(col, justify="right" if "rows" in col or col == "copied" else "left")
     table.add_column("")
@@ -151,7 +152,7 @@ def migrate_cmd(ctx: click.Context, source: str | None, dest: str, batch: int) -
     if bad:
         raise VerifyFailed(f"migrate: the copy differs from the source in {', '.join(bad)}")
     copied = sum(r.copied for r in reports)
-    click.echo(
+    echo(
         f"Copied {copied} rows; {len(reports)} tables match. To use the copy, set "
         f'database = "{safe_url(dest)}" in config.toml (or $ARCHIVER_DATABASE).'
     )

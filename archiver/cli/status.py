@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 from rich.table import Table
 
 from archiver.app import App
-from archiver.cli.base import cli, out, pass_app
+from archiver.cli.base import cli, echo, echo_json, out, pass_app
+from archiver.terminal import cell, one_line
 
 STATUS_COLUMNS = ("article", "title", "citations", "archived", "failed", "rotted", "dead")
 STATUS_COUNTS = ("citations", "archived", "failed", "rotted", "dead")
@@ -43,44 +42,47 @@ def status(app: App, article: str | None, as_json: bool, limit: int, show_all: b
     if article:
         doc = app.store.article_doc(article)
         if as_json:
-            click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+            echo_json(doc)
             return
         _print_article(doc)
         return
     rows = app.store.status_rows()
     if as_json:
         keys = ("id", "title", "source_url", "citations")
-        click.echo(
-            json.dumps([{k: r[k] for k in keys} for r in rows], ensure_ascii=False, indent=2)
-        )
+        echo_json([{k: r[k] for k in keys} for r in rows])
         return
     if show_all:
         _print_plain_table(
-            [(r["id"], r["title"][:60], *(str(r[k]) for k in STATUS_COUNTS)) for r in rows]
+            [
+                (r["id"], one_line(r["title"])[:60], *(str(r[k]) for k in STATUS_COUNTS))
+                for r in rows
+            ]
         )
     else:
         shown = rows[-limit:] if limit else []
-        table = Table(title=f"Archive {app.root}")
+        table = Table(title=cell(f"Archive {app.root}"))
         for col in STATUS_COLUMNS:
             table.add_column(col, overflow="fold")
         for r in shown:
-            table.add_row(r["id"], r["title"][:60], *(str(r[k]) for k in STATUS_COUNTS))
+            table.add_row(
+                cell(r["id"]), cell(one_line(r["title"])[:60]), *(str(r[k]) for k in STATUS_COUNTS)
+            )
         if shown:
             out.print(table)
         if len(shown) < len(rows):
-            click.echo(
+            echo(
                 f"Showing the {len(shown):,} most recently added of {len(rows):,} articles"
                 " (--all for every one, --json for tools)."
             )
     if rows:
         totals = {k: sum(r[k] for r in rows) for k in STATUS_COUNTS}
-        click.echo(
+        echo(
             f"Totals: {len(rows):,} articles, {totals['citations']:,} citations:"
             f" {totals['archived']:,} archived, {totals['failed']:,} failed,"
             f" {totals['rotted']:,} rotted, {totals['dead']:,} dead."
         )
     else:
-        click.echo("No articles yet: `archive add ARTICLE`.")
+        echo("No articles yet: `archive add ARTICLE`.")
     beats = app.store.heartbeats()
     if beats:
         jobs = Table(title="Daemon: last run of each job (UTC)")
@@ -91,7 +93,7 @@ def status(app: App, article: str | None, as_json: bool, limit: int, show_all: b
                 f"{b[k]:%Y-%m-%d %H:%M:%S}Z" if b[k] else "never"
                 for k in ("last_run_at", "last_ok_at")
             ]
-            jobs.add_row(b["job"], b["worker"] or "", *when, b["last_error"] or "")
+            jobs.add_row(cell(b["job"]), cell(b["worker"]), *when, cell(b["last_error"]))
         out.print(jobs)
     _print_intake(app)
 
@@ -106,7 +108,7 @@ def _print_plain_table(rows: list[tuple[str, ...]]) -> None:
         cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
         cells += [v.rjust(w) for v, w in zip(r[2:], widths[2:], strict=True)]
         lines.append("  ".join(cells).rstrip())
-    click.echo("\n".join(lines))
+    echo("\n".join(lines))
 
 
 def _short_url(url: str, width: int = 64) -> str:
@@ -120,7 +122,7 @@ def _short_url(url: str, width: int = 64) -> str:
 
 def _print_article(doc: dict) -> None:
     art = doc["article"]
-    table = Table(title=f"{art['id']}: {art['title']}", title_justify="left")
+    table = Table(title=cell(f"{art['id']}: {art['title']}"), title_justify="left")
     url_width = max(24, min(72, out.width - 64))
     table.add_column("#", justify="right", min_width=2)
     table.add_column("cited URL", overflow="ellipsis", no_wrap=True, min_width=24)
@@ -137,15 +139,15 @@ def _print_article(doc: dict) -> None:
             note = ("own URL. " + note).strip()
         table.add_row(
             str(c["id"]),
-            _short_url(c["url"], url_width),
+            cell(_short_url(c["url"], url_width)),
             c["capture_state"],
             rot,
             str(len(c["snapshots"])),
             str(last or ""),
-            note,
+            cell(note),
         )
     out.print(table)
-    click.echo(f"Manifest: manifests/{art['id']}.html (JSON: archive status {art['id']} --json)")
+    echo(f"Manifest: manifests/{art['id']}.html (JSON: archive status {art['id']} --json)")
 
 
 def _print_intake(app: App) -> None:
@@ -170,10 +172,10 @@ def _print_intake(app: App) -> None:
         if r["failures"]:
             error += f" ({r['failures']} in a row)"
         table.add_row(
-            f"{r['kind']} {r['location']}",
+            cell(f"{r['kind']} {r['location']}"),
             when[0] or "never",
             when[1],
             str(r["new_articles"]),
-            error,
+            cell(error),
         )
     out.print(table)

@@ -33,9 +33,12 @@ __all__ = [
 ]
 
 
-def extract(text: str, kind: str, *, source_url: str | None = None) -> Extraction:
+def extract(
+    text: str, kind: str, *, source_url: str | None = None, max_citations: int | None = None
+) -> Extraction:
+    """``max_citations``: raise TooManyCitations past this many distinct URLs."""
     if kind == "html":
-        return extract_html(text, page_url=source_url)
+        return extract_html(text, page_url=source_url, max_citations=max_citations)
     if kind == "markdown":
-        return extract_markdown(text, source_url=source_url)
-    return extract_text(text, source_url=source_url)
+        return extract_markdown(text, source_url=source_url, max_citations=max_citations)
+    return extract_text(text, source_url=source_url, max_citations=max_citations)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from archiver import urls
+from archiver.errors import TooManyCitations
 
 CONTEXT_MAX = 300
 
@@ -38,6 +41,10 @@ class Extraction:
     source_url: str | None
     sha256: str
     citations: list[Citation] = field(default_factory=list)
+    # source_url is the address the text was fetched from (or its own site's canonical
+    # URL), not merely a claim made by a file: only then may it update another source's
+    # article of that URL
+    source_fetched: bool = False
 
 
 # ------------------------------------------------------------------ shared helpers
@@ -73,49 +80,113 @@ _SENT_SPLIT = re.compile(r"(?<=[.!?…])[\"'”»)]*\s+")
 _PARA_SPLIT = re.compile(r"\n[ \t]*\n")
 
 
-def _paragraph(text: str, start: int, end: int) -> tuple[int, int]:
-    left = max((m.end() for m in _PARA_SPLIT.finditer(text, 0, start)), default=0)
-    m = _PARA_SPLIT.search(text, end)
-    return left, (m.start() if m else len(text))
+class TextIndex:
+    """Paragraph and sentence bounds of one text, found once: each citation's context is
+    then a few binary searches, not a scan of the text before it (which made extraction
+    quadratic: 5,000 URLs took minutes).
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        paras = list(_PARA_SPLIT.finditer(text))
+        self._para_starts = [m.start() for m in paras]
+        self._para_ends = [m.end() for m in paras]
+        sents = list(_SENT_SPLIT.finditer(text))
+        self._sent_starts = [m.start() for m in sents]
+        self._sent_ends = [m.end() for m in sents]
+        self._mentions: _MentionIndex | None = None
+        self._newlines = [m.start() for m in re.finditer("\n", text)]
+
+    def line(self, at: int) -> tuple[int, int]:
+        """[start, end) of the line holding offset ``at`` (end: its newline, or the end)."""
+        i = bisect.bisect_left(self._newlines, at)
+        start = self._newlines[i - 1] + 1 if i else 0
+        return start, self._newlines[i] if i < len(self._newlines) else len(self.text)
+
+    def paragraph(self, start: int, end: int) -> tuple[int, int]:
+        """[left, right) of the paragraph holding [start, end)."""
+        i = bisect.bisect_right(self._para_ends, start)  # separators ending at or before start
+        left = self._para_ends[i - 1] if i else 0
+        j = bisect.bisect_left(self._para_starts, end)  # the first separator from end on
+        return left, self._para_starts[j] if j < len(self._para_starts) else len(self.text)
+
+    def sentence(self, start: int, end: int) -> tuple[int, int]:
+        """[left, right) of the sentence holding [start, end), within its paragraph."""
+        p_left, p_right = self.paragraph(start, end)
+        left = p_left
+        i = bisect.bisect_right(self._sent_ends, start)
+        if i and self._sent_starts[i - 1] >= p_left:
+            left = self._sent_ends[i - 1]
+        right = p_right
+        j = bisect.bisect_left(self._sent_starts, end)
+        if j < len(self._sent_starts) and self._sent_ends[j] <= p_right:
+            right = self._sent_starts[j]
+        return left, right
+
+    def sentence_around(self, start: int, end: int) -> str:
+        """The sentence holding [start, end) (hard wraps joined), ≤ CONTEXT_MAX chars."""
+        left, right = self.sentence(start, end)
+        sentence = _squash(self.text[left:right])
+        written = _squash(self.text[start:end])
+        return _clip(sentence, max(0, sentence.find(written[:40])), len(written))
+
+    def mention_context(self, url: str) -> str | None:
+        if self._mentions is None:
+            self._mentions = _MentionIndex(self.text)
+        return self._mentions.context(url)
 
 
 def sentence_around(text: str, start: int, end: int) -> str:
     """The sentence of ``text`` holding [start, end) (hard wraps joined), ≤ CONTEXT_MAX chars."""
-    p_left, p_right = _paragraph(text, start, end)
-    left = p_left
-    for m in _SENT_SPLIT.finditer(text, p_left, start):
-        left = m.end()
-    m = _SENT_SPLIT.search(text, end, p_right)
-    right = m.start() if m else p_right
-    sentence = _squash(text[left:right])
-    written = _squash(text[start:end])
-    return _clip(sentence, max(0, sentence.find(written[:40])), len(written))
+    return TextIndex(text).sentence_around(start, end)
 
 
 def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[^\W\d_]{4,}", text.lower())}
 
 
+class _MentionIndex:
+    """The text's sentences without a URL, and which of them hold each word."""
+
+    def __init__(self, text: str) -> None:
+        self.sentences: list[str] = []
+        self.holding: dict[str, list[int]] = defaultdict(list)
+        for para in _PARA_SPLIT.split(text):
+            for sentence in _SENT_SPLIT.split(para):
+                if _URL.search(sentence):
+                    continue
+                for word in _words(sentence):
+                    self.holding[word].append(len(self.sentences))
+                self.sentences.append(sentence)
+
+    def context(self, url: str) -> str | None:
+        """The first sentence scoring best: 1 for naming the site, + the share of slug
+        words it holds; None below 0.6."""
+        try:
+            host = urls.host_of(url).removeprefix("www.")
+        except urls.BadURL:
+            return None  # not a URL the archive would keep; its context does not matter
+        site = host.split(".")[-2] if host.count(".") >= 1 else host
+        slug = _words(re.sub(r"[^A-Za-z]+", " ", url.split(host, 1)[-1]))
+        naming = set(self.holding.get(site.lower(), ()))
+        slug_hits: Counter[int] = Counter()
+        for word in slug:
+            slug_hits.update(self.holding.get(word, ()))
+        scores = {
+            i: (1.0 if i in naming else 0.0) + (slug_hits[i] / len(slug) if slug else 0.0)
+            for i in naming | set(slug_hits)
+        }
+        if not scores:
+            return None
+        best = min(scores, key=lambda i: (-scores[i], i))
+        if scores[best] < 0.6:
+            return None
+        return _clip(_squash(self.sentences[best]), 0, 0)
+
+
 def mention_context(text: str, url: str) -> str | None:
     """For a URL listed alone: the article sentence naming its site or most of its slug words."""
-    try:
-        host = urls.host_of(url).removeprefix("www.")
-    except urls.BadURL:
-        return None  # not a URL the archive would keep; its context does not matter
-    site = host.split(".")[-2] if host.count(".") >= 1 else host
-    slug = _words(re.sub(r"[^A-Za-z]+", " ", url.split(host, 1)[-1]))
-    best, best_score = None, 0.0
-    for para in _PARA_SPLIT.split(text):
-        for sentence in _SENT_SPLIT.split(para):
-            if _URL.search(sentence):
-                continue
-            words = _words(sentence)
-            score = (1.0 if site.lower() in words else 0.0) + (
-                len(slug & words) / len(slug) if slug else 0.0
-            )
-            if score > best_score:
-                best, best_score = sentence, score
-    return _clip(_squash(best), 0, 0) if best and best_score >= 0.6 else None
+    return _MentionIndex(text).context(url)
 
 
 def _sha256(data: str) -> str:
@@ -123,10 +194,15 @@ def _sha256(data: str) -> str:
 
 
 class _Collector:
-    """Keeps the first citation of each normalised URL."""
+    """Keeps the first citation of each normalised URL; at most ``limit`` URLs.
 
-    def __init__(self) -> None:
+    The limit stops extraction as soon as it is passed: a hostile source (up to 50 MiB)
+    can hold a million URLs, and each one costs a normalisation and a context.
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
         self.seen: dict[str, Citation] = {}
+        self.limit = limit
 
     def add(self, written: str, position: int, context: str, role: str = "cited") -> None:
         written = written.strip()
@@ -145,6 +221,12 @@ class _Collector:
                     role="source",
                 )
             return
+        if self.limit is not None and len(self.seen) >= self.limit:
+            raise TooManyCitations(
+                f"cites more than {self.limit:,} distinct URLs, the limit"
+                f" (max_citations = {self.limit} in config.toml): split the article,"
+                " or raise the limit"
+            )
         self.seen[key] = Citation(
             url=key,
             url_as_written=written,

@@ -17,6 +17,7 @@ from archiver.extract.common import (
 )
 
 _BLOCKS = ["p", "li", "td", "th", "blockquote", "figcaption", "dd", "h1", "h2", "h3", "h4", "h5"]
+_BLOCK_NAMES = frozenset(_BLOCKS)
 _CHROME = ["nav", "header", "footer", "aside", "script", "style", "noscript", "form"]
 
 # what we parse is always markup (an article or a fetched page), even when it is short
@@ -49,12 +50,40 @@ def _meta(soup: BeautifulSoup, *names: str) -> str | None:
     return None
 
 
+_MOBILE_PREFIXES = ("www.", "m.", "mobile.", "amp.")
+
+
+def _site(url: str) -> str | None:
+    """A URL's host without a www/mobile prefix: what "the same site" compares."""
+    try:
+        host = urls.host_of(url)
+    except urls.BadURL:
+        return None
+    for prefix in _MOBILE_PREFIXES:
+        if host.startswith(prefix) and host.count(".") >= 2:
+            return host[len(prefix) :]
+    return host
+
+
+def same_site(url: str, other: str) -> bool:
+    site = _site(url)
+    return site is not None and site == _site(other)
+
+
 def html_source_url(soup: BeautifulSoup, page_url: str | None) -> str | None:
+    """The article's own URL: <link rel=canonical>, else og:url, else the fetched URL.
+
+    A fetched page may name only a URL of its own site (www./m. variants included) as
+    its canonical one: any page can claim any URL, and another site's URL would make it
+    stand in for that site's article.
+    """
     link = soup.find("link", rel=lambda v: v and "canonical" in v, href=True)
     for candidate in (link["href"] if link else None, _meta(soup, "og:url")):
         if candidate:
             absolute = urls.join(page_url or "", str(candidate).strip())
-            if absolute and urls.is_http_url(absolute):
+            if not (absolute and urls.is_http_url(absolute)):
+                continue
+            if page_url is None or same_site(absolute, page_url):
                 return absolute
     return page_url
 
@@ -69,17 +98,38 @@ def html_title(soup: BeautifulSoup) -> str:
     return _squash(title or "")[:300]
 
 
-def extract_html(html: str, *, page_url: str | None = None) -> Extraction:
+def _block_of(a):
+    """The nearest block element around a link (bs4's find_parent builds a matcher per
+    call: a walk up is much cheaper, for thousands of links)."""
+    for parent in a.parents:
+        if parent.name in _BLOCK_NAMES:
+            return parent
+    return None
+
+
+def _block_text(block, texts: dict[int, str]) -> str:
+    """A block's text, squashed once per block (not once per link in it)."""
+    key = id(block)
+    if key not in texts:
+        texts[key] = _squash(block.get_text(" "))
+    return texts[key]
+
+
+def extract_html(
+    html: str, *, page_url: str | None = None, max_citations: int | None = None
+) -> Extraction:
     soup = BeautifulSoup(html, "lxml")
     base = soup.find("base", href=True)
     base_url = (urls.join(page_url or "", str(base["href"])) or "") if base else (page_url or "")
-    col = _Collector()
+    col = _Collector(max_citations)
     source = html_source_url(soup, page_url)
     if source:
         col.add(source, -1, "", role="source")
     title = html_title(soup)
     body = _article_body(soup)
     cursor = 0
+    texts: dict[int, str] = {}
+    own = urls.normalise(page_url) if page_url and urls.is_http_url(page_url) else None
     for a in body.find_all("a", href=True):
         href = str(a["href"]).strip()
         if not href or href.startswith("#") or href.lower().startswith(_NON_CITATION_SCHEMES):
@@ -87,12 +137,12 @@ def extract_html(html: str, *, page_url: str | None = None) -> Extraction:
         absolute = urls.join(base_url, href)
         if absolute is None or not urls.is_http_url(absolute):
             continue
-        if page_url and urls.normalise(absolute).split("#")[0] == urls.normalise(page_url):
+        if own and urls.normalise(absolute).split("#")[0] == own:
             continue  # a link to the page itself is navigation, not a citation
         pos = html.find(href, cursor)
         cursor = pos + 1 if pos >= 0 else cursor
-        block = a.find_parent(_BLOCKS)
-        context = _squash((block or a).get_text(" "))
+        block = _block_of(a)
+        context = _block_text(block, texts) if block is not None else _squash(a.get_text(" "))
         anchor = _squash(a.get_text(" "))
         col.add(
             absolute,
@@ -105,4 +155,5 @@ def extract_html(html: str, *, page_url: str | None = None) -> Extraction:
         source_url=urls.normalise(source) if source else None,
         sha256=_sha256(html),
         citations=col.citations(),
+        source_fetched=page_url is not None,
     )

@@ -11,12 +11,11 @@ from archiver.extract.common import (
     _ORIGINAL_URL_INLINE,
     _URL,
     Extraction,
+    TextIndex,
     _Collector,
     _sha256,
     _squash,
     _strip_trailing,
-    mention_context,
-    sentence_around,
 )
 
 
@@ -64,8 +63,10 @@ def find_text_urls(text: str) -> list[tuple[str, int, int]]:
 
 def _source_url_from_text(text: str) -> tuple[str, int] | None:
     """The URL after an 'Original url:' label (same line or the next)."""
-    found = [f for f in find_text_urls(text) if urls.is_http_url(f[0])]
     lines = text.split("\n")
+    if not any(_ORIGINAL_URL.match(ln) or _ORIGINAL_URL_INLINE.match(ln) for ln in lines):
+        return None  # no label: the text's URLs need not be found twice
+    found = [f for f in find_text_urls(text) if urls.is_http_url(f[0])]
     offset = 0
     for i, line in enumerate(lines):
         if _ORIGINAL_URL.match(line) or _ORIGINAL_URL_INLINE.match(line):
@@ -99,25 +100,35 @@ def _text_title(text: str) -> str:
     return ""
 
 
-def _text_context(text: str, url: str, start: int, end: int) -> str:
+_LIST_MARKS = re.compile(r"[\s*\-•>\d.()]*")  # what may share a line with a URL "alone"
+
+
+def _text_context(index: TextIndex, url: str, start: int, end: int) -> str:
     """The sentence around the URL; for a URL alone on its line, the sentence naming it."""
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    line = text[line_start : len(text) if line_end < 0 else line_end]
-    if re.fullmatch(r"[\s*\-•>\d.()]*", line.replace(text[start:end].split("\n")[0], "")):
-        return mention_context(text, url) or _squash(text[start:end])
-    return sentence_around(text, start, end)
+    text = index.text
+    first_end = text.find("\n", start, end)  # a hard-wrapped URL: its first line
+    first_end = end if first_end < 0 else first_end
+    line_start, _ = index.line(start)
+    _, line_end = index.line(end)
+    if _LIST_MARKS.fullmatch(text, line_start, start) and _LIST_MARKS.fullmatch(
+        text, first_end, line_end
+    ):
+        return index.mention_context(url) or _squash(text[start:end])
+    return index.sentence_around(start, end)
 
 
-def extract_text(text: str, *, source_url: str | None = None) -> Extraction:
-    col = _Collector()
+def extract_text(
+    text: str, *, source_url: str | None = None, max_citations: int | None = None
+) -> Extraction:
+    col = _Collector(max_citations)
     src = _source_url_from_text(text)
     if source_url:
         col.add(source_url, -1, "", role="source")
     elif src:
         col.add(src[0], src[1], "", role="source")
+    index = TextIndex(text)
     for url, start, end in find_text_urls(text):
-        col.add(url, start, _text_context(text, url, start, end))
+        col.add(url, start, _text_context(index, url, start, end))
     source = source_url or (src[0] if src else None)
     return Extraction(
         kind="text",
@@ -125,4 +136,5 @@ def extract_text(text: str, *, source_url: str | None = None) -> Extraction:
         source_url=urls.normalise(source) if source else None,
         sha256=_sha256(text),
         citations=col.citations(),
+        source_fetched=source_url is not None,
     )

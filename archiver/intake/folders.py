@@ -15,6 +15,7 @@ import errno
 import hashlib
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,7 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archiver.errors import SourceError
-from archiver.sources import KINDS
+from archiver.sources import (
+    KINDS,
+    MAX_SOURCE_BYTES,
+    not_regular,
+    open_regular,
+    too_large,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +43,7 @@ class FileState:
     path: Path
     fingerprint: str  # sha256 of the content, or of what made it unreadable
     error: str | None = None  # why it cannot be read at all
+    stat: str | None = None  # `stat_key` when it was fingerprinted
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +76,19 @@ def files_to_add(found: Iterable[FileState], seen: Mapping[str, Mapping]) -> lis
     return [
         f for f in found if f.key not in seen or seen[f.key].get("fingerprint") != f.fingerprint
     ]
+
+
+def stats_to_note(
+    found: Iterable[FileState], seen: Mapping[str, Mapping], todo: set[str]
+) -> dict[str, str]:
+    """key → stat of files not added again whose stat the store does not have yet (a
+    touched but unchanged file, or one first seen by an older archiver): next pass,
+    they are not read."""
+    return {
+        f.key: f.stat
+        for f in found
+        if f.stat and f.key in seen and f.key not in todo and seen[f.key].get("stat") != f.stat
+    }
 
 
 def standing_error(found: Iterable[FileState], seen: Mapping[str, Mapping]) -> str | None:
@@ -104,13 +125,25 @@ def _walk(folder: Path) -> Iterator[Path]:
                 yield base / name
 
 
+def _marker(*parts: object) -> str:
+    """A fingerprint for a file that is not read: changes when what made it so does."""
+    text = "\0".join(str(p) for p in parts)
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def stat_key(st: os.stat_result) -> str:
+    """What says a file is unchanged since it was hashed: size, mtime, inode and ctime
+    (which a chmod or a rename-over also moves)."""
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}"
+
+
 def _unreadable(path: Path, exc: OSError) -> tuple[str, str]:
     """(fingerprint, reason) for a path that cannot be read: changes when the path does."""
     try:
         st = path.lstat()
-        marker = f"unreadable\0{exc.errno}\0{st.st_mtime_ns}\0{st.st_size}\0{st.st_ino}"
+        marker = _marker("unreadable", exc.errno, st.st_mtime_ns, st.st_size, st.st_ino)
     except OSError:
-        marker = f"unreadable\0{exc.errno}"
+        marker = _marker("unreadable", exc.errno)
     if isinstance(exc, IsADirectoryError) or path.is_dir():
         reason = "is a folder, not an article"
     elif exc.errno == errno.ENOENT:
@@ -119,38 +152,78 @@ def _unreadable(path: Path, exc: OSError) -> tuple[str, str]:
         reason = "permission denied"
     else:
         reason = f"cannot read: {exc.strerror or exc}"
-    return hashlib.sha256(marker.encode("utf-8", "surrogateescape")).hexdigest(), reason
+    return marker, reason
+
+
+def refusal(st: os.stat_result) -> str | None:
+    """Why a folder entry is not read at all: not a regular file (a symbolic link can
+    point out of the folder, at /dev/zero or at a pipe), or too large."""
+    return not_regular(st.st_mode) or too_large(st.st_size)
 
 
 def fingerprint(path: Path) -> tuple[str, str | None]:
-    """(sha256 of the content, None), or (a marker, why) when the file cannot be read."""
+    """(sha256 of the content, None), or (a marker, why) when the file cannot be read.
+
+    Only a regular file is opened (O_NOFOLLOW, O_NONBLOCK) and at most
+    MAX_SOURCE_BYTES + 1 bytes of it are read.
+    """
     digest = hashlib.sha256()
     try:
-        with path.open("rb") as f:
-            while chunk := f.read(CHUNK):
+        fd, st = open_regular(path, follow_symlinks=False)
+        with os.fdopen(fd, "rb") as f:
+            left = MAX_SOURCE_BYTES + 1
+            while left > 0 and (chunk := f.read(min(CHUNK, left))):
                 digest.update(chunk)
+                left -= len(chunk)
+    except ValueError as exc:  # replaced by a pipe or a device since it was listed
+        return _marker("refused", exc), str(exc)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:  # replaced by a symbolic link since it was listed
+            return _marker("link", path), not_regular(stat.S_IFLNK) or ""
         return _unreadable(path, exc)
+    if left <= 0:
+        return _marker("large", stat_key(st)), too_large(MAX_SOURCE_BYTES + 1) or ""
     return digest.hexdigest(), None
 
 
-def scan(folder: Path, *, settle: float = SETTLE, now: float | None = None) -> list[FileState]:
-    """Every article file in ``folder`` now, except those still being written."""
+def scan(
+    folder: Path,
+    *,
+    settle: float = SETTLE,
+    now: float | None = None,
+    known: Mapping[str, tuple[str | None, str | None]] | None = None,
+) -> list[FileState]:
+    """Every article file in ``folder`` now, except those still being written.
+
+    ``known``: key → (stat_key, fingerprint) from the last pass; a file whose size,
+    mtime and inode are unchanged keeps its fingerprint and is not read again.
+    """
     now = time.time() if now is None else now
+    known = known or {}
     found: list[FileState] = []
     for path in _walk(folder):
         try:
-            mtime = path.lstat().st_mtime
+            st = path.lstat()
         except FileNotFoundError:
             continue  # moved away while we listed
-        if now - mtime < settle:
+        if now - st.st_mtime < settle:
             continue
-        if not path.exists() and not path.is_symlink():
-            continue
-        digest, error = fingerprint(path)
         key = path.relative_to(folder).as_posix()
-        found.append(FileState(key=key, path=path, fingerprint=digest, error=error))
+        found.append(_state(path, key, st, known.get(key)))
     return found
+
+
+def _state(path: Path, key: str, st: os.stat_result, last: tuple | None) -> FileState:
+    """One listed entry: refused by its lstat, its last fingerprint, or hashed now."""
+    stamp = stat_key(st)
+    why = refusal(st)
+    if why:
+        digest, error = _marker("refused", why, stamp), why
+    elif last is not None and last[0] == stamp and last[1]:
+        digest, error = last[1], None
+    else:
+        digest, error = fingerprint(path)
+    return FileState(key=key, path=path, fingerprint=digest, error=error, stat=stamp)
 
 
 # ------------------------------------------------------------------ the poll
@@ -167,8 +240,8 @@ def poll_folder(app, row: Mapping, *, stop: threading.Event | None = None) -> Fo
         error = f"no such folder: {folder}"
         store.intake_polled(row["id"], last_poll_at=now, last_error=error)
         return FolderPoll(polled=True, note=error, failed=True, standing=error)
-    found = scan(folder)
     seen = store.intake_seen(row["id"])
+    found = scan(folder, known={k: (v.get("stat"), v.get("fingerprint")) for k, v in seen.items()})
     todo = files_to_add(found, seen)
     results, errors = [], []
     for f in todo:
@@ -178,7 +251,7 @@ def poll_folder(app, row: Mapping, *, stop: threading.Event | None = None) -> Fo
         article_id = None
         if error is None:
             try:
-                result = add_one(app, str(f.path))
+                result = add_one(app, str(f.path), follow_symlinks=False)
                 results.append(result)
                 article_id = result.article_id
             except SourceError as exc:
@@ -187,8 +260,16 @@ def poll_folder(app, row: Mapping, *, stop: threading.Event | None = None) -> Fo
             errors.append(error)
             logger.warning("%s: file not added (left in place): %s", folder, error)
         store.intake_mark_seen(
-            row["id"], f.key, fingerprint=f.fingerprint, article_id=article_id, error=error
+            row["id"],
+            f.key,
+            fingerprint=f.fingerprint,
+            article_id=article_id,
+            error=error,
+            stat=f.stat,
         )
+    restamped = stats_to_note(found, seen, {f.key for f in todo})
+    if restamped:
+        store.intake_note_stats(row["id"], restamped)
     standing = standing_error(found, store.intake_seen(row["id"]))
     created = sum(1 for r in results if r.created)
     store.intake_polled(row["id"], added=created, last_poll_at=now, last_error=standing)

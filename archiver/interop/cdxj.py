@@ -22,12 +22,13 @@ import heapq
 import io
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from cdxj_indexer.main import CDXJIndexer
+
+from archiver.tempfiles import create_beside
 
 INDEX_NAME = "index.cdxj"
 STATE_NAME = ".index-state.json"
@@ -95,13 +96,12 @@ def _read_state(path: Path) -> dict[str, list[int]]:
 
 def _replace(path: Path, lines: Iterable[str]) -> None:
     """Write via a temp file in the same folder + fsync + os.replace."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = create_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.writelines(lines)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -21,7 +21,6 @@ import io
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,6 +36,7 @@ from archiver.manifest.warcscan import file_sha256
 from archiver.net.fetch import REDIRECTS
 from archiver.pages import analyse
 from archiver.store import schema as t
+from archiver.tempfiles import create_beside
 
 logger = logging.getLogger(__name__)
 
@@ -272,13 +272,12 @@ def _copy_into(src: Path, folder: Path, sha: str) -> tuple[Path, bool]:
             if file_sha256(dest) == sha:
                 return dest, False
             continue
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{dest.name}.", suffix=".tmp")
+        fd, tmp = create_beside(dest)
         try:
             with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
                 shutil.copyfileobj(inp, out, CHUNK)
                 out.flush()
                 os.fsync(out.fileno())
-            os.chmod(tmp, 0o644)
             os.link(tmp, dest)  # fails if another import took the name meanwhile
         except FileExistsError:
             continue

@@ -35,7 +35,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from archiver.errors import UsageError, VerifyFailed
 from archiver.interop.cdxj import closed_warcs, index_warc, sorted_unique
 from archiver.interop.robust import last_good
 from archiver.store import schema as t
+from archiver.tempfiles import create_beside
 
 WACZ_VERSION = "1.1.1"
 PAGES = "pages/pages.jsonl"
@@ -331,14 +331,13 @@ class _Zip:
 
 def _write(dest: Path, fill) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    fd, tmp = create_beside(dest)
     try:
         with os.fdopen(fd, "w+b") as f:
             with zipfile.ZipFile(f, "w", allowZip64=True) as zf:
                 fill(zf)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -55,12 +55,20 @@ def _odd_float(x: Any) -> bool:
     return isinstance(x, float) and x != 0 and not (1e-4 <= abs(x) < 1e16)
 
 
+# OWASP "CSV injection": a spreadsheet runs a cell starting with these as a formula
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> str:
+    """A CSV cell; text a spreadsheet would read as a formula gets a leading ``'``."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def csv_row(citation: dict[str, Any]) -> dict[str, str]:

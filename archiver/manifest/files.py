@@ -6,13 +6,13 @@ import contextlib
 import errno
 import fcntl
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from archiver.errors import ArchiveWriteError
+from archiver.tempfiles import create_beside
 
 
 def atomic_write(path: Path, data: str | bytes) -> Path:
@@ -37,12 +37,11 @@ def atomic_write(path: Path, data: str | bytes) -> Path:
 def _durable_temp(path: Path, payload: bytes) -> str:
     """A temp file beside ``path`` holding ``payload``, fsync'd; its name (removed again
     if anything fails)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = create_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()
-            os.fchmod(f.fileno(), 0o644)  # mkstemp makes 0600; manifests are for editors
             os.fsync(f.fileno())
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -60,7 +59,7 @@ class StagedFiles:
     """Many files put in place like `atomic_write`, their writes and fsyncs overlapped.
 
     `add` hands the bytes to a few threads that each create a temp file beside the
-    destination (unique name), write, chmod 0644 and fsync it, while the caller goes on
+    destination (unique name, the umask's permissions), write and fsync it, while the caller goes on
     rendering; several fsyncs in flight also let the file system fold them into fewer
     journal commits. Nothing is visible until `commit`: it waits for every temp file to
     be durable, then renames each over its destination in the order added (readers see

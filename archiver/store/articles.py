@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from archiver.store import schema as t
 
 if TYPE_CHECKING:  # the extractors (lxml, bs4, …) are not needed to read the store
     from archiver.extract import Extraction
+
+logger = logging.getLogger(__name__)
 
 _CYRILLIC = dict(
     zip(
@@ -44,6 +47,45 @@ def slug_for(title: str, sha256: str) -> str:
     return slug or f"article-{sha256[:6]}"
 
 
+def same_article(rows, ex: Extraction, source: str) -> str | None:
+    """Of the articles with ``ex``'s source URL (oldest first), the one it updates.
+
+    The same source given again (the file, the URL) or the same text updates its
+    article, and so does a page fetched from that URL (or naming it as its own site's
+    canonical URL). A different file merely *naming* the URL (a ``<link rel=canonical>``,
+    an "Original url:" line) updates the article only when it bears the same title — a
+    new version of the same draft — and says so in the log; any other such file becomes
+    an article of its own, with a warning. So no saved page, dropped file or feed entry
+    can retitle another article, and none adds citations to it unseen.
+    """
+    for row in rows:
+        if row.source == source or row.sha256 == ex.sha256:
+            return row.id
+    if not rows:
+        return None
+    first = rows[0]
+    if ex.source_fetched:
+        return first.id
+    if first.title == ex.title:
+        logger.warning(
+            "%s names %s as its URL and bears the same title: updating article %s (added from %s)",
+            source,
+            ex.source_url,
+            first.id,
+            first.source,
+        )
+        return first.id
+    logger.warning(
+        "%s names %s as its URL, the URL of article %s (added from %s) but bears another"
+        " title: kept as a separate article, not merged",
+        source,
+        ex.source_url,
+        first.id,
+        first.source,
+    )
+    return None
+
+
 def iso(dt) -> str | None:
     return None if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -51,13 +93,16 @@ def iso(dt) -> str | None:
 class ArticlesMixin:
     # ------------------------------------------------------------ intake
 
-    def _find_article(self, conn, ex: Extraction) -> str | None:
+    def _find_article(self, conn, ex: Extraction, source: str) -> str | None:
+        """The article this extraction updates, if any (see `same_article`)."""
         a = t.article
         if ex.source_url:
-            row = conn.execute(select(a.c.id).where(a.c.source_url == ex.source_url)).first()
-            if row:
-                return row.id
-            return None
+            rows = conn.execute(
+                select(a.c.id, a.c.source, a.c.sha256, a.c.title)
+                .where(a.c.source_url == ex.source_url)
+                .order_by(a.c.added_at, a.c.id)
+            ).all()
+            return same_article(rows, ex, source)
         row = conn.execute(
             select(a.c.id).where(a.c.sha256 == ex.sha256, a.c.source_url.is_(None))
         ).first()
@@ -106,7 +151,7 @@ class ArticlesMixin:
         with self.tx() as conn:
             # find-or-insert of articles and targets: one intake at a time, on every worker
             self.lock(conn, "intake")
-            article_id = self._find_article(conn, ex)
+            article_id = self._find_article(conn, ex, source)
             created = article_id is None
             values = dict(
                 source=source,

@@ -73,12 +73,25 @@ class IntakeMixin:
         fingerprint: str | None,
         article_id: str | None,
         error: str | None,
+        stat: str | None = None,
     ) -> None:
         """Remember one file or entry; ``seen_at`` keeps the time it was first seen."""
         values = {"fingerprint": fingerprint, "article_id": article_id, "error": error}
+        if stat is not None:
+            values["stat"] = stat
         stmt = self.upsert(seen).values(
             source_id=source_id, key=key, seen_at=self.clock(), **values
         )
         stmt = stmt.on_conflict_do_update(index_elements=["source_id", "key"], set_=values)
         with self.tx() as conn:
             conn.execute(stmt)
+
+    def intake_note_stats(self, source_id: int, stats: dict[str, str]) -> None:
+        """Record the stat of files seen again unchanged (see intake.folders.scan)."""
+        with self.tx() as conn:
+            for key, stamp in stats.items():
+                conn.execute(
+                    seen.update()
+                    .where(seen.c.source_id == source_id, seen.c.key == key)
+                    .values(stat=stamp)
+                )

@@ -21,10 +21,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
+    text,
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class UTCDateTime(TypeDecorator):
@@ -227,6 +229,9 @@ intake_seen = Table(
     Column("seen_at", UTCDateTime, nullable=False),
     Column("article_id", String(48), nullable=True),
     Column("error", Text, nullable=True),
+    # a folder file's size, mtime and inode when it was hashed: unchanged, it is not
+    # read again (schema 3)
+    Column("stat", String(96), nullable=True),
 )
 
 # Per-host politeness shared by every worker on a PostgreSQL store: when the next request
@@ -248,5 +253,10 @@ def _v2(conn) -> None:
     host_gate.create(conn, checkfirst=True)
 
 
+def _v3(conn) -> None:
+    if "stat" not in {c["name"] for c in inspect(conn).get_columns("intake_seen")}:
+        conn.execute(text("ALTER TABLE intake_seen ADD COLUMN stat VARCHAR(96)"))
+
+
 # Each entry brings a store from version N-1 to N; append, never edit.
-MIGRATIONS = {1: _v1, 2: _v2}
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3}
