@@ -412,3 +412,22 @@ def test_writers_keep_the_usual_mode_under_umask_022(tmp_path):
     finally:
         os.umask(old)
     assert _mode(tmp_path / "a.json") == 0o644
+
+
+def test_schema_3_adds_the_stat_column_to_an_older_store(tmp_path):
+    from sqlalchemy import inspect, text
+
+    from archiver.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'old.db'}", create=True)
+    try:
+        with store.tx() as conn:  # a store as schema 2 left it
+            conn.execute(text("ALTER TABLE intake_seen DROP COLUMN stat"))
+            conn.execute(text("UPDATE meta SET value = '2' WHERE key = 'schema_version'"))
+        assert store.schema_version() == 2
+        assert store.migrate() == 1 and store.schema_version() == 3
+        with store.read() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("intake_seen")}
+        assert "stat" in columns
+    finally:
+        store.close()

@@ -3,9 +3,12 @@
 A poll lists the folder (sub-folders too; names starting with "." are skipped, as
 editors and sync tools keep temporary files there), fingerprints each .txt/.md/.html
 file by the sha256 of its content, and adds the files whose fingerprint it has not seen
-under that name. A file that cannot be added (binary, empty, no links, unreadable) is
-remembered with its error and fingerprint: reported once, left in place, and tried again
-only when its content changes. A file modified within the last SETTLE seconds may still
+under that name. Only regular files are read (a symbolic link, a pipe or a device is
+refused by its lstat, a file over MAX_SOURCE_BYTES by its size), and a file whose size,
+mtime, inode and ctime are those of the last pass is not read again. A file that
+cannot be added (binary, empty, no links, unreadable) is remembered with its error and
+fingerprint: reported once, left in place, and tried again only when its content
+changes. A file modified within the last SETTLE seconds may still
 be being written: it waits for the next poll.
 """
 
@@ -196,7 +199,7 @@ def scan(
     """Every article file in ``folder`` now, except those still being written.
 
     ``known``: key → (stat_key, fingerprint) from the last pass; a file whose size,
-    mtime and inode are unchanged keeps its fingerprint and is not read again.
+    mtime, inode and ctime are unchanged keeps its fingerprint and is not read again.
     """
     now = time.time() if now is None else now
     known = known or {}
