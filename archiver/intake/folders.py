@@ -134,23 +134,43 @@ def fingerprint(path: Path) -> tuple[str, str | None]:
     return digest.hexdigest(), None
 
 
-def scan(folder: Path, *, settle: float = SETTLE, now: float | None = None) -> list[FileState]:
-    """Every article file in ``folder`` now, except those still being written."""
+@dataclass(frozen=True, kw_only=True)
+class FolderScan:
+    """What one look at a folder found: the files to consider, and those left for later."""
+
+    found: list[FileState]
+    settling: int = 0  # files changed within the settle time: read on the next pass
+
+
+def scan(folder: Path, *, settle: float = SETTLE, now: float | None = None) -> FolderScan:
+    """Every article file in ``folder`` now; those still being written are only counted."""
     now = time.time() if now is None else now
     found: list[FileState] = []
+    settling = 0
     for path in _walk(folder):
         try:
             mtime = path.lstat().st_mtime
         except FileNotFoundError:
             continue  # moved away while we listed
         if now - mtime < settle:
+            settling += 1
             continue
         if not path.exists() and not path.is_symlink():
             continue
         digest, error = fingerprint(path)
         key = path.relative_to(folder).as_posix()
         found.append(FileState(key=key, path=path, fingerprint=digest, error=error))
-    return found
+    return FolderScan(found=found, settling=settling)
+
+
+def poll_note(seen: FolderScan, new: int) -> str:
+    """The folder's line: "3 files, 1 new or changed; 1 file still being written, …"."""
+    parts = []
+    if seen.found or not seen.settling:
+        parts.append(f"{_n(len(seen.found), 'file')}, {new} new or changed")
+    if seen.settling:
+        parts.append(f"{_n(seen.settling, 'file')} still being written, read on the next pass")
+    return "; ".join(parts)
 
 
 # ------------------------------------------------------------------ the poll
@@ -167,7 +187,8 @@ def poll_folder(app, row: Mapping, *, stop: threading.Event | None = None) -> Fo
         error = f"no such folder: {folder}"
         store.intake_polled(row["id"], last_poll_at=now, last_error=error)
         return FolderPoll(polled=True, note=error, failed=True, standing=error)
-    found = scan(folder)
+    looked = scan(folder)
+    found = looked.found
     seen = store.intake_seen(row["id"])
     todo = files_to_add(found, seen)
     results, errors = [], []
@@ -192,7 +213,7 @@ def poll_folder(app, row: Mapping, *, stop: threading.Event | None = None) -> Fo
     standing = standing_error(found, store.intake_seen(row["id"]))
     created = sum(1 for r in results if r.created)
     store.intake_polled(row["id"], added=created, last_poll_at=now, last_error=standing)
-    note = f"{_n(len(found), 'file')}, {len(todo)} new or changed"
+    note = poll_note(looked, len(todo))
     return FolderPoll(
         polled=True, note=note, results=tuple(results), errors=tuple(errors), standing=standing
     )
