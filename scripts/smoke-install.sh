@@ -8,8 +8,10 @@
 # ($DEV_PYTHON, default .venv/bin/python), the `archive` under test from the fresh venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+REPO=$PWD
 PYTHON=${PYTHON:-python3}
 DEV_PYTHON=${DEV_PYTHON:-.venv/bin/python}
+case $DEV_PYTHON in /*) ;; *) DEV_PYTHON=$REPO/$DEV_PYTHON ;; esac  # not resolved: a venv's link
 START=$(date +%s%N)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/archiver-smoke.XXXXXX")
 WEB_PID=
@@ -23,26 +25,34 @@ trap cleanup EXIT
 say() { printf '== %s\n' "$*"; }
 fail() { printf 'smoke-install: FAILED: %s\n' "$*" >&2; exit 1; }
 
-say "wheel (pip wheel --no-deps) from a copy of the sources"
-mkdir -p "$WORK/src"
-cp -r pyproject.toml README.md archiver "$WORK/src/"
-find "$WORK/src" -name __pycache__ -prune -exec rm -rf {} +
-"$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$WORK/dist" "$WORK/src"
-WHEEL=$(ls "$WORK"/dist/archiver-*.whl)
-
-say "fresh venv, pip install $(basename "$WHEEL") (no extras), pip check"
-"$PYTHON" -m venv "$WORK/venv"
-"$WORK/venv/bin/pip" install --quiet "$WHEEL"
-"$WORK/venv/bin/pip" check
-ARCHIVE="$WORK/venv/bin/archive"
+VENV="$WORK/venv"
+if [ -n "${SMOKE_VENV:-}" ]; then
+  # working on this script: reuse a plain install made by an earlier run's steps
+  VENV=$SMOKE_VENV
+  say "reusing $VENV (SMOKE_VENV): no wheel built"
+else
+  say "wheel (pip wheel --no-deps) from a copy of the sources"
+  mkdir -p "$WORK/src"
+  cp -r pyproject.toml README.md archiver "$WORK/src/"
+  find "$WORK/src" -name __pycache__ -prune -exec rm -rf {} +
+  # pip's own chatter goes to a log, shown when a step fails
+  quietly() { "$@" >>"$WORK/pip.log" 2>&1 || { cat "$WORK/pip.log" >&2; fail "$*"; }; }
+  quietly "$PYTHON" -m pip wheel --no-deps --wheel-dir "$WORK/dist" "$WORK/src"
+  WHEEL=$(ls "$WORK"/dist/archiver-*.whl)
+  say "fresh venv, pip install $(basename "$WHEEL") (no extras), pip check"
+  quietly "$PYTHON" -m venv "$VENV"
+  quietly "$VENV/bin/pip" install "$WHEEL"
+fi
+"$VENV/bin/pip" check
+ARCHIVE="$VENV/bin/archive"
 for extra in pytest trustme pywb wacz; do
-  if "$WORK/venv/bin/python" -c "import $extra" 2>/dev/null; then
+  if "$VENV/bin/python" -c "import $extra" 2>/dev/null; then
     fail "$extra is importable in the plain install: the smoke test would prove nothing"
   fi
 done
 
 say "the offline web (tests.web, with $DEV_PYTHON)"
-"$DEV_PYTHON" -m tests.web serve --ready-file "$WORK/web.json" >"$WORK/web.log" 2>&1 &
+(cd "$REPO" && exec "$DEV_PYTHON" -m tests.web serve --ready-file "$WORK/web.json") >"$WORK/web.log" 2>&1 &
 WEB_PID=$!
 for _ in $(seq 1 100); do [ -s "$WORK/web.json" ] && break; sleep 0.1; done
 [ -s "$WORK/web.json" ] || { cat "$WORK/web.log" >&2; fail "the offline web did not start"; }
@@ -72,7 +82,7 @@ ARCH="$WORK/newsroom"
 run 0 "$ARCHIVE" init "$ARCH"
 cd "$ARCH"
 run 0 "$ARCHIVE" init "$ARCH"
-run 0 "$ARCHIVE" add "$OLDPWD/samples/seed-article.txt"
+run 0 "$ARCHIVE" add "$REPO/samples/seed-article.txt"
 ID=$("$ARCHIVE" status --json | "$DEV_PYTHON" -c 'import json,sys;print(json.load(sys.stdin)[0]["id"])')
 run 0 "$ARCHIVE" add https://news.example.test/2024/05/01/court-upholds-fine.html
 run 0 "$ARCHIVE" add --queue https://news.example.test/2024/05/02/blogger-detained.html
@@ -97,14 +107,15 @@ run 0 "$ARCHIVE" export "$ID" --wacz "$WORK/one.wacz"
 run 0 "$ARCHIVE" export --all --wacz "$WORK/all.wacz"
 run 0 "$ARCHIVE" index
 mkdir -p inbox
-cp "$OLDPWD/samples/seed-article.txt" inbox/
+cp "$REPO/samples/seed-article.txt" inbox/
 touch -d '-1 minute' inbox/seed-article.txt
-printf '\n[intake]\nfolders = ["inbox"]\n' >>config.toml
+sed -i -e 's|^folders = \[\]$|folders = ["inbox"]|' \
+  -e 's|^feeds = \[\]$|feeds = ["https://news.example.test/rss.xml"]|' config.toml
 run 0 "$ARCHIVE" intake --queue
 run 0 "$ARCHIVE" daemon --once
 run 0 "$ARCHIVE" migrate --to "sqlite:///$WORK/copy.db"
 # the replay extra is not installed: one Error: line naming it, exit 3 (README)
-run 3 "$ARCHIVE" replay --port 0
+run 3 "$ARCHIVE" replay --port 18080
 grep -qx "Error: .*pip install 'archiver\[replay\]'.*" "$WORK/err" \
   || { cat "$WORK/err" >&2; fail "replay without pywb: no one-line error naming the extra"; }
 [ "$(wc -l <"$WORK/err")" -eq 1 ] || { cat "$WORK/err" >&2; fail "replay: more than one line"; }
