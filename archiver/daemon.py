@@ -138,7 +138,7 @@ class Daemon:
         return run_intake(self.app, stop=self.stop).line()
 
     def capture(self) -> str:
-        self._release_dead()
+        # capture_pending releases dead workers' claims first (under our liveness lock)
         summary = capture_pending(self.app, sink=self.sink, stop=self.stop, worker=self.worker)
         if not summary.attempted:
             self.sink.close()  # idle: close the file, so it is verifiable and in the ledger

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from archiver.capture.run import capture_pending, worker_id
+from archiver.check.run import check_due
 from archiver.cli import cli
 from archiver.intake import run_intake
 from archiver.intake.folders import FolderScan, poll_note
@@ -188,6 +189,31 @@ def test_a_live_workers_claims_are_skipped_and_counted(web, tmp_path):
     assert (summary.attempted, summary.held) == (1, 1)
     assert _targets(app, FAST)[FAST[0]]["capture_state"] == "archived"
     app.close()
+
+
+def _dead_worker(root: Path, name: str) -> None:
+    """A worker that held its lock and was killed: its lock file is left, unheld."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(root), name], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert lock_path(root, name).exists()
+
+
+def test_check_releases_a_dead_checkers_claims_at_once(web, tmp_path):
+    app = _archive(tmp_path, web)
+    try:
+        add_sources(app, [str(_article(tmp_path, FAST))], capture=True)
+        _dead_worker(app.root, "checker-1")
+        _claim(app, FAST[0], "checker-1")  # it died mid-check
+        summary = check_due(app, all_targets=True)
+        assert summary.checked == 1
+        assert _targets(app, FAST)[FAST[0]]["claimed_by"] is None
+        assert not lock_path(app.root, "checker-1").exists()
+    finally:
+        app.close()
 
 
 def test_a_reused_pid_releases_the_claims_left_under_its_own_id(web, tmp_path):
