@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean-demo venv system-deps
+.PHONY: demo test test-fast lint bench clean-demo venv system-deps smoke-install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,17 @@ system-deps:
 demo: $(STAMP)
 	@bash scripts/demo.sh
 
-## Everything: unit, fixture-web, daemon, fault and PostgreSQL tests, then ruff.
+## The package as a user gets it: wheel → fresh venv, NO extras → pip check → every
+## command of the README's "Real use" and command reference against the offline web.
+## Any traceback or exit 70 fails (a runtime import missing from `dependencies`).
+smoke-install: $(STAMP)
+	@bash scripts/smoke-install.sh
+
+## Everything: the plain-install smoke stage, unit, fixture-web, daemon, fault and
+## PostgreSQL tests, then ruff.
 ## The second run is the same suite with every archive stored in PostgreSQL (a fresh
 ## database per archive; skips, saying why, if no server answers).
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps smoke-install
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m pytest -q --store=postgresql -m "not slow and not postgres"
 	$(BIN)/ruff check .

@@ -30,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from archiver.capture.run import capture_pending, index_new_warcs, make_sink, recover
 from archiver.capture.warc import WarcSink
 from archiver.errors import ArchiverError, WarcWriteError
-from archiver.workers import WorkerLock, is_dead
+from archiver.workers import WorkerLock, release_dead
 
 logger = logging.getLogger(__name__)
 
@@ -121,12 +121,8 @@ class Daemon:
         return f"Recovered {len(files)} WARC files; released {released} claims of stopped workers."
 
     def _release_dead(self) -> int:
-        """Release the claims of daemons that died (kill -9, a crash): no waiting out the lease."""
-        store = self.app.store
-        dead = [w for w in store.claim_holders() if w != self.worker and is_dead(self.app.root, w)]
-        for w in dead:
-            logger.warning("worker %s is gone: its claims are released", w, extra={"worker": w})
-        return sum(store.release_claims(w) for w in dead)
+        """Release the claims of dead workers (daemons and CLI runs): no waiting out the lease."""
+        return release_dead(self.app.store, self.app.root, self.worker)
 
     def _interval(self, name: str) -> float:
         """Seconds between runs of a job; intake also honours [intake] feed_every."""
@@ -142,7 +138,7 @@ class Daemon:
         return run_intake(self.app, stop=self.stop).line()
 
     def capture(self) -> str:
-        self._release_dead()
+        # capture_pending releases dead workers' claims first (under our liveness lock)
         summary = capture_pending(self.app, sink=self.sink, stop=self.stop, worker=self.worker)
         if not summary.attempted:
             self.sink.close()  # idle: close the file, so it is verifiable and in the ledger

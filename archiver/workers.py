@@ -1,10 +1,16 @@
-"""Which daemon workers are alive: each holds an flock on its own file while it runs.
+"""Which workers are alive: each process that claims work holds an flock on its own file.
 
+The daemon holds it for its whole run; `archive add`, `capture`, `check` and `intake`
+(through `live_worker`, around every claiming service call) hold it while they work.
 The kernel drops an flock when its process dies, even on `kill -9`, so a lock file that
 exists and that nobody holds names a dead worker whose claims can be released at once
 instead of waiting out the lease (the same test recovery applies to `.open` WARC files).
-A worker without a lock file (an `archive capture` run, a worker on another machine)
-is never declared dead here: its claims expire with the lease.
+A worker without a lock file here (a worker on another machine with its own folder,
+an older archiver) is never declared dead: its claims expire with the lease.
+
+Within one process the lock of a worker id is taken once: nested and concurrent
+`live_worker` blocks (the daemon's jobs, a check that recaptures drifted pages) share
+it, and the last one out releases it.
 """
 
 from __future__ import annotations
@@ -12,18 +18,29 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from archiver.errors import UsageError
 
+logger = logging.getLogger(__name__)
+
 FOLDER = ".workers"
+
+# the locks this process holds, by lock file: a second holder in the process joins
+_held: dict[Path, WorkerLock] = {}
+_held_guard = threading.Lock()
+_taking = threading.Lock()  # one `alive` block at a time decides whether to take a lock
 
 
 def lock_path(root: Path, worker: str) -> Path:
     # worker ids are free text (--worker-id): hash them into a safe file name
-    return root / FOLDER / (hashlib.sha256(worker.encode()).hexdigest()[:24] + ".lock")
+    # resolved: `alive` finds this process's own lock by its path
+    return root.resolve() / FOLDER / (hashlib.sha256(worker.encode()).hexdigest()[:24] + ".lock")
 
 
 class WorkerLock:
@@ -33,6 +50,7 @@ class WorkerLock:
         self.path = lock_path(root, worker)
         self.worker = worker
         self._fd: int | None = None
+        self.holders = 0  # blocks of this process relying on the lock (see `alive`)
 
     def acquire(self, patience: float = 1.0) -> None:
         """Take the lock; UsageError when a live process already runs as this worker."""
@@ -58,14 +76,61 @@ class WorkerLock:
         os.ftruncate(fd, 0)
         os.write(fd, f"{self.worker}\n".encode())
         self._fd = fd
+        self.holders = 1
+        with _held_guard:
+            _held[self.path] = self
 
     def release(self) -> None:
-        if self._fd is None:
-            return
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        os.close(self._fd)
-        self._fd = None
+        with _held_guard:
+            self.holders = max(0, self.holders - 1)
+            if self.holders or self._fd is None:
+                return
+            if _held.get(self.path) is self:
+                del _held[self.path]
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            os.close(self._fd)
+            self._fd = None
+
+
+@contextlib.contextmanager
+def alive(root: Path, worker: str) -> Iterator[bool]:
+    """Hold ``worker``'s lock for the block; yields True when this block took it (no other
+    block of this process held it), False when it joined a holder in this process."""
+    path = lock_path(root, worker)
+    with _taking:
+        with _held_guard:
+            lock = _held.get(path)
+            if lock is not None:
+                lock.holders += 1
+        first = lock is None
+        if first:
+            lock = WorkerLock(root, worker)
+            lock.acquire()
+    try:
+        yield first
+    finally:
+        lock.release()
+
+
+def release_dead(store, root: Path, me: str) -> int:
+    """Release the claims of workers that died (kill -9, a crash): no waiting out the lease."""
+    dead = [w for w in store.claim_holders() if w != me and is_dead(root, w)]
+    for w in dead:
+        logger.warning("worker %s is gone: its claims are released", w, extra={"worker": w})
+    return sum(store.release_claims(w) for w in dead)
+
+
+@contextlib.contextmanager
+def live_worker(store, root: Path, worker: str) -> Iterator[int]:
+    """Work as ``worker`` under its liveness lock; yields how many claims were released.
+
+    Taking the lock first proves that claims already under our own id are a dead
+    process's (a reused pid): they are released with those of every dead worker.
+    """
+    with alive(root, worker) as first:
+        released = store.release_claims(worker) if first else 0
+        yield released + release_dead(store, root, worker)
 
 
 def is_dead(root: Path, worker: str) -> bool:

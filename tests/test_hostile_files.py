@@ -165,7 +165,7 @@ def test_inbox_size_cap_comes_before_hashing(tmp_path, monkeypatch):
     with open(big, "wb") as f:  # sparse: no disk used
         f.truncate(50 * 2**20 + 1)
     _settle(big)
-    (state,) = folders.scan(tmp_path)
+    (state,) = folders.scan(tmp_path).found
     assert state.error and "too large" in state.error
     # refused by its size: the content was never hashed
     assert state.fingerprint != hashlib.sha256(big.read_bytes()).hexdigest()

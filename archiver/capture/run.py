@@ -32,6 +32,7 @@ from archiver.progress import NoProgress, PlainProgress
 from archiver.store import schema as t
 from archiver.store.hostgate import host_gate
 from archiver.store.leases import LeaseKeeper
+from archiver.workers import live_worker
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class CaptureSummary:
     failed: int = 0
     waiting: int = 0
     snapshots: int = 0
+    held: int = 0  # due targets skipped because another live worker holds their claim
     failures: list[tuple[str, str]] = field(default_factory=list)
     articles: set[str] = field(default_factory=set)
 
@@ -59,13 +61,20 @@ class CaptureSummary:
         return self.archived + self.failed + self.waiting
 
     def line(self) -> str:
-        if not self.attempted:
-            return "Nothing to capture."
-        return (
-            f"Captured {self.attempted} targets: {self.archived} archived, "
+        text = (
+            "Nothing to capture."
+            if not self.attempted
+            else f"Captured {self.attempted} targets: {self.archived} archived, "
             f"{self.failed} failed, {self.waiting} waiting to retry "
             f"({self.snapshots} snapshots)."
         )
+        if self.held:
+            text += f" Skipped {_n(self.held, 'target')} another live worker is capturing."
+        return text
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _on_close(app, worker: str | None = None):
@@ -331,6 +340,17 @@ def capture_pending(
 
     ``worker`` names the claims (default host:pid; the daemon passes --worker-id).
     """
+    worker = worker or worker_id()
+    # the liveness lock: killed, this process's claims are released by the next run at once
+    with live_worker(app.store, app.root, worker):
+        summary = _capture_claimed(app, progress, target_ids, sink, stop, worker)
+    if sink is None and summary.snapshots:
+        index_new_warcs(app)
+    return summary
+
+
+def _capture_claimed(app, progress, target_ids, sink, stop, worker: str) -> CaptureSummary:
+    """Claim and capture until nothing due is left unclaimed (or ``stop``)."""
     s = app.settings
     recover(app)
     own_sink = sink is None
@@ -377,9 +397,10 @@ def capture_pending(
         cap.close()
         if own_sink:
             sink.close()
+    cap.summary.held = store.count_capture_held(
+        max_attempts=s.capture.max_attempts, target_ids=target_ids, worker=cap.worker
+    )
     _refresh(app, cap.summary.articles)
-    if own_sink and cap.summary.snapshots:
-        index_new_warcs(app)
     return cap.summary
 
 

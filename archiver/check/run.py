@@ -49,6 +49,7 @@ from archiver.pages import PageInfo, analyse, decode_html, fingerprint
 from archiver.progress import NoProgress, PlainProgress
 from archiver.store.hostgate import host_gate
 from archiver.store.work import CheckOutcome
+from archiver.workers import live_worker
 
 logger = logging.getLogger(__name__)
 
@@ -566,10 +567,17 @@ def check_due(
     ``worker`` names the claims (default host:pid). Drifted pages are recaptured and the
     citing articles' manifests rewritten before this returns.
     """
+    worker = worker or worker_name()
+    # the liveness lock: killed, this process's claims are released by the next run at once
+    with live_worker(app.store, app.root, worker):
+        return _check_claimed(app, all_targets, article_id, progress, stop, worker)
+
+
+def _check_claimed(app, all_targets, article_id, progress, stop, worker: str) -> CheckSummary:
     target_ids = _target_ids(app, article_id)
     since = app.clock()
     progress = progress or NoProgress()
-    checker = _Checker(app, progress, worker or worker_name())
+    checker = _Checker(app, progress, worker)
     total = app.store.count_run_checks(all_archived=all_targets, since=since, target_ids=target_ids)
     progress.start("checking", total)
     try:

@@ -83,6 +83,7 @@ def status(app: App, article: str | None, as_json: bool, limit: int, show_all: b
         )
     else:
         echo("No articles yet: `archive add ARTICLE`.")
+    _print_queue(app)
     beats = app.store.heartbeats()
     if beats:
         jobs = Table(title="Daemon: last run of each job (UTC)")
@@ -96,6 +97,30 @@ def status(app: App, article: str | None, as_json: bool, limit: int, show_all: b
             jobs.add_row(cell(b["job"]), cell(b["worker"]), *when, cell(b["last_error"]))
         out.print(jobs)
     _print_intake(app)
+
+
+IN_FLIGHT_SHOWN = 20
+
+
+def _print_queue(app: App) -> None:
+    """Targets being worked on now (claimed by whom, until when) apart from those waiting."""
+    shown, total = app.store.in_flight(IN_FLIGHT_SHOWN)
+    waiting = app.store.count_capture_waiting(max_attempts=app.settings.capture.max_attempts)
+    if not (total or waiting):
+        return
+    click.echo(f"Work: {total:,} targets in flight, {waiting:,} waiting to be captured.")
+    if not shown:
+        return
+    table = Table(title="In flight: claimed by a worker (UTC)")
+    for col in ("target", "claimed by", "until"):
+        table.add_column(col, overflow="fold")
+    for r in shown:
+        until = f"{r['claimed_until']:%Y-%m-%d %H:%M:%S}Z"
+        # a worker id or URL with [brackets] or controls is shown literally, never as markup
+        table.add_row(cell(_short_url(r["url"])), cell(r["claimed_by"]), until)
+    out.print(table)
+    if total > len(shown):
+        click.echo(f"… and {total - len(shown):,} more in flight.")
 
 
 def _print_plain_table(rows: list[tuple[str, ...]]) -> None:

@@ -189,14 +189,22 @@ def fingerprint(path: Path) -> tuple[str, str | None]:
     return digest.hexdigest(), None
 
 
+@dataclass(frozen=True, kw_only=True)
+class FolderScan:
+    """What one look at a folder found: the files to consider, and those left for later."""
+
+    found: list[FileState]
+    settling: int = 0  # files changed within the settle time: read on the next pass
+
+
 def scan(
     folder: Path,
     *,
     settle: float = SETTLE,
     now: float | None = None,
     known: Mapping[str, tuple[str | None, str | None]] | None = None,
-) -> list[FileState]:
-    """Every article file in ``folder`` now, except those still being written.
+) -> FolderScan:
+    """Every article file in ``folder`` now; those still being written are only counted.
 
     ``known``: key → (stat_key, fingerprint) from the last pass; a file whose size,
     mtime, inode and ctime are unchanged keeps its fingerprint and is not read again.
@@ -204,16 +212,28 @@ def scan(
     now = time.time() if now is None else now
     known = known or {}
     found: list[FileState] = []
+    settling = 0
     for path in _walk(folder):
         try:
             st = path.lstat()
         except FileNotFoundError:
             continue  # moved away while we listed
         if now - st.st_mtime < settle:
+            settling += 1
             continue
         key = path.relative_to(folder).as_posix()
         found.append(_state(path, key, st, known.get(key)))
-    return found
+    return FolderScan(found=found, settling=settling)
+
+
+def poll_note(seen: FolderScan, new: int) -> str:
+    """The folder's line: "3 files, 1 new or changed; 1 file still being written, …"."""
+    parts = []
+    if seen.found or not seen.settling:
+        parts.append(f"{_n(len(seen.found), 'file')}, {new} new or changed")
+    if seen.settling:
+        parts.append(f"{_n(seen.settling, 'file')} still being written, read on the next pass")
+    return "; ".join(parts)
 
 
 def _state(path: Path, key: str, st: os.stat_result, last: tuple | None) -> FileState:
@@ -244,7 +264,8 @@ def poll_folder(app, row: Mapping, *, stop: threading.Event | None = None) -> Fo
         store.intake_polled(row["id"], last_poll_at=now, last_error=error)
         return FolderPoll(polled=True, note=error, failed=True, standing=error)
     seen = store.intake_seen(row["id"])
-    found = scan(folder, known={k: (v.get("stat"), v.get("fingerprint")) for k, v in seen.items()})
+    looked = scan(folder, known={k: (v.get("stat"), v.get("fingerprint")) for k, v in seen.items()})
+    found = looked.found
     todo = files_to_add(found, seen)
     results, errors = [], []
     for f in todo:
@@ -276,7 +297,7 @@ def poll_folder(app, row: Mapping, *, stop: threading.Event | None = None) -> Fo
     standing = standing_error(found, store.intake_seen(row["id"]))
     created = sum(1 for r in results if r.created)
     store.intake_polled(row["id"], added=created, last_poll_at=now, last_error=standing)
-    note = f"{_n(len(found), 'file')}, {len(todo)} new or changed"
+    note = poll_note(looked, len(todo))
     return FolderPoll(
         polled=True, note=note, results=tuple(results), errors=tuple(errors), standing=standing
     )

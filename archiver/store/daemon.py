@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 
 from archiver.store import schema as t
 
@@ -50,6 +50,19 @@ class DaemonMixin:
                 .group_by(tg.c.claimed_by)
             )
             return [r.claimed_by for r in conn.execute(q)]
+
+    def in_flight(self, limit: int = 20) -> tuple[list[dict[str, Any]], int]:
+        """Targets under an unexpired claim (url, claimed_by, claimed_until), the longest
+        claimed first, at most ``limit`` of them; and how many there are in all."""
+        held = and_(tg.c.claimed_by.is_not(None), tg.c.claimed_until >= self.clock())
+        cols = (tg.c.url, tg.c.claimed_by, tg.c.claimed_until)
+        with self.read() as conn:
+            rows = conn.execute(
+                select(*cols).where(held).order_by(tg.c.claimed_until, tg.c.id).limit(limit)
+            ).mappings()
+            shown = [dict(r) for r in rows]
+            total = conn.execute(select(func.count()).select_from(tg).where(held)).scalar_one()
+        return shown, total
 
     def release_claims(self, worker: str) -> int:
         """Drop every claim ``worker`` holds (it stopped, or is known dead); returns how many."""

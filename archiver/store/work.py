@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from archiver.errors import StoreError
 from archiver.store import schema as t
@@ -150,6 +150,22 @@ class WorkMixin:
         from sqlalchemy import func
 
         due = self.capture_due(max_attempts=max_attempts, target_ids=target_ids)
+        with self.read() as conn:
+            return conn.execute(select(func.count()).select_from(tg).where(due)).scalar_one()
+
+    def count_capture_held(
+        self, *, max_attempts: int, target_ids: list[int] | None = None, worker: str
+    ) -> int:
+        """Due targets whose unexpired claim another worker holds (skipped by this run)."""
+        due = self.capture_due(max_attempts=max_attempts, target_ids=target_ids)
+        held = and_(tg.c.claimed_by != worker, tg.c.claimed_until >= self.clock())
+        with self.read() as conn:
+            q = select(func.count()).select_from(tg).where(due, held)
+            return conn.execute(q).scalar_one()
+
+    def count_capture_waiting(self, *, max_attempts: int) -> int:
+        """Targets due for capture that no live claim holds (in flight ones are not)."""
+        due = and_(self.capture_due(max_attempts=max_attempts), _unclaimed(self.clock()))
         with self.read() as conn:
             return conn.execute(select(func.count()).select_from(tg).where(due)).scalar_one()
 

@@ -154,6 +154,19 @@ def coded(request: Request) -> Reply:
     )
 
 
+def slow_body(request: Request) -> Reply:
+    """Half a page, a pause of ``ms`` milliseconds, then the rest: a download in flight."""
+    page = _page("Slow body", 200)
+    pause = min(MAX_WAIT, max(0.0, request.number("ms", 1000) / 1000))
+
+    def body() -> Iterator[bytes]:
+        yield page[: len(page) // 2]
+        time.sleep(pause)
+        yield page[len(page) // 2 :]
+
+    return Reply(headers=(("Content-Type", HTML), ("Content-Length", str(len(page)))), stream=body)
+
+
 def _head(status: str, *fields: str) -> bytes:
     return ("\r\n".join((f"HTTP/1.1 {status}", *fields)) + "\r\n\r\n").encode()
 
@@ -208,6 +221,7 @@ ROUTES = {
     "/huge-html": huge_html,
     "/slow-headers": slow_headers,
     "/delay": delay,
+    "/slow-body": slow_body,
     "/stall-body": Raw(_stall),
     "/trickle": Raw(_trickle),
     "/lying-length-short": Raw(_lying_short),
