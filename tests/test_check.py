@@ -402,8 +402,8 @@ def test_unchanged_page_is_not_parsed_again_but_a_changed_one_is(tmp_path, web, 
     analysed: list[str] = []
     real = check_run.analyse
 
-    def counting(head, content_type):
-        info = real(head, content_type)
+    def counting(head, content_type, response=None):
+        info = real(head, content_type, response)
         analysed.append(info.text)
         return info
 

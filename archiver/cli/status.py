@@ -9,6 +9,7 @@ from rich.table import Table
 
 from archiver.app import App
 from archiver.cli.base import cli, out, pass_app
+from archiver.manifest.view import why
 
 STATUS_COLUMNS = ("article", "title", "citations", "archived", "failed", "rotted", "dead")
 STATUS_COUNTS = ("citations", "archived", "failed", "rotted", "dead")
@@ -118,6 +119,13 @@ def _short_url(url: str, width: int = 64) -> str:
     return text[:keep] + "…" + text[-(width - 1 - keep) :]
 
 
+def _stand_in(c: dict) -> bool:
+    """The latest judgement of a citation is not the page (a check, else a capture)."""
+    if c["checks"]:
+        return c["rot"] not in ("ok", "redirected")
+    return bool(c["snapshots"]) and not c["snapshots"][-1]["good"]
+
+
 def _print_article(doc: dict) -> None:
     art = doc["article"]
     table = Table(title=f"{art['id']}: {art['title']}", title_justify="left")
@@ -145,6 +153,9 @@ def _print_article(doc: dict) -> None:
             note,
         )
     out.print(table)
+    for c in doc["citations"]:  # one line for each stand-in: why it was judged so
+        if _stand_in(c) and (reasons := why(c)):
+            click.echo(f"#{c['id']} why: {reasons}")
     click.echo(f"Manifest: manifests/{art['id']}.html (JSON: archive status {art['id']} --json)")
 
 
