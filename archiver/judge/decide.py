@@ -24,6 +24,8 @@ from archiver.judge import signatures as sig
 from archiver.judge.evidence import Judgement, Kind, Markup, Reason, Response, host_of, registrable
 from archiver.judge.words import decisive, wording
 
+PLATFORM_TEXT = 600  # a consent or paywall box alone has less main text than this
+BARE_TEXT = 200  # a page of a dialog (and a noscript line) and nothing else
 _REFUSING = frozenset({401, 402, 403, 405, 406, 429})
 _BLOCKED_BY = re.compile(r'<([^>]*)>\s*;[^,]*rel="?blocked-by"?', re.IGNORECASE)
 _AKAMAI_REFERENCE = re.compile(r"reference #\d+\.[0-9a-f]+", re.IGNORECASE)
@@ -172,13 +174,25 @@ def _platform(
     markup: Markup, words: dict[Kind, list[Reason]], kind: Kind, table
 ) -> Judgement | None:
     """A consent or paywall platform on a page without article structure, with its wording."""
-    if kind not in words:
-        return None
+    if kind not in words or len(markup.text) >= PLATFORM_TEXT:
+        return None  # a banner on a page with text of its own (a cookie policy) is no wall
     structure = markup.structure
     for label, needle in table:
         if needle in structure:
             reasons = (Reason("markup", f"{label} markup ({needle})"), *words[kind])
             return Judgement(kind=kind, label=label, reasons=reasons)
+    return None
+
+
+def _bare_dialog(markup: Markup) -> Judgement | None:
+    """A consent dialog and next to no text besides: the dialog is the page."""
+    if len(markup.text) >= BARE_TEXT:
+        return None
+    structure = markup.structure
+    for label, needle in sig.CONSENT_CONTAINERS:
+        if needle in structure:
+            detail = f"{label} dialog ({needle}), {len(markup.text)} chars of text"
+            return Judgement(kind=Kind.CONSENT, label=label, reasons=(Reason("markup", detail),))
     return None
 
 
@@ -228,6 +242,7 @@ def judge(response: Response, markup: Markup | None) -> Judgement:
     words = wording(markup)
     return (
         _platform(markup, words, Kind.CONSENT, sig.CONSENT_PLATFORMS)
+        or _bare_dialog(markup)
         or _platform(markup, words, Kind.PAYWALL, sig.PAYWALL_MARKERS)
         or _login_form(markup, words)
         or _by_words(words)

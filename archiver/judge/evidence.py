@@ -189,8 +189,14 @@ class _Structure:
         self._lead_size = 0
         self._inline_size = 0
 
+    def _gap(self) -> None:
+        """A tag ends a run of text (lxml splits one run at each entity reference)."""
+        if self.lead and self.lead[-1] != " ":
+            self.lead.append(" ")
+
     def start(self, tag: str, attrib) -> None:
         tag = tag.lower() if isinstance(tag, str) else ""
+        self._gap()
         self._stack.append(tag)
         for key in ("src", "action", "href", "data-src"):
             if attrib.get(key):
@@ -209,6 +215,7 @@ class _Structure:
             self.h1 = []
 
     def end(self, tag: str) -> None:
+        self._gap()
         if tag in self._stack:
             while self._stack and self._stack.pop() != tag:
                 pass
@@ -220,7 +227,7 @@ class _Structure:
             self._inline_size += len(text)
         if any(t in _INVISIBLE for t in self._stack):
             return
-        if self._lead_size < LEAD_CHARS and text.strip():
+        if self._lead_size < LEAD_CHARS and (text.strip() or self.lead):
             self.lead.append(text)
             self._lead_size += len(text)
         if "h1" in self._stack and self.h1 is not None:
@@ -249,7 +256,7 @@ def markup_of(html: str, *, title: str = "", text: str = "") -> Markup:
         title=title,
         h1=_squash(found.h1)[:300],
         text=text,
-        lead=re.sub(r"\s+", " ", " ".join(found.lead)).strip().lower()[:LEAD_CHARS],
+        lead=re.sub(r"\s+", " ", "".join(found.lead)).strip().lower()[:LEAD_CHARS],
         srcs=tuple(found.srcs[:2000]),
         names=frozenset(list(found.names)[:5000]),
         inputs=frozenset(found.inputs),

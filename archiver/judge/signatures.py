@@ -18,8 +18,8 @@ the services publish or as their pages are observed:
   page with "Reference #…"; Bot Manager's challenge uses ``sec-if-cpt`` / ``_sec/cp_challenge``.
 - Imperva/Incapsula: ``x-iinfo`` and ``incap_ses_…``/``visid_incap_…`` cookies on every
   answer; the block page is an iframe of ``/_Incapsula_Resource?…``.
-- AWS WAF: ``x-amzn-waf-action: captcha|challenge``; Sucuri: ``x-sucuri-block``;
-  DDoS-Guard: ``/.well-known/ddos-guard/`` scripts.
+- AWS WAF: ``x-amzn-waf-action: captcha|challenge``; Sucuri: ``x-sucuri-id`` and
+  ``server: Sucuri/Cloudproxy`` on a 403; DDoS-Guard: ``/.well-known/ddos-guard/`` scripts.
 - CAPTCHA widgets (hCaptcha, reCAPTCHA, Turnstile) also sit on login and comment forms of
   genuine pages, so they count only on a page without article structure.
 - Consent hosts (Google, YouTube, Yahoo/AOL "guce", DPG Media) and consent platforms
@@ -140,6 +140,14 @@ CONSENT_PLATFORMS = (
     ("consent dialog", "consent-banner"),
     ("consent dialog", "cookie-consent"),
 )
+# Consent dialogs rendered into the served page (not just the platform's script): on a
+# page with next to no text of its own they are the page
+CONSENT_CONTAINERS = (
+    ("Sourcepoint", "sp_message_container"),
+    ("Quantcast Choice", "qc-cmp2-ui"),
+    ("Didomi", "didomi-popup-container"),
+    ("OneTrust", "onetrust-policy-text"),
+)
 # Paywall and login-wall platforms (Piano, Poool, Zephr, Tinypass) and their containers
 PAYWALL_MARKERS = (
     ("Piano paywall", "tinypass.com"),
@@ -179,7 +187,17 @@ LOGIN_HOSTS = {
     "www.facebook.com/login": "Facebook log-in",
     "login.yahoo.com": "Yahoo sign-in",
 }
-LOGIN_PATHS = ("/login", "/signin", "/sign-in", "/log-in", "/auth/", "/account/login", "/subscribe")
+LOGIN_PATHS = (
+    "/login",
+    "/signin",
+    "/sign-in",
+    "/log-in",
+    "/auth/",
+    "/account/login",
+    "/accounts/login",  # Instagram
+    "/authwall",  # LinkedIn
+    "/subscribe",
+)
 MARKETPLACE_HOSTS = {
     "afternic.com": "Afternic",
     "dan.com": "Dan.com",
@@ -194,7 +212,6 @@ CHALLENGE_HEADERS = (
     ("cf-mitigated", "challenge", "Cloudflare challenge"),
     ("x-amzn-waf-action", "captcha", "AWS WAF CAPTCHA"),
     ("x-amzn-waf-action", "challenge", "AWS WAF challenge"),
-    ("x-sucuri-block", "", "Sucuri block"),
 )
 # Headers and cookies a service sets on every answer: a wall only with a refusing status
 SERVICE_HEADERS = (
@@ -202,7 +219,7 @@ SERVICE_HEADERS = (
     ("x-dd-b", "DataDome"),
     ("x-iinfo", "Imperva/Incapsula"),
     ("akamai-grn", "Akamai"),
-    ("x-px-block", "PerimeterX/HUMAN"),
+    ("x-sucuri-id", "Sucuri"),
 )
 SERVICE_COOKIES = (
     ("datadome", "DataDome"),

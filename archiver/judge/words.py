@@ -1,11 +1,12 @@
 """Stand-in wording: weak evidence, counted only in combination.
 
 A title never decides alone, and wording never counts on a page with article structure
-(see `decide`). A *title segment* (the title split at " | ", " - ", " – ", " — ", " · ",
-" » ") or the page's headline must BE a stand-in phrase ("Page not found", "Доступ
-ограничен", "Just a moment..."), not merely contain one: "Missing hiker still not found"
-and "Error 404: the history of …" are headlines about something. The lead (first visible
-text) must say a stand-in *sentence* ("the page you are looking for …"), not a word.
+(see `decide`): the lead must say a stand-in sentence and the title or headline agree.
+A *title segment* (the title split at " | ", " - ", " – ", " — ", " · ", " » ") or the
+headline must BE a stand-in phrase ("Page not found", "Доступ ограничен", "Just a
+moment..."), not merely contain one: "Missing hiker still not found" and "Error 404: the
+history of …" are headlines about something. The lead (first visible text) must say a
+stand-in *sentence* ("the page you are looking for …"), not a word.
 """
 
 from __future__ import annotations
@@ -223,6 +224,7 @@ def wording(markup: Markup) -> dict[Kind, list[Reason]]:
 
 
 def decisive(hits: list[Reason]) -> bool:
-    """Two places agree, at least one of them the page's own body (never a title alone)."""
+    """The page's text says a stand-in sentence, and its title or headline agrees:
+    never a title alone, nor a title and headline alone (a page named "Not Found")."""
     rules = {r.rule for r in hits}
-    return len(rules) >= 2 and bool(rules - {"title-words"})
+    return "lead-words" in rules and len(rules) >= 2
