@@ -20,9 +20,10 @@ rules, first match wins, each with why:
 3. **A 2xx body cut short** by a reset or a timeout → `unreachable`: the issue counts
    resets and timeouts as unreachable, and a half page cannot be compared. (A body cut at
    the check's size cap is normal and compared as far as it was read.)
-4. **The page is a wall** (`archiver.pages.quality_of`): a block page (e.g.
-   Roskomnadzor's), a bot wall / CAPTCHA or a consent wall → `blocked`: we are kept from
-   the content, whatever the URL.
+4. **The page is a wall** (`archiver.judge`): a block page (e.g. Roskomnadzor's), a bot
+   wall / CAPTCHA, a consent wall or a login/paywall → `blocked`: we are kept from the
+   content, whatever the URL. A wall judged by its wording alone does not count while
+   the page still matches its last good snapshot (words are weak evidence).
 5. **The final URL says it is not the page** (IABot looks only at this):
    - the final URL is a site root (`/`, `/index.html`, `/home`, `/en/`, …) while the cited
      URL was not → `soft-404`: closed sites and removed articles redirect home;
@@ -31,12 +32,14 @@ rules, first match wins, each with why:
    - the final URL is on the same site and its path is a strict prefix of the cited path
      (`/news/` for `/news/some-story-123`): a section front page, → `soft-404` unless its
      text still matches the snapshot.
-6. **The page says "not found"** (`quality_of`: "page not found", "post not found", …;
-   Telegram's deleted-post widget included) with a 2xx → `soft-404`.
+6. **The page is not there** (`archiver.judge`: a not-found page by its markup or
+   wording, Telegram's deleted-post widget, a parked domain) with a 2xx → `soft-404`;
+   wording alone again yields to a matching snapshot.
 7. **The sibling probe**: the page is ≥ 0.9 similar to (or has the same fingerprint or
    final URL as) what the site answers with 200 for a made-up sibling URL → `soft-404`,
-   unless the snapshot itself also matches the probe (a site that answers every URL with
-   the same page gives no evidence either way).
+   also when the snapshot matches the probe too: then the capture was a soft-404 as
+   well, and the reasons say so (issue 17: a site answering every URL with one apology
+   page was checked `ok` forever).
 8. **Comparison with the latest good snapshot** (similarity below):
    - the final URL is the cited URL → `ok`, or `drifted` below `drift_threshold`;
    - the final URL is the snapshot's final URL (the redirect already happened at capture),
@@ -46,6 +49,10 @@ rules, first match wins, each with why:
      else `soft-404` (a redirect to some other page).
    With nothing to compare (no good snapshot, no text), the page gets the benefit of the
    doubt: `ok` / `redirected` with similarity None.
+
+Every verdict carries machine-readable `reasons` (`archiver.judge.Reason`: rule, detail),
+strongest first: the page judgement's evidence for a stand-in, else the rule that
+decided (`http-404`, `redirect-home`, `sibling-probe`, `snapshot-match`, …).
 
 **Similarity** is `archiver.pages.similarity`: Jaccard of the word 3-gram (shingle) sets of
 the two main texts (trafilatura, bs4 text as fallback), 1.0 identical … 0.0 nothing

@@ -87,21 +87,6 @@ class Judgement:
     def stand_in(self) -> bool:
         return self.kind is not Kind.PAGE
 
-    @property
-    def by_words(self) -> bool:
-        """Decided by wording alone (weak: a matching snapshot overrules it)."""
-        return self.stand_in and all(r.weak for r in self.reasons)
-
-    @property
-    def article(self) -> bool:
-        return any(r.rule == "article-structure" for r in self.reasons)
-
-    def summary(self) -> str:
-        """ "Cloudflare challenge (cf-mitigated: challenge, HTTP 403)" for a citation."""
-        details = ", ".join(r.detail for r in self.reasons[:3])
-        what = self.label or self.kind.value
-        return f"{what} ({details})" if details else what
-
 
 @dataclass(frozen=True, kw_only=True)
 class Response:
