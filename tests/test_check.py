@@ -241,6 +241,24 @@ def test_telegram_deleted_post_via_its_embed_widget(later):
     assert "embed=1" in row.error and "not found" in row.error
 
 
+def test_check_rows_keep_their_reasons(later):
+    """Issue 17: each check row keeps the evidence of its verdict, strongest first."""
+    app, *_ = later
+
+    def rules(url: str) -> list[str]:
+        return [r["rule"] for r in checks_of(app, url)[-1].reasons]
+
+    assert rules(VEDOMOSTI)[0] == "http-451"
+    assert rules(TJ) == ["redirect-home"]
+    assert rules(TELEGRAM) == ["site-plan"]
+    assert rules(MT_OK) == ["snapshot-match"]
+    assert rules(BBC) == ["snapshot-differs"]
+    assert rules("https://cases.test/bot-wall") == ["markup"]
+    assert "lead-words" in rules("https://soft404.test/missing-story")
+    (bot,) = checks_of(app, "https://cases.test/bot-wall")
+    assert bot.error == "the page is a bot-wall (reCAPTCHA)"
+
+
 def test_rate_limited_is_rechecked_after_retry_after(later):
     app, *_ = later
     tg = targets(app)

@@ -393,7 +393,7 @@ def test_a_consent_redirect_is_checked_blocked_with_its_reasons():
     )
     verdict = classify(o, threshold=THRESHOLD)
     assert verdict.rot == Rot.BLOCKED and verdict.reasons == reasons
-    assert verdict.reason == "the page is Google consent"
+    assert verdict.reason == "the page is a consent (Google consent)"
 
 
 def test_words_alone_never_outweigh_a_matching_snapshot():

@@ -317,10 +317,8 @@ def _by_wall(obs: Observation, similarity: float | None, threshold: float) -> Ve
     if obs.cut:
         return Verdict(rot=Rot.UNREACHABLE, reason=obs.cut, reasons=(Reason("cut-short", obs.cut),))
     if obs.quality in _WALLS and not _vouched(obs, similarity, threshold):
-        what = obs.label or f"a {obs.quality}"
-        return Verdict(
-            rot=Rot.BLOCKED, similarity=similarity, reason=f"the page is {what}", reasons=_seen(obs)
-        )
+        told = f"the page is a {obs.quality}" + (f" ({obs.label})" if obs.label else "")
+        return Verdict(rot=Rot.BLOCKED, similarity=similarity, reason=told, reasons=_seen(obs))
     return None
 
 
