@@ -259,6 +259,23 @@ def test_check_rows_keep_their_reasons(later):
     assert bot.error == "the page is a bot-wall (reCAPTCHA)"
 
 
+def test_a_site_answering_every_path_alike_is_a_soft_404_even_matching_its_snapshot(tmp_path, web):
+    """Issue 17: the page matched its snapshot, so the sibling probe never counted; a
+    page without article structure is probed, and the check says the capture was a
+    soft-404 too."""
+    app = make_archive(tmp_path / "a", web, capture=FAST)
+    url = "https://sameanswer.test/news/2024/harbour-story"
+    capture(app, web, [write_article(tmp_path, "same", [url])])
+    (snap,) = snapshots_of(app, url)
+    assert snap.good and [r["rule"] for r in snap.reasons] == ["short-page"]
+    summary = check_due(app, all_targets=True)
+    assert summary.counts == {"soft-404": 1} and summary.probes == 1
+    (row,) = checks_of(app, url)
+    assert [r["rule"] for r in row.reasons] == ["sibling-probe", "snapshot-is-probe"]
+    assert "the capture was a soft-404" in row.error
+    app.close()
+
+
 def test_rate_limited_is_rechecked_after_retry_after(later):
     app, *_ = later
     tg = targets(app)
