@@ -194,6 +194,18 @@ RULES = [
         "login-redirect",
     ),
     (
+        "a chain that passes a consent host and comes back is the page",
+        page(h1="Budget", body=f"<p>{LONG}</p>"),
+        Response(
+            url=URL,
+            final_url=URL + "?consent=1",
+            status=200,
+            chain=(URL, "https://consent.news.test/set?continue=x", URL + "?consent=1"),
+        ),
+        "page",
+        "article-structure",
+    ),
+    (
         "a redirect within the site is no wall",
         page(h1="Budget", body=f"<p>{LONG}</p>"),
         Response(url=URL, final_url="https://www.news.test/politics/story-1", status=200),

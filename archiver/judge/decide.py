@@ -59,21 +59,20 @@ def _legal_block(response: Response) -> Judgement | None:
 
 
 def _redirect_host(response: Response) -> Judgement | None:
-    """The chain ended on (or passed) a block, consent, login or marketplace host."""
-    start = host_of(response.url)
-    for url in (response.final_url, *reversed(response.chain[1:])):
-        host = host_of(url)
-        if not host or host == start:
-            continue
-        judged = _host_kind(host, url or "", registrable(host) != registrable(start))
-        if judged is not None:
-            kind, label = judged
-            detail = f"redirected to {host}"
-            return Judgement(kind=kind, label=label, reasons=(Reason("redirect-host", detail),))
-    return None
+    """The chain ended on a block, consent, login or marketplace host. (Only where it
+    ended: a chain that passes a consent host and comes back to the page is the page.)"""
+    start, host = host_of(response.url), host_of(response.final_url)
+    if not host or host == start:
+        return None
+    judged = _host_kind(host, registrable(host) != registrable(start))
+    if judged is None:
+        return None
+    kind, label = judged
+    reason = Reason("redirect-host", f"redirected to {host}")
+    return Judgement(kind=kind, label=label, reasons=(reason,))
 
 
-def _host_kind(host: str, url: str, other_site: bool) -> tuple[Kind, str] | None:
+def _host_kind(host: str, other_site: bool) -> tuple[Kind, str] | None:
     bare = host.removeprefix("www.")
     if host in sig.BLOCK_HOSTS:
         return Kind.BLOCK_PAGE, sig.BLOCK_HOSTS[host]
