@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from bs4 import BeautifulSoup, UnicodeDammit
 
+from archiver.judge import Judgement, Kind, Reason, Response, judge, markup_of
+
 logger = logging.getLogger(__name__)
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
@@ -27,26 +29,17 @@ PARSE_BYTES = 2 * 2**20
 PARSE_TAGS = 25_000
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
-# Phrases of pages that stand in for the content. Checked on the title and the first
-# part of the visible text, lower-cased.
-_NOT_FOUND = re.compile(
-    r"\b(page not found|post not found|not found|404|страница не найдена|"
-    r"page (you|you're) looking for|couldn.t find (that|the) page|no longer available|"
-    r"does not exist|has been removed|запись не найдена)\b"
-)
-_BOT_WALL = re.compile(
-    r"(checking your browser|verify you are (a )?human|are you a robot|captcha|"
-    r"attention required|access denied|just a moment\.\.\.|ddos protection|"
-    r"enable javascript and cookies to continue|unusual traffic)"
-)
-_CONSENT = re.compile(
-    r"(before you continue|we value your privacy|cookie consent|accept (all )?cookies|"
-    r"consent to (the use of )?cookies|manage (your )?cookie)"
-)
-_BLOCK = re.compile(
-    r"(роскомнадзор|доступ ограничен|blocked (by|in accordance)|unavailable for legal reasons|"
-    r"this (page|site|content) (is|has been) blocked|restricted by (the )?(court|order))"
-)
+# How a citation names a stand-in: "blocked: Cloudflare challenge (…)"
+STAND_IN_WORDS = {
+    Kind.BOT_WALL.value: "blocked",
+    Kind.CONSENT.value: "blocked",
+    Kind.BLOCK_PAGE.value: "blocked",
+    Kind.PAYWALL.value: "blocked",
+    Kind.REFUSED.value: "blocked",
+    Kind.NOT_FOUND.value: "not found",
+    Kind.PARKED.value: "not found",
+    Kind.ERROR.value: "server error",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,7 +47,28 @@ class PageInfo:
     title: str
     text: str
     fingerprint: str
-    quality: str | None  # None = the page itself; else not-found / bot-wall / consent / block-page
+    quality: str | None  # None = the page itself; else a `judge.Kind` value (not-found, …)
+    reasons: tuple[Reason, ...] = ()  # the judgement's evidence, strongest first
+    label: str = ""  # who or what stands in: "Cloudflare challenge", …
+
+    @property
+    def by_words(self) -> bool:
+        """A stand-in by wording alone (weak: a matching snapshot overrules it)."""
+        return self.quality is not None and all(r.weak for r in self.reasons)
+
+    @property
+    def article(self) -> bool | None:
+        """Has article structure; None: not known (a snapshot from before reasons)."""
+        rules = {r.rule for r in self.reasons}
+        if "article-structure" in rules:
+            return True
+        return False if "short-page" in rules else None
+
+    def summary(self) -> str:
+        """ "Cloudflare challenge (cf-mitigated: challenge, HTTP 403)"."""
+        details = ", ".join(r.detail for r in self.reasons[:3])
+        what = self.label or self.quality or "page"
+        return f"{what} ({details})" if details else what
 
 
 def is_html(content_type: str | None, head: bytes) -> bool:
@@ -226,35 +240,58 @@ def fingerprint(text: str) -> str:
     return "sha256:" + hashlib.sha256(norm.encode("utf-8")).hexdigest()
 
 
-def quality_of(title: str, text: str) -> str | None:
-    """Is this the page, or a stand-in (not-found, bot wall, consent wall, block page)?"""
-    t = title.lower()
-    lead = text[:600].lower()
-    short = len(text) < 1500  # a real article that mentions "404" is long
-    if _BLOCK.search(t) or (short and _BLOCK.search(lead)):
-        return "block-page"
-    if _BOT_WALL.search(t) or (short and _BOT_WALL.search(lead)):
-        return "bot-wall"
-    if _CONSENT.search(t) or (short and _CONSENT.search(lead)):
-        return "consent"
-    if _NOT_FOUND.search(t) or (short and _NOT_FOUND.search(lead[:200])):
-        return "not-found"
-    return None
+def analyse(
+    head: bytes, content_type_header: str | None, response: Response | None = None
+) -> PageInfo:
+    """Title, main text, fingerprint and judgement of a page's first bytes.
 
-
-def analyse(head: bytes, content_type_header: str | None) -> PageInfo:
-    """Title, main text, fingerprint and quality of a page's first bytes."""
+    ``response`` is the protocol evidence (status, headers, redirect chain); without it
+    the page is judged by its markup alone.
+    """
+    response = response or Response(url="")
     ctype = (content_type_header or "").split(";")[0].strip().lower() or None
     if not is_html(ctype, head):
         if ctype and ctype.startswith("text/"):
             text = decode_html(head, content_type_header)[:TEXT_MAX]
-            return PageInfo(title="", text=text, fingerprint=fingerprint(text), quality=None)
-        return PageInfo(title="", text="", fingerprint="", quality=None)
+            return _judged("", text, fingerprint(text), judge(response, None))
+        return _judged("", "", "", judge(response, None))
     html = decode_html(head, content_type_header)
     title = page_title(html)
     text = main_text(html)
+    markup = markup_of(html, title=title, text=text)
+    return _judged(title, text, fingerprint(text), judge(response, markup))
+
+
+def _judged(title: str, text: str, fp: str, judgement: Judgement) -> PageInfo:
     return PageInfo(
-        title=title, text=text, fingerprint=fingerprint(text), quality=quality_of(title, text)
+        title=title,
+        text=text,
+        fingerprint=fp,
+        quality=judgement.kind.value if judgement.stand_in else None,
+        reasons=judgement.reasons,
+        label=judgement.label,
+    )
+
+
+def plan_page(plan: str, parsed: tuple[str, str] | None, page: PageInfo | None) -> PageInfo:
+    """A site plan's reading of its page: ``parsed`` (title, text) is the post, whatever
+    its words (a Telegram post with a post text is the post); None: the plan's text
+    source says the post is not there (Telegram's "Post not found" widget)."""
+    if parsed is None:
+        reason = Reason("site-plan", f"{plan}: the text source holds no post (deleted)")
+        base = page or PageInfo(title="", text="", fingerprint="", quality=None)
+        return PageInfo(
+            title=base.title,
+            text=base.text,
+            fingerprint=base.fingerprint,
+            quality=Kind.NOT_FOUND.value,
+            reasons=(reason,),
+            label=f"{plan} post not found",
+        )
+    title, text = parsed
+    reason = Reason("site-plan", f"{plan}: the post text ({len(text)} chars)")
+    return PageInfo(
+        title=title, text=text, fingerprint=fingerprint(text), quality=None, reasons=(reason,)
     )
 
 

@@ -507,3 +507,39 @@ def test_every_response_names_its_peer_also_on_a_reused_connection(tmp_path, web
         headers, _, _ = record_at(app.root, snap.warc, snap.offset)
         peers.append(headers.get_header("WARC-IP-Address"))
     assert peers == ["127.0.0.1"] * 3
+
+
+# ---------------------------------------------------------------- judgement (issue 17)
+
+
+def test_redirect_to_a_consent_host_is_not_a_good_snapshot(archive, tmp_path):
+    """A story URL sent to another host's "accept cookies" page was captured as good."""
+    url = "https://cases.test/to-consent"
+    add_sources(archive, [str(article(tmp_path, url))], capture=True)
+    (snap,) = snapshots(archive, url)
+    assert snap.status == 200 and snap.final_url.startswith("https://consent.cases.test/")
+    assert not snap.good and snap.quality == "consent"
+    assert snap.reasons[0] == {
+        "rule": "redirect-host",
+        "detail": "redirected to consent.cases.test",
+    }
+    error = targets(archive)[url].last_error
+    assert error.startswith("blocked: consent host consent.cases.test (redirected to")
+
+
+def test_bot_wall_capture_says_what_it_saw(archive, tmp_path):
+    url = "https://cases.test/bot-wall"
+    add_sources(archive, [str(article(tmp_path, url))], capture=True)
+    (snap,) = snapshots(archive, url)
+    assert not snap.good and snap.quality == "bot-wall"
+    assert {"rule": "markup", "detail": "reCAPTCHA markup (g-recaptcha)"} in snap.reasons
+    assert targets(archive)[url].last_error == "blocked: reCAPTCHA (reCAPTCHA markup (g-recaptcha))"
+
+
+def test_good_snapshot_keeps_why_it_is_the_page(archive, tmp_path):
+    url = "https://soft404.test/real-article"
+    add_sources(archive, [str(article(tmp_path, url))], capture=True)
+    (snap,) = snapshots(archive, url)
+    assert snap.good and snap.quality is None
+    assert [r["rule"] for r in snap.reasons] == ["article-structure"]
+    assert targets(archive)[url].last_error is None

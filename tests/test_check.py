@@ -241,6 +241,41 @@ def test_telegram_deleted_post_via_its_embed_widget(later):
     assert "embed=1" in row.error and "not found" in row.error
 
 
+def test_check_rows_keep_their_reasons(later):
+    """Issue 17: each check row keeps the evidence of its verdict, strongest first."""
+    app, *_ = later
+
+    def rules(url: str) -> list[str]:
+        return [r["rule"] for r in checks_of(app, url)[-1].reasons]
+
+    assert rules(VEDOMOSTI)[0] == "http-451"
+    assert rules(TJ) == ["redirect-home"]
+    assert rules(TELEGRAM) == ["site-plan"]
+    assert rules(MT_OK) == ["snapshot-match"]
+    assert rules(BBC) == ["snapshot-differs"]
+    assert rules("https://cases.test/bot-wall") == ["markup"]
+    assert "lead-words" in rules("https://soft404.test/missing-story")
+    (bot,) = checks_of(app, "https://cases.test/bot-wall")
+    assert bot.error == "the page is a bot-wall (reCAPTCHA)"
+
+
+def test_a_site_answering_every_path_alike_is_a_soft_404_even_matching_its_snapshot(tmp_path, web):
+    """Issue 17: the page matched its snapshot, so the sibling probe never counted; a
+    page without article structure is probed, and the check says the capture was a
+    soft-404 too."""
+    app = make_archive(tmp_path / "a", web, capture=FAST)
+    url = "https://sameanswer.test/news/2024/harbour-story"
+    capture(app, web, [write_article(tmp_path, "same", [url])])
+    (snap,) = snapshots_of(app, url)
+    assert snap.good and [r["rule"] for r in snap.reasons] == ["short-page"]
+    summary = check_due(app, all_targets=True)
+    assert summary.counts == {"soft-404": 1} and summary.probes == 1
+    (row,) = checks_of(app, url)
+    assert [r["rule"] for r in row.reasons] == ["sibling-probe", "snapshot-is-probe"]
+    assert "the capture was a soft-404" in row.error
+    app.close()
+
+
 def test_rate_limited_is_rechecked_after_retry_after(later):
     app, *_ = later
     tg = targets(app)
@@ -402,8 +437,8 @@ def test_unchanged_page_is_not_parsed_again_but_a_changed_one_is(tmp_path, web, 
     analysed: list[str] = []
     real = check_run.analyse
 
-    def counting(head, content_type):
-        info = real(head, content_type)
+    def counting(head, content_type, response=None):
+        info = real(head, content_type, response)
         analysed.append(info.text)
         return info
 

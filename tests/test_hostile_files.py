@@ -418,6 +418,7 @@ def test_schema_3_adds_the_stat_column_to_an_older_store(tmp_path):
     from sqlalchemy import inspect, text
 
     from archiver.store import open_store
+    from archiver.store.schema import SCHEMA_VERSION
 
     store = open_store(f"sqlite:///{tmp_path / 'old.db'}", create=True)
     try:
@@ -425,7 +426,8 @@ def test_schema_3_adds_the_stat_column_to_an_older_store(tmp_path):
             conn.execute(text("ALTER TABLE intake_seen DROP COLUMN stat"))
             conn.execute(text("UPDATE meta SET value = '2' WHERE key = 'schema_version'"))
         assert store.schema_version() == 2
-        assert store.migrate() == 1 and store.schema_version() == 3
+        # v3 (this column) and every later step
+        assert store.migrate() == SCHEMA_VERSION - 2 and store.schema_version() == SCHEMA_VERSION
         with store.read() as conn:
             columns = {c["name"] for c in inspect(conn).get_columns("intake_seen")}
         assert "stat" in columns

@@ -359,6 +359,41 @@ def test_hostile_strings_are_escaped_in_html_and_valid_in_json(tmp_path):
     assert doc["citations"][0]["review"]["note"] == HOSTILE
 
 
+def test_reasons_are_in_the_json_one_line_in_html_and_status(tmp_path):
+    """Issue 17: why a page was judged so, machine-readable in JSON (validated), one
+    escaped line per citation in HTML, one line per stand-in in `archive status`."""
+    app = make_app(tmp_path)
+    aid = add_article(app)
+    post = target_of(app, aid, 1)
+    hostile = [{"rule": "markup", "detail": f"reCAPTCHA markup {HOSTILE}"}]
+    add_snapshot(app, post, good=False, quality="bot-wall", reasons=hostile)
+    wall = [{"rule": "cf-mitigated", "detail": "cf-mitigated: challenge, HTTP 403"}]
+    add_check(app, post, T0 + timedelta(days=1), "blocked", status=403, reasons=wall)
+    refresh(app)
+    doc = json.loads((app.settings.manifests_path / f"{aid}.json").read_text("utf-8"))
+    validator().validate(doc)
+    cited = doc["citations"][0]
+    assert cited["snapshots"][0]["reasons"] == hostile and cited["checks"][0]["reasons"] == wall
+    assert doc["citations"][1]["snapshots"] == [] and doc["citations"][1]["checks"] == []
+    text, tree = _page(app, aid)
+    assert HOSTILE not in text
+    (why,) = css(css(tree, "article.cite")[0], "p.why")
+    assert why.text_content() == "Why: cf-mitigated: cf-mitigated: challenge, HTTP 403"
+    r = CliRunner().invoke(cli, ["--config", str(app.settings.root / "config.toml"), "status", aid])
+    assert r.exit_code == 0, r.output
+    assert "#1 why: cf-mitigated: cf-mitigated: challenge, HTTP 403" in r.output
+
+
+def test_reasons_are_optional_in_the_schema():
+    """Manifests written before issue 17 (no `reasons` keys) still validate."""
+    check = {"checked_at": "2026-01-01T00:00:00Z", "status": 200, "final_url": None,
+             "classification": "ok", "similarity": None, "error": None}  # fmt: skip
+    schema = documents.json_schema()
+    sub = Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/check"})
+    sub.validate(check)
+    assert list(sub.iter_errors({**check, "reasons": [{"rule": 1}]}))
+
+
 def test_pages_make_no_external_requests(tmp_path):
     app, _ = rich_archive(tmp_path)
     app.store.save_article(

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from archiver import urls
 from archiver.capture.requisites import css_urls, html_requisites, outlinks
 from archiver.extract import CONTEXT_MAX, extract
+from archiver.judge import Kind
 from archiver.manifest import documents, history, html, view
 from archiver.pages import PARSE_BYTES, analyse, decode_html
 
@@ -242,7 +243,8 @@ def test_page_analysis_survives_any_bytes(body, ctype, figures):
     figures.fuzz("analyse")
     info = analyse(body, ctype)
     assert isinstance(info.title, str) and isinstance(info.text, str)
-    assert info.quality in (None, "not-found", "bot-wall", "consent", "block-page")
+    assert info.quality in (None, *(k.value for k in Kind if k is not Kind.PAGE))
+    assert info.reasons  # every judgement says why, the page included
     assert "\x00" not in decode_html(body, ctype)
 
 

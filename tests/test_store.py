@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select, text
 
 from archiver.errors import StoreError
 from archiver.extract import extract_text
@@ -214,3 +214,47 @@ def test_a_live_worker_keeps_its_claims_past_the_lease(store, clock):
     clock.now += timedelta(seconds=1)  # no renewal any more: the lease runs out
     again = store.claim_captures(worker="b", lease=60, limit=1, max_attempts=5)
     assert [r.id for r in again] == [row.id]
+
+
+def test_schema_4_adds_judgement_reasons_to_an_older_store(store_url):
+    """Issue 17: a store from schema 2 (no `reasons` columns) gets them on opening; rows
+    written before keep NULL, read back as no reasons."""
+    s = open_store(store_url, create=True)
+    with s.tx() as conn:
+        for table in ("snapshot", '"check"'):
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN reasons"))
+        conn.execute(t.meta.update().values(value="2"))
+    s.close()
+    s = open_store(store_url)
+    try:
+        assert s.schema_version() == t.SCHEMA_VERSION
+        with s.read() as conn:
+            for table in ("snapshot", "check"):
+                assert "reasons" in {c["name"] for c in inspect(conn).get_columns(table)}
+        assert s.migrate() == 0  # nothing left to do, and v4 again would be a no-op
+    finally:
+        s.close()
+
+
+def test_judgement_reasons_round_trip_through_the_article_document(store, clock):
+    add(store, "One https://a.org/1")
+    (row,) = store.claim_captures(worker="w", lease=60, limit=1, max_attempts=5)
+    reasons = [{"rule": "cf-mitigated", "detail": "cf-mitigated: challenge, HTTP 403 «ü»"}]
+    snap = dict(
+        captured_at=clock.now,
+        warc="warcs/a.warc.gz",
+        offset=0,
+        length=1,
+        record_id="<urn:x>",
+        status=403,
+        final_url="https://a.org/1",
+        redirects=[],
+        good=False,
+        quality="bot-wall",
+        reasons=reasons,
+    )
+    outcome = CaptureOutcome(state="failed", snapshots=[snap], error="blocked: …")
+    store.record_capture(row, "w", outcome, retry_backoff=1, retry_max=2, check_interval=3)
+    doc = store.article_doc(store.article_ids()[0])
+    (cited,) = doc["citations"]
+    assert cited["snapshots"][0]["reasons"] == reasons

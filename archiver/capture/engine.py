@@ -19,8 +19,9 @@ from archiver.capture.plans import Plan, plan_for
 from archiver.capture.requisites import css_urls, html_requisites, outlinks
 from archiver.capture.warc import RecordLoc, WarcSink
 from archiver.config import CaptureSettings
+from archiver.judge import Response
 from archiver.net.fetch import Chain, Client, Hop
-from archiver.pages import PageInfo, analyse, decode_html, is_html
+from archiver.pages import STAND_IN_WORDS, PageInfo, analyse, decode_html, is_html, plan_page
 from archiver.store.work import CaptureOutcome
 
 logger = logging.getLogger(__name__)
@@ -259,19 +260,13 @@ class CaptureJob:
         return count
 
 
-def _page_info(plan: Plan, final: Hop, extra_texts: dict[str, str]) -> PageInfo:
-    info = analyse(final.head, final.header("content-type"))
+def _page_info(url: str, plan: Plan, chain: Chain, extra_texts: dict[str, str]) -> PageInfo:
+    final = chain.final
+    assert final is not None
+    info = analyse(final.head, final.header("content-type"), Response.of_chain(url, chain))
     if plan.text_from and plan.text_parser:
         html = extra_texts.get(plan.text_from)
-        parsed = plan.text_parser(html) if html else None
-        if parsed is None:
-            return PageInfo(
-                title=info.title, text=info.text, fingerprint=info.fingerprint, quality="not-found"
-            )
-        title, text = parsed
-        from archiver.pages import fingerprint
-
-        return PageInfo(title=title, text=text, fingerprint=fingerprint(text), quality=None)
+        return plan_page(plan.name, plan.text_parser(html) if html else None, info)
     return info
 
 
@@ -332,6 +327,20 @@ def _failure_reason(chain: Chain) -> str:
     return f"HTTP {final.status} {final.reason}".strip()
 
 
+def _judged_as(page: PageInfo) -> str:
+    """ "blocked: Cloudflare challenge (cf-mitigated: challenge, HTTP 403)"."""
+    return f"{STAND_IN_WORDS.get(page.quality or '', 'not the page')}: {page.summary()}"
+
+
+def _error_of(chain: Chain, page: PageInfo) -> str:
+    """What the answer was: the judgement when it saw more than a status, else the failure."""
+    final = chain.final
+    seen_more = any(not r.rule.startswith("http-") for r in page.reasons)
+    if page.quality and seen_more and final is not None and not _cut_reason(final):
+        return _judged_as(page)
+    return _failure_reason(chain)
+
+
 def capture_target(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
     """Capture one target; its records are in the WARC (fsync'd) when this returns."""
     try:
@@ -373,7 +382,7 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
     ok = final.status is not None and 200 <= final.status < 300 and not _cut_reason(final)
     if ok and html and job.settings.requisites and plan.requisites:
         resources += job.requisites(html, final.url, job.settings.max_requisites)
-    page = _page_info(plan, final, extra_texts)
+    page = _page_info(url, plan, chain, extra_texts)
     assert job.budget is not None
     cut = job.budget.reason
     _metadata(job, plan, final_w, chain, citing, html, resources, final.started_at, cut)
@@ -400,14 +409,15 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
         truncated=bool(final.truncated) or cut is not None,
         good=ok and page.quality is None,
         quality=page.quality,
+        reasons=[r.as_json() for r in page.reasons],
     )
     retry = final.retry_after() if final.status in (429, 503) else None
-    if ok:
-        state, error = "archived", None
+    if ok:  # a 2xx stand-in is kept as evidence, never good; the citation says what it is
+        state, error = "archived", (_judged_as(page) if page.quality else None)
     elif retry is not None:
         state, error = "pending", f"HTTP {final.status}: retry after {retry:.0f}s"
     else:
-        state, error = "failed", _failure_reason(chain)
+        state, error = "failed", _error_of(chain, page)
     return CaptureOutcome(
         state=state, snapshots=[snapshot], resources=job.resources, error=error, retry_after=retry
     )

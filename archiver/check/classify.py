@@ -20,9 +20,10 @@ rules, first match wins, each with why:
 3. **A 2xx body cut short** by a reset or a timeout → `unreachable`: the issue counts
    resets and timeouts as unreachable, and a half page cannot be compared. (A body cut at
    the check's size cap is normal and compared as far as it was read.)
-4. **The page is a wall** (`archiver.pages.quality_of`): a block page (e.g.
-   Roskomnadzor's), a bot wall / CAPTCHA or a consent wall → `blocked`: we are kept from
-   the content, whatever the URL.
+4. **The page is a wall** (`archiver.judge`): a block page (e.g. Roskomnadzor's), a bot
+   wall / CAPTCHA, a consent wall or a login/paywall → `blocked`: we are kept from the
+   content, whatever the URL. A wall judged by its wording alone does not count while
+   the page still matches its last good snapshot (words are weak evidence).
 5. **The final URL says it is not the page** (IABot looks only at this):
    - the final URL is a site root (`/`, `/index.html`, `/home`, `/en/`, …) while the cited
      URL was not → `soft-404`: closed sites and removed articles redirect home;
@@ -31,12 +32,14 @@ rules, first match wins, each with why:
    - the final URL is on the same site and its path is a strict prefix of the cited path
      (`/news/` for `/news/some-story-123`): a section front page, → `soft-404` unless its
      text still matches the snapshot.
-6. **The page says "not found"** (`quality_of`: "page not found", "post not found", …;
-   Telegram's deleted-post widget included) with a 2xx → `soft-404`.
+6. **The page is not there** (`archiver.judge`: a not-found page by its markup or
+   wording, Telegram's deleted-post widget, a parked domain) with a 2xx → `soft-404`;
+   wording alone again yields to a matching snapshot.
 7. **The sibling probe**: the page is ≥ 0.9 similar to (or has the same fingerprint or
    final URL as) what the site answers with 200 for a made-up sibling URL → `soft-404`,
-   unless the snapshot itself also matches the probe (a site that answers every URL with
-   the same page gives no evidence either way).
+   also when the snapshot matches the probe too: then the capture was a soft-404 as
+   well, and the reasons say so (issue 17: a site answering every URL with one apology
+   page was checked `ok` forever).
 8. **Comparison with the latest good snapshot** (similarity below):
    - the final URL is the cited URL → `ok`, or `drifted` below `drift_threshold`;
    - the final URL is the snapshot's final URL (the redirect already happened at capture),
@@ -46,6 +49,10 @@ rules, first match wins, each with why:
      else `soft-404` (a redirect to some other page).
    With nothing to compare (no good snapshot, no text), the page gets the benefit of the
    doubt: `ok` / `redirected` with similarity None.
+
+Every verdict carries machine-readable `reasons` (`archiver.judge.Reason`: rule, detail),
+strongest first: the page judgement's evidence for a stand-in, else the rule that
+decided (`http-404`, `redirect-home`, `sibling-probe`, `snapshot-match`, …).
 
 **Similarity** is `archiver.pages.similarity`: Jaccard of the word 3-gram (shingle) sets of
 the two main texts (trafilatura, bs4 text as fallback), 1.0 identical … 0.0 nothing
@@ -65,6 +72,7 @@ from urllib.parse import urlsplit
 
 from archiver import pages, urls
 from archiver.check.probe import ProbeAnswer, same_as_probe
+from archiver.judge import Reason
 from archiver.pages import PageInfo
 
 
@@ -87,6 +95,7 @@ class Verdict:
     rot: Rot
     similarity: float | None = None
     reason: str = ""
+    reasons: tuple[Reason, ...] = ()  # machine-readable evidence, strongest first
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +110,10 @@ class Observation:
     cut: str | None = None  # why a 2xx body stopped early (reset, timeout), if it did
     retry_after: float | None = None
     quality: str | None = None  # archiver.pages quality of the live page
+    page_reasons: tuple[Reason, ...] = ()  # the page judgement's evidence
+    label: str = ""  # who or what stands in ("Cloudflare challenge")
+    by_words: bool = False  # the stand-in quality rests on wording alone
+    article: bool | None = None  # has article structure (None: not known)
     text: str | None = None  # live main text (None: not analysed)
     fingerprint: str | None = None
     digest: str | None = None  # sha256 of the live document bytes read
@@ -148,6 +161,10 @@ class Observation:
             cut=cut,
             retry_after=final.retry_after(now) if final.header("retry-after") else None,
             quality=page.quality if page else None,
+            page_reasons=page.reasons if page else (),
+            label=page.label if page else "",
+            by_words=page.by_words if page else False,
+            article=page.article if page else None,
             text=page.text if page else None,
             fingerprint=page.fingerprint if page else None,
             digest=final.doc_digest,
@@ -248,10 +265,31 @@ def _describe_similarity(similarity: float | None) -> str:
 # ---------------------------------------------------------------- the rules
 
 
+_WALLS = frozenset({"block-page", "bot-wall", "consent", "paywall"})
+_NOT_THERE = frozenset({"not-found", "parked"})
+
+
+def _seen(obs: Observation) -> tuple[Reason, ...]:
+    """The page judgement's evidence of a stand-in (not why it was the page)."""
+    return tuple(r for r in obs.page_reasons if r.rule not in ("article-structure", "short-page"))
+
+
 def _failure(obs: Observation) -> Verdict | None:
     if obs.final_url is None or obs.error is not None:
-        return Verdict(rot=Rot.UNREACHABLE, reason=obs.error or "no response")
+        why = obs.error or "no response"
+        return Verdict(rot=Rot.UNREACHABLE, reason=why, reasons=(Reason("fetch-failed", why),))
     return None
+
+
+def _status_verdict(obs: Observation, rot: Rot, told: str) -> Verdict:
+    """A verdict by status, with what the page judgement saw beyond the status."""
+    seen = _seen(obs)
+    status_reason = Reason(f"http-{obs.status}", told)
+    more = [r for r in seen if not r.rule.startswith("http-")]
+    if more and obs.label:
+        told = f"{told}: {obs.label} ({', '.join(r.detail for r in more[:2])})"
+    reasons = (*more, status_reason) if more else (*seen, status_reason)
+    return Verdict(rot=rot, reason=told, reasons=tuple(dict.fromkeys(reasons)))
 
 
 def _by_status(obs: Observation) -> Verdict | None:
@@ -260,48 +298,61 @@ def _by_status(obs: Observation) -> Verdict | None:
         return None
     if status == 429 or (status == 503 and obs.retry_after is not None):
         wait = f", retry after {obs.retry_after:.0f}s" if obs.retry_after is not None else ""
-        return Verdict(rot=Rot.RATE_LIMITED, reason=f"HTTP {status}{wait}")
+        return _status_verdict(obs, Rot.RATE_LIMITED, f"HTTP {status}{wait}")
     if status in (401, 402, 403, 451):
-        return Verdict(rot=Rot.BLOCKED, reason=f"HTTP {status}")
+        return _status_verdict(obs, Rot.BLOCKED, f"HTTP {status}")
     if 400 <= status < 500:
-        return Verdict(rot=Rot.GONE, reason=f"HTTP {status}")
+        return _status_verdict(obs, Rot.GONE, f"HTTP {status}")
     if status >= 500:
-        return Verdict(rot=Rot.SERVER_ERROR, reason=f"HTTP {status}")
-    return Verdict(rot=Rot.SERVER_ERROR, reason=f"HTTP {status}: no page at the end")
+        return _status_verdict(obs, Rot.SERVER_ERROR, f"HTTP {status}")
+    return _status_verdict(obs, Rot.SERVER_ERROR, f"HTTP {status}: no page at the end")
 
 
-def _by_wall(obs: Observation) -> Verdict | None:
+def _vouched(obs: Observation, similarity: float | None, threshold: float) -> bool:
+    """Words alone never outweigh a page that still matches its last good snapshot."""
+    return obs.by_words and similarity is not None and similarity >= threshold
+
+
+def _by_wall(obs: Observation, similarity: float | None, threshold: float) -> Verdict | None:
     if obs.cut:
-        return Verdict(rot=Rot.UNREACHABLE, reason=obs.cut)
-    if obs.quality in ("block-page", "bot-wall", "consent"):
-        return Verdict(rot=Rot.BLOCKED, reason=f"the page is a {obs.quality}")
+        return Verdict(rot=Rot.UNREACHABLE, reason=obs.cut, reasons=(Reason("cut-short", obs.cut),))
+    if obs.quality in _WALLS and not _vouched(obs, similarity, threshold):
+        told = f"the page is a {obs.quality}" + (f" ({obs.label})" if obs.label else "")
+        return Verdict(rot=Rot.BLOCKED, similarity=similarity, reason=told, reasons=_seen(obs))
     return None
 
 
-def _by_not_found_page(obs: Observation, similarity: float | None) -> Verdict | None:
-    if obs.quality == "not-found":
-        return Verdict(rot=Rot.SOFT_404, similarity=similarity, reason="the page says not found")
+def _by_not_found_page(
+    obs: Observation, similarity: float | None, threshold: float
+) -> Verdict | None:
+    if obs.quality in _NOT_THERE and not _vouched(obs, similarity, threshold):
+        told = "the page says not found" if obs.quality == "not-found" else "a parked domain"
+        if obs.label and not obs.by_words:
+            told = f"{told}: {obs.label}"
+        return Verdict(rot=Rot.SOFT_404, similarity=similarity, reason=told, reasons=_seen(obs))
     return None
+
+
+def _url_verdict(rule: str, told: str, similarity: float | None) -> Verdict:
+    return Verdict(
+        rot=Rot.SOFT_404, similarity=similarity, reason=told, reasons=(Reason(rule, told),)
+    )
 
 
 def _by_final_url(obs: Observation, similarity: float | None, threshold: float) -> Verdict | None:
     final, cited = obs.final_url or obs.url, obs.url
     if is_site_root(final) and not is_site_root(cited):
-        return Verdict(rot=Rot.SOFT_404, similarity=similarity, reason=f"redirected home: {final}")
+        return _url_verdict("redirect-home", f"redirected home: {final}", similarity)
     if is_not_found_url(final, cited):
-        return Verdict(
-            rot=Rot.SOFT_404,
-            similarity=similarity,
-            reason=f"redirected to a not-found URL: {final}",
-        )
+        return _url_verdict("not-found-url", f"redirected to a not-found URL: {final}", similarity)
     if is_front_page_of(final, cited) and not (similarity is not None and similarity >= threshold):
-        return Verdict(
-            rot=Rot.SOFT_404, similarity=similarity, reason=f"redirected to a front page: {final}"
-        )
+        return _url_verdict("front-page", f"redirected to a front page: {final}", similarity)
     return None
 
 
 def _by_probe(obs: Observation, similarity: float | None) -> Verdict | None:
+    """The page is what the site answers for a made-up sibling URL: not the page. When the
+    snapshot matches that answer too, the capture was of a stand-in already: said so."""
     probe = obs.probe
     if probe is None or obs.final_url is None:
         return None
@@ -309,13 +360,20 @@ def _by_probe(obs: Observation, similarity: float | None) -> Verdict | None:
         return None  # the made-up URL led to the cited page itself: no evidence
     if not same_as_probe(obs.text or "", obs.fingerprint, obs.final_url, probe):
         return None
+    told = f"same as the answer for a made-up URL ({probe.url})"
+    reasons = [Reason("sibling-probe", told)]
     if obs.snapshot_text and same_as_probe(obs.snapshot_text, None, None, probe):
-        return None  # the site answered every URL like this already at capture
-    return Verdict(
-        rot=Rot.SOFT_404,
-        similarity=similarity,
-        reason=f"same as the answer for a made-up URL ({probe.url})",
-    )
+        also = "the snapshot is that answer too: the capture was a soft-404"
+        told = f"{told}; {also}"
+        reasons.append(Reason("snapshot-is-probe", also))
+    return Verdict(rot=Rot.SOFT_404, similarity=similarity, reason=told, reasons=tuple(reasons))
+
+
+def _compared(rot: Rot, similarity: float | None, told: str) -> Verdict:
+    rule = "snapshot-match" if rot in (Rot.OK, Rot.REDIRECTED) else "snapshot-differs"
+    if similarity is None:
+        rule = "no-snapshot"
+    return Verdict(rot=rot, similarity=similarity, reason=told, reasons=(Reason(rule, told),))
 
 
 def _by_comparison(obs: Observation, similarity: float | None, threshold: float) -> Verdict:
@@ -325,34 +383,33 @@ def _by_comparison(obs: Observation, similarity: float | None, threshold: float)
     if not same:
         told = f"main text changed: {told} < {threshold:g}"
     if urls.normalise(final) == urls.normalise(cited):
-        rot = Rot.OK if same else Rot.DRIFTED
-        return Verdict(rot=rot, similarity=similarity, reason=told)
+        return _compared(Rot.OK if same else Rot.DRIFTED, similarity, told)
     trivial = equivalent(final, cited) or (
         obs.snapshot_final_url is not None and equivalent(final, obs.snapshot_final_url)
     )
     if trivial:
         rot = Rot.REDIRECTED if same else Rot.DRIFTED
-        return Verdict(rot=rot, similarity=similarity, reason=f"at {final}; {told}")
+        return _compared(rot, similarity, f"at {final}; {told}")
     if same:
-        return Verdict(
-            rot=Rot.REDIRECTED, similarity=similarity, reason=f"moved to {final}; {told}"
-        )
+        return _compared(Rot.REDIRECTED, similarity, f"moved to {final}; {told}")
     return Verdict(
         rot=Rot.SOFT_404,
         similarity=similarity,
         reason=f"redirected to a different page: {final}; {told}",
+        reasons=(Reason("redirect-elsewhere", f"redirected to a different page: {final}; {told}"),),
     )
 
 
 def classify(obs: Observation, *, threshold: float) -> Verdict:
     """The rules of the module docstring, in order; ``threshold`` = check.drift_threshold."""
-    verdict = _failure(obs) or _by_status(obs) or _by_wall(obs)
+    verdict = _failure(obs) or _by_status(obs)
     if verdict is not None:
         return verdict
     similarity = text_similarity(obs)
     return (
-        _by_final_url(obs, similarity, threshold)
-        or _by_not_found_page(obs, similarity)
+        _by_wall(obs, similarity, threshold)
+        or _by_final_url(obs, similarity, threshold)
+        or _by_not_found_page(obs, similarity, threshold)
         or _by_probe(obs, similarity)
         or _by_comparison(obs, similarity, threshold)
     )
@@ -361,12 +418,13 @@ def classify(obs: Observation, *, threshold: float) -> Verdict:
 def wants_probe(obs: Observation, verdict: Verdict, *, threshold: float) -> bool:
     """Is the sibling probe worth a request for this page?
 
-    Only a 2xx page with text that the snapshot does not vouch for (drifted, or nothing
-    to compare with) can be unmasked by the probe; a page still similar to its good
-    snapshot is the page, and a failure or soft-404 is decided already.
+    A 2xx page with text that the snapshot does not vouch for (drifted, or nothing to
+    compare with) can be unmasked by the probe; so can a page without article structure
+    that still matches its snapshot (a site answering every URL with one apology page
+    matched its snapshot forever). A failure or soft-404 is decided already.
     """
     if obs.probe is not None or not obs.text:
         return False
     if verdict.rot not in (Rot.OK, Rot.REDIRECTED, Rot.DRIFTED):
         return False
-    return verdict.similarity is None or verdict.similarity < threshold
+    return verdict.similarity is None or verdict.similarity < threshold or obs.article is False

@@ -42,10 +42,11 @@ from archiver.check.classify import Observation, Rot, Verdict, classify, wants_p
 from archiver.check.dead import FAILING, LIVING, dead_rule, next_check_delay
 from archiver.check.probe import ProbeAnswer, ProbeCache
 from archiver.errors import FetchError
+from archiver.judge import Response, reasons_of
 from archiver.net.fetch import Chain, Client
 from archiver.net.gate import HostGate
 from archiver.net.session import RecordingAdapter
-from archiver.pages import PageInfo, analyse, decode_html, fingerprint
+from archiver.pages import PageInfo, analyse, decode_html, plan_page
 from archiver.progress import NoProgress, PlainProgress
 from archiver.store.hostgate import host_gate
 from archiver.store.work import CheckOutcome
@@ -194,6 +195,7 @@ def _unchanged_page(final, snapshot) -> PageInfo | None:
         text=snapshot.text or "",
         fingerprint=snapshot.text_fingerprint or "",
         quality=snapshot.quality,
+        reasons=reasons_of(getattr(snapshot, "reasons", None)),
     )
 
 
@@ -208,10 +210,8 @@ class _Result:
 
 def _parsed_page(plan: Plan, html: str) -> PageInfo:
     parsed = plan.text_parser(html) if plan.text_parser else None
-    if parsed is None:  # e.g. Telegram's "Post not found" widget
-        return PageInfo(title="", text="", fingerprint="", quality="not-found")
-    title, text = parsed
-    return PageInfo(title=title, text=text, fingerprint=fingerprint(text), quality=None)
+    # None: e.g. Telegram's "Post not found" widget
+    return plan_page(plan.name, parsed, None)
 
 
 class _Checker:
@@ -296,7 +296,7 @@ class _Checker:
         assert final is not None
         if not (plan.text_from and plan.text_parser):
             page = _unchanged_page(final, snapshot) or analyse(
-                final.head, final.header("content-type")
+                final.head, final.header("content-type"), Response.of_chain(url, chain)
             )
             return chain, Observation.from_chain(url, chain, page, snapshot, now=now), ""
         source = self.fetch(plan.text_from)
@@ -359,6 +359,7 @@ class _Checker:
                 classification=verdict.rot.value,
                 similarity=verdict.similarity,
                 error=None if living else verdict.reason,
+                reasons=[r.as_json() for r in verdict.reasons],
             )
             outcome = CheckOutcome(
                 checked=row,

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from archiver.app import App
 from archiver.cli.base import cli, echo, echo_json, out, pass_app
+from archiver.manifest.view import why
 from archiver.terminal import cell, one_line
 
 STATUS_COLUMNS = ("article", "title", "citations", "archived", "failed", "rotted", "dead")
@@ -145,6 +146,13 @@ def _short_url(url: str, width: int = 64) -> str:
     return text[:keep] + "…" + text[-(width - 1 - keep) :]
 
 
+def _stand_in(c: dict) -> bool:
+    """The latest judgement of a citation is not the page (a check, else a capture)."""
+    if c["checks"]:
+        return c["rot"] not in ("ok", "redirected")
+    return bool(c["snapshots"]) and not c["snapshots"][-1]["good"]
+
+
 def _print_article(doc: dict) -> None:
     art = doc["article"]
     table = Table(title=cell(f"{art['id']}: {art['title']}"), title_justify="left")
@@ -172,6 +180,9 @@ def _print_article(doc: dict) -> None:
             cell(note),
         )
     out.print(table)
+    for c in doc["citations"]:  # one line for each stand-in: why it was judged so
+        if _stand_in(c) and (reasons := why(c)):
+            echo(f"#{c['id']} why: {one_line(reasons)}")
     echo(f"Manifest: manifests/{art['id']}.html (JSON: archive status {art['id']} --json)")
 
 

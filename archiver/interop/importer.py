@@ -32,6 +32,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from archiver import urls
 from archiver.errors import SourceError
+from archiver.judge import Response
 from archiver.manifest.warcscan import file_sha256
 from archiver.net.fetch import REDIRECTS
 from archiver.pages import analyse
@@ -216,7 +217,9 @@ def snapshot_row(path: Path, warc: str, chain: list[Rec], by_id: dict[str, Rec])
     digest, size, head = (None, 0, b"")
     if source is not None and source.rec_type == "response":
         digest, size, head = document_at(path, source.offset)
-    page = analyse(head, final.content_type) if head else None
+    hops = tuple(r.uri for r in chain)
+    response = Response(url=hops[0], final_url=final.uri, status=final.status, chain=hops)
+    page = analyse(head, final.content_type, response) if head else None
     ok = final.status is not None and 200 <= final.status < 300
     quality = page.quality if page else None
     return dict(
@@ -240,6 +243,7 @@ def snapshot_row(path: Path, warc: str, chain: list[Rec], by_id: dict[str, Rec])
         truncated=final.truncated,
         good=ok and quality is None,
         quality=quality,
+        reasons=[r.as_json() for r in page.reasons] if page else None,
     )
 
 

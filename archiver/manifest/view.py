@@ -134,6 +134,14 @@ def snapshot_view(s: dict[str, Any], replay_prefix: str | None) -> dict[str, Any
     return {**s, "replay_url": safe_href(url)}
 
 
+def why(c: dict[str, Any]) -> str:
+    """One line: the evidence of the citation's latest judgement (its last check, else its
+    last snapshot), "rule: detail; …"; "" when none was kept (rows from before issue 17)."""
+    latest = (c["checks"] or c["snapshots"] or [{}])[-1]
+    reasons = latest.get("reasons") or []
+    return "; ".join(f"{r['rule']}: {r['detail']}" for r in reasons)
+
+
 def citation_view(c: dict[str, Any], replay_prefix: str | None) -> dict[str, Any]:
     snapshots = [snapshot_view(s, replay_prefix) for s in c["snapshots"]]
     good = last_good(snapshots)
@@ -148,6 +156,7 @@ def citation_view(c: dict[str, Any], replay_prefix: str | None) -> dict[str, Any
         "capture_badge": badge(c["capture_state"]),
         "review_badge": badge(c["review"]["state"]),
         "cite": cite,
+        "why": why(c),
     }
 
 

@@ -403,7 +403,7 @@ class ArticlesMixin:
 
 
 def _copy(doc: dict[str, Any]) -> dict[str, Any]:
-    return {**doc, "redirects": list(doc["redirects"])}
+    return {**doc, "redirects": list(doc["redirects"]), "reasons": list(doc.get("reasons") or [])}
 
 
 SNAPSHOT_KEYS = (
@@ -424,6 +424,7 @@ SNAPSHOT_KEYS = (
     "truncated",
     "good",
     "quality",
+    "reasons",
 )
 CHECK_KEYS = (
     "checked_at",
@@ -433,6 +434,7 @@ CHECK_KEYS = (
     "classification",
     "similarity",
     "error",
+    "reasons",
 )
 
 
@@ -455,6 +457,7 @@ def snapshot_doc(r) -> dict[str, Any]:
         "truncated": bool(r.truncated),
         "good": bool(r.good),
         "quality": r.quality,
+        "reasons": list(r.reasons or []),
     }
 
 
@@ -467,4 +470,5 @@ def check_doc(r) -> dict[str, Any]:
         "classification": r.classification,
         "similarity": r.similarity,
         "error": r.error,
+        "reasons": list(r.reasons or []),
     }

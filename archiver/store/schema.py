@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class UTCDateTime(TypeDecorator):
@@ -136,6 +136,8 @@ snapshot = Table(
     Column("truncated", Boolean, nullable=False, default=False),
     Column("good", Boolean, nullable=False, default=False),
     Column("quality", String(32), nullable=True),
+    # the judgement's evidence: [{"rule": …, "detail": …}, …], strongest first (v3)
+    Column("reasons", JSON, nullable=True),
     Index("ix_snapshot_target", "target_id", "captured_at"),
     Index("ix_snapshot_digest", "target_id", "payload_digest"),
 )
@@ -152,6 +154,7 @@ check = Table(
     Column("classification", String(16), nullable=False),
     Column("similarity", Float, nullable=True),
     Column("error", Text, nullable=True),
+    Column("reasons", JSON, nullable=True),  # as snapshot.reasons (v3)
     Index("ix_check_target", "target_id", "checked_at"),
 )
 
@@ -258,5 +261,16 @@ def _v3(conn) -> None:
         conn.execute(text("ALTER TABLE intake_seen ADD COLUMN stat VARCHAR(96)"))
 
 
+def _v4(conn) -> None:
+    """Judgement reasons on snapshot and check rows (issue 17): a nullable JSON column,
+    added where missing (a store created at v1 by this code already has it)."""
+    kind = JSON().compile(dialect=conn.dialect)
+    quote = conn.dialect.identifier_preparer.quote
+    for table in ("snapshot", "check"):
+        have = {c["name"] for c in inspect(conn).get_columns(table)}
+        if "reasons" not in have:
+            conn.execute(text(f"ALTER TABLE {quote(table)} ADD COLUMN reasons {kind}"))
+
+
 # Each entry brings a store from version N-1 to N; append, never edit.
-MIGRATIONS = {1: _v1, 2: _v2, 3: _v3}
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4}

@@ -287,7 +287,7 @@ class WorkMixin:
         if outcome.state == "archived":
             values.update(
                 capture_state="archived",
-                last_error=None,
+                last_error=outcome.error,  # a 2xx stand-in: what it was (issue 17)
                 attempts=target.attempts + 1,
                 next_capture_at=None,
             )

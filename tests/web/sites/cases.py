@@ -16,6 +16,7 @@ from tests.web.sites import cases_pages, cases_wire
 from tests.web.sites.common import BLOCK_PAGE
 
 HOST = "cases.test"
+CONSENT_HOST = "consent.cases.test"  # a consent host, as consent.google.com is Google's
 
 
 def status_page(status: int, title: str, *, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
@@ -85,6 +86,10 @@ REDIRECT_ROUTES: dict[str, Route] = {
     "/redirect-to-metadata": redirect("http://169.254.169.254/latest/meta-data/"),
     "/redirect-to-file": redirect("file:///etc/passwd"),
     "/redirect-other-host": redirect("https://www.bbc.com/russian/news-45188838"),
+    # a story URL sent to another host's "accept cookies" page (issue 17)
+    "/to-consent": redirect(
+        f"https://{CONSENT_HOST}/m?continue=https%3A%2F%2Fcases.test%2Fto-consent"
+    ),
 }
 
 
@@ -107,4 +112,7 @@ CASES = Site(
     fallback=status_page(404, "Not Found"),
 )
 
-SITES = (CASES,)
+# Every path: the consent dialog a story redirect lands on
+CONSENT_SITE = Site(hosts=(CONSENT_HOST,), routes={}, fallback=html(cases_pages.CONSENT))
+
+SITES = (CASES, CONSENT_SITE)

@@ -1,6 +1,7 @@
 """Hosts that exist for one property: soft 404s, bad certificates, loopback, control.
 
 - soft404.test answers 200 with the same "not found" page for every path but one.
+- sameanswer.test answers 200 with one wordless page for every path (issue 17).
 - *.badssl.test serve an ordinary page; what matters is the certificate (see tls.py).
 - private.test / localhost / 127.0.0.1: a page for SSRF tests to (fail to) reach.
 - fixture.control: switches the world from another process (``/state?set=later``).
@@ -99,4 +100,18 @@ CONTROL = Site(
     fallback=NOT_FOUND_TEXT,
 )
 
-SITES = (SOFT404, *BADSSL, LOOPBACK, CONTROL)
+# Issue 17: every path answers 200 with the same short page and no telling words, so
+# neither the page's wording nor a comparison with its own snapshot can unmask it.
+SAME_ANSWER = Site(
+    hosts=("sameanswer.test",),
+    routes={},
+    fallback=html(
+        simple_page(
+            title="Harbour Gazette",
+            body="<h1>Harbour Gazette</h1>\n<p>Try the search, or browse today's stories.</p>\n"
+            '<form action="/search"><input name="q"></form>',
+        )
+    ),
+)
+
+SITES = (SOFT404, *BADSSL, LOOPBACK, CONTROL, SAME_ANSWER)
