@@ -21,10 +21,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class UTCDateTime(TypeDecorator):
@@ -134,8 +135,10 @@ snapshot = Table(
     Column("truncated", Boolean, nullable=False, default=False),
     Column("good", Boolean, nullable=False, default=False),
     Column("quality", String(32), nullable=True),
+    Column("ledger_seq", BigInteger, nullable=True),  # its ledger line's seq
     Index("ix_snapshot_target", "target_id", "captured_at"),
     Index("ix_snapshot_digest", "target_id", "payload_digest"),
+    Index("ix_snapshot_ledger_seq", "ledger_seq"),
 )
 
 check = Table(
@@ -150,7 +153,9 @@ check = Table(
     Column("classification", String(16), nullable=False),
     Column("similarity", Float, nullable=True),
     Column("error", Text, nullable=True),
+    Column("ledger_seq", BigInteger, nullable=True),
     Index("ix_check_target", "target_id", "checked_at"),
+    Index("ix_check_ledger_seq", "ledger_seq"),
 )
 
 # Every response record written (requisites included), for revisit de-duplication:
@@ -177,6 +182,8 @@ review = Table(
     Column("note", Text, nullable=True),
     Column("by", String(128), nullable=True),
     Column("at", UTCDateTime, nullable=True),
+    Column("ledger_seq", BigInteger, nullable=True),  # the line of the current decision
+    Index("ix_review_ledger_seq", "ledger_seq"),
 )
 
 warc_file = Table(
@@ -189,6 +196,8 @@ warc_file = Table(
     Column("sha256", String(64), nullable=True),
     Column("records", Integer, nullable=False, default=0),
     Column("writer", String(128), nullable=True),
+    Column("ledger_seq", BigInteger, nullable=True),
+    Index("ix_warc_file_ledger_seq", "ledger_seq"),
 )
 
 heartbeat = Table(
@@ -248,5 +257,18 @@ def _v2(conn) -> None:
     host_gate.create(conn, checkfirst=True)
 
 
+def _v3(conn) -> None:
+    """`ledger_seq` on every row the ledger describes (issue #22): the seq of the row's
+    ledger line. Rows stored before have none; the next recovery gives them one."""
+    existing = inspect(conn)
+    quote = conn.dialect.identifier_preparer.quote
+    for table in (snapshot, check, review, warc_file):
+        if "ledger_seq" not in {c["name"] for c in existing.get_columns(table.name)}:
+            conn.exec_driver_sql(f"ALTER TABLE {quote(table.name)} ADD COLUMN ledger_seq BIGINT")
+        for index in table.indexes:
+            if index.name == f"ix_{table.name}_ledger_seq":
+                index.create(conn, checkfirst=True)
+
+
 # Each entry brings a store from version N-1 to N; append, never edit.
-MIGRATIONS = {1: _v1, 2: _v2}
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3}
