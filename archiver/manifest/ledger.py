@@ -4,6 +4,11 @@ review and closed WARC file.
 Each line is a JSON object ``{"seq", "at", "event", …, "prev"}`` where ``prev`` is the
 hex SHA-256 of the previous line's bytes (without its newline); the first line's
 ``prev`` is 64 zeros. Appends from several processes are serialised with flock.
+
+`Ledger.batch` holds that lock for a block: the store commit of the rows the lines
+describe happens inside it and the lines are written after, in one write and one fsync
+(`archiver.manifest.pairs` says why). A line a kill cut short is dropped by the next
+holder of the lock before it reads the last line.
 """
 
 from __future__ import annotations

