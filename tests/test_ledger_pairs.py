@@ -349,3 +349,16 @@ def test_schema_3_on_a_schema_2_store_then_old_rows_get_their_lines(app, tmp_pat
     assert n == _count(app, t.check) + _count(app, t.snapshot) + _count(app, t.warc_file)
     assert _lines(app)[: len(before)] == before
     assert _problems(app) == []
+
+
+def test_a_snapshot_dropped_by_warc_recovery_is_accounted_for_by_its_line(app):
+    """Recovery of a killed writer's `.open` file may remove snapshots past its last
+    whole record; it says so in a `snapshot-dropped` line, and verify accepts that."""
+    with app.store.read() as conn:
+        victim = conn.execute(select(t.snapshot).order_by(t.snapshot.c.id.desc())).first()
+    with app.store.tx() as conn:
+        conn.execute(delete(t.snapshot).where(t.snapshot.c.id == victim.id))
+    problems = [p for p in _problems(app) if "is not in the store" in p]
+    assert problems and f"snapshot {victim.id} is not in the store" in problems[0]
+    ledger_for(app.settings).append("snapshot-dropped", warc=victim.warc, rows=[victim.id])
+    assert not [p for p in _problems(app) if "is not in the store" in p]
