@@ -167,52 +167,51 @@ class Filler:
         return size
 
     def _snapshot(self, t, rec, url, body, rid, warc_digest, loc) -> None:
+        from archiver.manifest.pairs import write_paired
+        from archiver.store.ledgered import Paired
+
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
-        with self.app.store.tx() as conn:
-            target_id = conn.execute(
-                t.target.insert().values(
-                    url=url,
-                    host=url.split("/")[2],
-                    capture_state="archived",
-                    attempts=1,
-                    dead=False,
-                    consecutive_failures=0,
-                    recapture=False,
-                    created_at=self.when,
+
+        def commit(seqs: list[int]) -> list:
+            with self.app.store.tx() as conn:
+                target_id = conn.execute(
+                    t.target.insert().values(
+                        url=url,
+                        host=url.split("/")[2],
+                        capture_state="archived",
+                        attempts=1,
+                        dead=False,
+                        consecutive_failures=0,
+                        recapture=False,
+                        created_at=self.when,
+                    )
+                ).inserted_primary_key[0]
+                conn.execute(
+                    t.snapshot.insert().values(
+                        target_id=target_id,
+                        captured_at=self.when,
+                        warc=loc.warc,
+                        offset=loc.offset,
+                        length=loc.length,
+                        record_id=rid,
+                        record_type="response",
+                        status=200,
+                        final_url=url,
+                        redirects=[url],
+                        content_type="text/html",
+                        payload_digest=digest,
+                        warc_payload_digest=warc_digest,
+                        size=len(body),
+                        resources=8,
+                        truncated=False,
+                        good=True,
+                        ledger_seq=seqs[0],
+                    )
                 )
-            ).inserted_primary_key[0]
-            conn.execute(
-                t.snapshot.insert().values(
-                    target_id=target_id,
-                    captured_at=self.when,
-                    warc=loc.warc,
-                    offset=loc.offset,
-                    length=loc.length,
-                    record_id=rid,
-                    record_type="response",
-                    status=200,
-                    final_url=url,
-                    redirects=[url],
-                    content_type="text/html",
-                    payload_digest=digest,
-                    warc_payload_digest=warc_digest,
-                    size=len(body),
-                    resources=8,
-                    truncated=False,
-                    good=True,
-                )
-            )
-        self.ledger.append(
-            "snapshot",
-            target=url,
-            warc=loc.warc,
-            offset=loc.offset,
-            length=loc.length,
-            record_id=rid,
-            payload_digest=digest,
-            status=200,
-            captured_at=rec.warc_date(self.when),
-        )
+                return self.app.store.paired_rows(conn, Paired.SNAPSHOT, seqs)
+
+        # the row and its line as a capture writes them (`archiver.manifest.pairs`)
+        write_paired(self.ledger, self.app.store, Paired.SNAPSHOT, 1, commit)
 
     def close(self) -> None:
         self.sink.close()

@@ -16,8 +16,10 @@ from archiver.errors import UsageError
 from archiver.extract import extract_text
 from archiver.manifest import ledger_for
 from archiver.manifest.ledger import GENESIS, line_hash
+from archiver.manifest.pairs import row_digest
 from archiver.manifest.review import parse_citation_ref, review_citation
 from archiver.store import schema as t
+from archiver.store.ledgered import Paired
 
 NOW = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
 ARTICLE = """Two links
@@ -127,6 +129,8 @@ def test_review_citation_ledgers_and_rewrites_manifests(app):
         "state": "flagged",
         "note": "a bot wall",
         "by": "maria",
+        "row": got["citation_id"],
+        "digest": row_digest(Paired.REVIEW, app.store.read_paired(Paired.REVIEW, [1])[0]),
         "prev": GENESIS,
     }
     review_citation(app, f"{aid}:2", "approved")

@@ -24,9 +24,11 @@ from archiver.cli import cli
 from archiver.config import load_settings
 from archiver.extract import extract_text
 from archiver.manifest import ledger_for
+from archiver.manifest.pairs import write_paired
 from archiver.manifest.verify import verify
 from archiver.manifest.warcscan import scan_warc
 from archiver.store import schema as t
+from archiver.store.ledgered import Paired
 
 T0 = datetime(2026, 11, 25, 20, 30, tzinfo=UTC)
 WARC = "warcs/2026/11/archive-20261125203000-00000.warc.gz"
@@ -141,60 +143,51 @@ def _target(app: App, url: str) -> int:
 
 
 def record_snapshots(app: App, warc: str, spans: list[dict]) -> None:
-    ledger = ledger_for(app.settings)
-    with app.store.tx() as conn:
-        for s in spans:
-            if s["uri"] is None:
-                continue
-            row = dict(
-                target_id=_target(app, s["uri"]),
-                captured_at=T0,
-                warc=warc,
-                offset=s["offset"],
-                length=s["length"],
-                record_id=s["record_id"],
-                record_type=s["type"],
-                status=200,
-                final_url=s["uri"],
-                redirects=[],
-                content_type="text/html",
-                payload_digest=_doc_digest(s["body"]),
-                warc_payload_digest=s["warc_payload"],
-                size=len(s["body"]),
-                title="t",
-                resources=0,
-                truncated=False,
-                good=True,
-                quality="ok",
-            )
-            conn.execute(t.snapshot.insert().values(**row))
-    for s in spans:
-        if s["uri"] is not None:
-            ledger.append(
-                "snapshot",
-                target=s["uri"],
-                warc=warc,
-                offset=s["offset"],
-                length=s["length"],
-                record_id=s["record_id"],
-                payload_digest=_doc_digest(s["body"]),
-                status=200,
-                captured_at="2026-11-25T20:30:00.000000Z",
-            )
+    """Snapshot rows and their ledger lines, as a capture stores them (`write_paired`)."""
+    spans = [s for s in spans if s["uri"] is not None]
+
+    def commit(seqs: list[int]) -> list:
+        with app.store.tx() as conn:
+            for s, seq in zip(spans, seqs, strict=True):
+                row = dict(
+                    target_id=_target(app, s["uri"]),
+                    captured_at=T0,
+                    warc=warc,
+                    offset=s["offset"],
+                    length=s["length"],
+                    record_id=s["record_id"],
+                    record_type=s["type"],
+                    status=200,
+                    final_url=s["uri"],
+                    redirects=[],
+                    content_type="text/html",
+                    payload_digest=_doc_digest(s["body"]),
+                    warc_payload_digest=s["warc_payload"],
+                    size=len(s["body"]),
+                    title="t",
+                    resources=0,
+                    truncated=False,
+                    good=True,
+                    quality="ok",
+                    ledger_seq=seq,
+                )
+                conn.execute(t.snapshot.insert().values(**row))
+            return app.store.paired_rows(conn, Paired.SNAPSHOT, seqs)
+
+    write_paired(ledger_for(app.settings), app.store, Paired.SNAPSHOT, len(spans), commit)
 
 
 def close_warc(app: App, warc: str, records: int) -> None:
     path = app.settings.root / warc
     size, sha = path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest()
-    with app.store.tx() as conn:
-        conn.execute(
-            t.warc_file.insert().values(
-                path=warc, opened_at=T0, closed_at=T0, size=size, sha256=sha, records=records
-            )
+
+    def commit(seqs: list[int]) -> list:
+        app.store.record_closed_warc(
+            path=warc, closed_at=T0, size=size, sha256=sha, records=records, seq=seqs[0]
         )
-    ledger_for(app.settings).append(
-        "warc-closed", warc=warc, size=size, sha256=sha, records=records
-    )
+        return app.store.read_paired(Paired.WARC_CLOSED, seqs)
+
+    write_paired(ledger_for(app.settings), app.store, Paired.WARC_CLOSED, 1, commit)
 
 
 @pytest.fixture
@@ -258,6 +251,12 @@ def test_clean_archive_verifies(archive):
         "records": 7,
         "snapshots": 3,
         "ledger_lines": 5,
+        "ledger_pairs": {
+            "snapshot": {"rows": 3, "lines": 3},
+            "check": {"rows": 0, "lines": 0},
+            "review": {"rows": 0, "lines": 0},
+            "warc-closed": {"rows": 1, "lines": 1},
+        },
         "problems": [],
     }
 

@@ -27,11 +27,14 @@ from archiver.capture.warc import (
     recover_open_file,
 )
 from archiver.errors import WarcWriteError
+from archiver.manifest import ledger_for
+from archiver.manifest.pairs import DROPPED, complete_pairs, write_paired
 from archiver.net.fetch import Client
 from archiver.progress import NoProgress, PlainProgress
 from archiver.store import schema as t
 from archiver.store.hostgate import host_gate
 from archiver.store.leases import LeaseKeeper
+from archiver.store.ledgered import Paired
 from archiver.workers import live_worker
 
 logger = logging.getLogger(__name__)
@@ -78,25 +81,20 @@ def _n(count: int, noun: str) -> str:
 
 
 def _on_close(app, worker: str | None = None):
-    from archiver.manifest import ledger_for
-
     def closed(c: ClosedWarc) -> None:
-        with app.store.tx() as conn:
-            conn.execute(delete(t.warc_file).where(t.warc_file.c.path == c.warc))
-            conn.execute(
-                t.warc_file.insert().values(
-                    path=c.warc,
-                    opened_at=c.closed_at,
-                    closed_at=c.closed_at,
-                    size=c.size,
-                    sha256=c.sha256,
-                    records=c.records,
-                    writer=worker or worker_id(),
-                )
+        def commit(seqs: list[int]) -> list:
+            app.store.record_closed_warc(
+                path=c.warc,
+                closed_at=c.closed_at,
+                size=c.size,
+                sha256=c.sha256,
+                records=c.records,
+                writer=worker or worker_id(),
+                seq=seqs[0],
             )
-        ledger_for(app.settings).append(
-            "warc-closed", warc=c.warc, size=c.size, sha256=c.sha256, records=c.records
-        )
+            return app.store.read_paired(Paired.WARC_CLOSED, seqs)
+
+        write_paired(ledger_for(app.settings), app.store, Paired.WARC_CLOSED, 1, commit)
 
     return closed
 
@@ -117,7 +115,9 @@ def make_sink(app, worker: str | None = None) -> WarcSink:
 
 
 def recover(app) -> list:
-    """Close `.open` WARC files left by a killed process (never one still being written)."""
+    """Close `.open` WARC files left by a killed process (never one still being written),
+    and give the rows such a process committed the ledger lines it did not write."""
+    complete_pairs(ledger_for(app.settings), app.store)
     recovered = []
     for path in find_open_files(app.settings.warcs_path):
         try:
@@ -146,20 +146,26 @@ def _after_recovery(app, r) -> None:
     """Snapshots pointing past the kept bytes are dropped and their targets re-queued."""
     rel = r.warc.resolve().relative_to(app.settings.root.resolve()).as_posix()
     s = t.snapshot
-    with app.store.tx() as conn:
-        lost = conn.execute(
-            select(s.c.id, s.c.target_id).where(s.c.warc == rel, (s.c.offset + s.c.length) > r.kept)
-        ).all()
-        if lost:
-            conn.execute(delete(s).where(s.c.id.in_([x.id for x in lost])))
+    # under the ledger's lock: a snapshot removed here has its removal in the ledger
+    with ledger_for(app.settings).batch() as batch:
+        with app.store.tx() as conn:
+            lost = conn.execute(
+                select(s.c.id, s.c.target_id).where(
+                    s.c.warc == rel, (s.c.offset + s.c.length) > r.kept
+                )
+            ).all()
+            if lost:
+                conn.execute(delete(s).where(s.c.id.in_([x.id for x in lost])))
+                conn.execute(
+                    update(t.target)
+                    .where(t.target.c.id.in_([x.target_id for x in lost]))
+                    .values(recapture=True, next_capture_at=app.clock())
+                )
             conn.execute(
-                update(t.target)
-                .where(t.target.c.id.in_([x.target_id for x in lost]))
-                .values(recapture=True, next_capture_at=app.clock())
+                delete(t.resource).where(t.resource.c.warc == rel, t.resource.c.offset >= r.kept)
             )
-        conn.execute(
-            delete(t.resource).where(t.resource.c.warc == rel, t.resource.c.offset >= r.kept)
-        )
+        if lost:
+            batch.add(DROPPED, warc=rel, rows=[x.id for x in lost], kept=r.kept)
     logger.warning(
         "recovered %s: kept %d bytes (%d records), set aside %d bytes, re-queued %d targets",
         rel,
@@ -256,19 +262,7 @@ class _Capturer:
                 keepalive=self._keepalive(target.id),
             )
             outcome = capture_target(target.url, job, citing)
-            # the ledger line goes first: killed between the two, the ledger names a
-            # record that is in the WARC (fsync'd) while the store never saw it, instead of
-            # a committed snapshot without its line, which `archive verify` would fail
-            self._ledger(target, outcome, None)
-            store.record_capture(
-                target,
-                self.worker,
-                outcome,
-                retry_backoff=self.s.capture.retry_backoff,
-                retry_max=self.s.capture.retry_max,
-                check_interval=self.s.check.interval,
-                max_attempts=self.s.capture.max_attempts,
-            )
+            self._record(target, outcome)
             self.dedup.stored(job.looked_up)
         except BaseException:
             store.release(target.id, self.worker)
@@ -278,22 +272,23 @@ class _Capturer:
                 self.keeper.drop(target.id)
         self._count(target, outcome, citing)
 
-    def _ledger(self, target, outcome, ids) -> None:
-        from archiver.manifest import ledger_for
+    def _record(self, target, outcome) -> None:
+        """The snapshot rows and their ledger lines, together (`manifest.pairs`)."""
 
-        ledger = ledger_for(self.s)
-        for snap in outcome.snapshots:
-            ledger.append(
-                "snapshot",
-                target=target.url,
-                warc=snap["warc"],
-                offset=snap["offset"],
-                length=snap["length"],
-                record_id=snap["record_id"],
-                payload_digest=snap["payload_digest"],
-                status=snap["status"],
-                captured_at=snap["captured_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        def commit(seqs: list[int]) -> list:
+            return self.app.store.record_capture(
+                target,
+                self.worker,
+                outcome,
+                retry_backoff=self.s.capture.retry_backoff,
+                retry_max=self.s.capture.retry_max,
+                check_interval=self.s.check.interval,
+                max_attempts=self.s.capture.max_attempts,
+                seqs=seqs,
             )
+
+        n = len(outcome.snapshots)
+        write_paired(ledger_for(self.s), self.app.store, Paired.SNAPSHOT, n, commit)
 
     def _count(self, target, outcome, citing) -> None:
         with self.lock:

@@ -43,12 +43,15 @@ from archiver.check.dead import FAILING, LIVING, dead_rule, next_check_delay
 from archiver.check.probe import ProbeAnswer, ProbeCache
 from archiver.errors import FetchError
 from archiver.judge import Response, reasons_of
+from archiver.manifest import ledger_for
+from archiver.manifest.pairs import complete_pairs, write_paired
 from archiver.net.fetch import Chain, Client
 from archiver.net.gate import HostGate
 from archiver.net.session import RecordingAdapter
 from archiver.pages import PageInfo, analyse, decode_html, plan_page
 from archiver.progress import NoProgress, PlainProgress
 from archiver.store.hostgate import host_gate
+from archiver.store.ledgered import Paired
 from archiver.store.work import CheckOutcome
 from archiver.workers import live_worker
 
@@ -377,30 +380,22 @@ class _Checker:
         return _Result(target=target, verdict=verdict, outcome=outcome)
 
     def record(self, results: list[_Result]) -> None:
-        """Store a batch of results in one transaction, then a ledger line each (after
-        the commit, as before), then count them. The recorder thread calls this."""
+        """Store a batch of results in one transaction and append a ledger line each,
+        under the ledger's lock (`manifest.pairs`), then count them. The recorder
+        thread calls this."""
         store = self.app.store
+
+        def commit(seqs: list[int]) -> list[Any]:
+            return store.record_checks([(r.target, r.outcome) for r in results], seqs)
+
         try:
-            store.record_checks([(r.target, r.outcome) for r in results])
+            write_paired(ledger_for(self.s), store, Paired.CHECK, len(results), commit)
         except BaseException:
             store.release_many([r.target.id for r in results], self.worker)
             raise
         citing = store.citing_articles_of([r.target.id for r in results])
         for r in results:
-            self._ledger(r.target, r.outcome.checked)
             self._count(r.target, r.verdict, r.outcome.dead, citing.get(r.target.id, []))
-
-    def _ledger(self, target, row: dict[str, Any]) -> None:
-        from archiver.manifest import ledger_for
-
-        ledger_for(self.s).append(
-            "check",
-            target=target.url,
-            classification=row["classification"],
-            status=row["status"],
-            similarity=row["similarity"],
-            checked_at=row["checked_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        )
 
     def _count(self, target, verdict: Verdict, dead: bool, citing: list[str]) -> None:
         with self.lock:
@@ -575,6 +570,7 @@ def check_due(
 
 
 def _check_claimed(app, all_targets, article_id, progress, stop, worker: str) -> CheckSummary:
+    complete_pairs(ledger_for(app.settings), app.store)  # what a killed run left undone
     target_ids = _target_ids(app, article_id)
     since = app.clock()
     progress = progress or NoProgress()

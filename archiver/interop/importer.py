@@ -33,10 +33,13 @@ from warcio.exceptions import ArchiveLoadFailed
 from archiver import urls
 from archiver.errors import SourceError
 from archiver.judge import Response
+from archiver.manifest import ledger_for
+from archiver.manifest.pairs import complete_pairs, write_paired
 from archiver.manifest.warcscan import file_sha256
 from archiver.net.fetch import REDIRECTS
 from archiver.pages import analyse
 from archiver.store import schema as t
+from archiver.store.ledgered import Paired
 from archiver.tempfiles import create_beside
 
 logger = logging.getLogger(__name__)
@@ -296,20 +299,28 @@ def _copy_into(src: Path, folder: Path, sha: str) -> tuple[Path, bool]:
 
 
 def _register_file(app, warc: str, size: int, sha: str, records: int, src: Path) -> None:
-    from archiver.manifest import ledger_for
-
-    with app.store.tx() as conn:
-        row = conn.execute(select(t.warc_file).where(t.warc_file.c.path == warc)).first()
-        if row is not None:
-            return
-        now = app.clock()
-        facts = dict(size=size, sha256=sha, records=records)
-        conn.execute(
-            t.warc_file.insert().values(
-                path=warc, opened_at=now, closed_at=now, writer="import", **facts
+    def commit(seqs: list[int]) -> list:
+        with app.store.tx() as conn:
+            row = conn.execute(select(t.warc_file).where(t.warc_file.c.path == warc)).first()
+            if row is not None:
+                return []
+            now = app.clock()
+            conn.execute(
+                t.warc_file.insert().values(
+                    path=warc,
+                    opened_at=now,
+                    closed_at=now,
+                    writer="import",
+                    size=size,
+                    sha256=sha,
+                    records=records,
+                    ledger_seq=seqs[0],
+                )
             )
-        )
-    ledger_for(app.settings).append("warc-closed", warc=warc, **facts, imported_from=str(src))
+            return app.store.paired_rows(conn, Paired.WARC_CLOSED, seqs)
+
+    ledger = ledger_for(app.settings)
+    write_paired(ledger, app.store, Paired.WARC_CLOSED, 1, commit, imported_from=str(src))
 
 
 def _targets(app) -> dict[str, int]:
@@ -324,42 +335,35 @@ def _existing(app, warc: str) -> set[tuple[int, int]]:
         return {(r.target_id, r.offset) for r in conn.execute(q)}
 
 
-def _store(app, rows: list[tuple[int, dict]]) -> list[int]:
-    """Insert the snapshots; a target with a good one becomes archived. Returns those ids."""
+def _store(app, rows: list[tuple[int, dict]], src: Path) -> list[int]:
+    """Insert the snapshots with their ledger lines (`manifest.pairs`); a target with a
+    good one becomes archived. Returns those ids."""
     tg = t.target
     now = app.clock()
     archived = sorted({tid for tid, row in rows if row["good"]})
-    with app.store.tx() as conn:
-        for tid, row in rows:
-            conn.execute(t.snapshot.insert().values(target_id=tid, **row))
-            app.store.mark_dirty_for_target(conn, tid)
-        for tid in archived:
-            target = conn.execute(select(tg).where(tg.c.id == tid)).one()
-            values = dict(capture_state="archived", last_error=None, next_capture_at=None)
-            if target.next_check_at is None:
-                values["next_check_at"] = now + timedelta(seconds=app.settings.check.interval)
-            conn.execute(tg.update().where(tg.c.id == tid).values(**values))
-    return archived
 
-
-def _ledger(app, rows: list[tuple[int, dict]], url_of: dict[int, str], src: Path) -> None:
-    from archiver.manifest import ledger_for
+    def commit(seqs: list[int]) -> list:
+        with app.store.tx() as conn:
+            for (tid, row), seq in zip(rows, seqs, strict=True):
+                conn.execute(t.snapshot.insert().values(target_id=tid, ledger_seq=seq, **row))
+                app.store.mark_dirty_for_target(conn, tid)
+            for tid in archived:
+                target = conn.execute(select(tg).where(tg.c.id == tid)).one()
+                values = dict(capture_state="archived", last_error=None, next_capture_at=None)
+                if target.next_check_at is None:
+                    values["next_check_at"] = now + timedelta(seconds=app.settings.check.interval)
+                conn.execute(tg.update().where(tg.c.id == tid).values(**values))
+            return app.store.paired_rows(conn, Paired.SNAPSHOT, seqs)
 
     ledger = ledger_for(app.settings)
-    keys = ("warc", "offset", "length", "record_id", "payload_digest", "status")
-    for tid, row in rows:  # the same fields as a capture's snapshot line, and where from
-        ledger.append(
-            "snapshot",
-            target=url_of[tid],
-            **{k: row[k] for k in keys},
-            captured_at=row["captured_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            imported_from=str(src),
-        )
+    write_paired(ledger, app.store, Paired.SNAPSHOT, len(rows), commit, imported_from=str(src))
+    return archived
 
 
 def import_warc(app, src: Path) -> ImportReport:
     """Copy a WARC into the archive and register its captures of stored targets."""
     _check_gzip_warc(src)
+    complete_pairs(ledger_for(app.settings), app.store)
     recs, total = read_records(src)  # before copying: an unreadable file is never kept
     sha = file_sha256(src)
     dest, copied = _copy_into(src, app.settings.warcs_path / IMPORTED_DIR, sha)
@@ -374,9 +378,8 @@ def import_warc(app, src: Path) -> ImportReport:
         if (tid, chain[-1].offset) not in seen:
             seen.add((tid, chain[-1].offset))
             rows.append((tid, snapshot_row(dest, warc, chain, by_id)))
-    archived = _store(app, rows)
+    archived = _store(app, rows, src)
     url_of = {tid: url for url, tid in targets.items()}
-    _ledger(app, rows, url_of, src)
     report = ImportReport(warc, copied, records=len(recs), matched=len(planned))
     report.unmatched = len(recs) - len(planned)
     report.snapshots = len(rows)

@@ -4,6 +4,11 @@ review and closed WARC file.
 Each line is a JSON object ``{"seq", "at", "event", …, "prev"}`` where ``prev`` is the
 hex SHA-256 of the previous line's bytes (without its newline); the first line's
 ``prev`` is 64 zeros. Appends from several processes are serialised with flock.
+
+`Ledger.batch` holds that lock for a block: the store commit of the rows the lines
+describe happens inside it and the lines are written after, in one write and one fsync
+(`archiver.manifest.pairs` says why). A line a kill cut short is dropped by the next
+holder of the lock before it reads the last line.
 """
 
 from __future__ import annotations
@@ -12,13 +17,17 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from archiver.errors import ArchiveWriteError
+
+logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 LEDGER_NAME = "ledger.jsonl"
@@ -69,29 +78,82 @@ def _append_whole(f, data: bytes, path: Path) -> None:
         raise ArchiveWriteError(f"cannot append to {path.name}: {what}") from exc
 
 
+class LedgerBatch:
+    """Lines appended under one hold of the ledger's lock: built by `add`, written whole
+    (one write, one fsync) when the hold ends without an error."""
+
+    def __init__(self, last: bytes | None) -> None:
+        if last is None:
+            self.next_seq, self.prev = 1, GENESIS
+        else:
+            self.next_seq, self.prev = int(json.loads(last)["seq"]) + 1, line_hash(last)
+        self.head = self.next_seq - 1  # the seq of the last line on disk (0: none)
+        self.data: list[bytes] = []
+
+    def seqs(self, n: int) -> list[int]:
+        """The seqs the next ``n`` added lines will carry (rows record them first)."""
+        return list(range(self.next_seq, self.next_seq + n))
+
+    def add(self, event: str, *, at: datetime | None = None, **fields: Any) -> dict:
+        obj = {"seq": self.next_seq, "at": _utc(at), "event": event, **fields, "prev": self.prev}
+        line = json.dumps(
+            obj, ensure_ascii=False, sort_keys=False, separators=(",", ":"), default=str
+        ).encode("utf-8")
+        self.data.append(line + b"\n")
+        self.prev = line_hash(line)
+        self.next_seq += 1
+        return obj
+
+
+def _cut_torn_tail(f, path: Path) -> None:
+    """A last line without its newline is the start of an append a kill cut short (every
+    append writes whole lines): it was never a line of the chain, so it goes."""
+    end = f.seek(0, os.SEEK_END)
+    if end == 0:
+        return
+    f.seek(end - 1)
+    if f.read(1) == b"\n":
+        return
+    keep = end
+    while keep > 0:
+        step = min(4096, keep)
+        f.seek(keep - step)
+        idx = f.read(step).rfind(b"\n")
+        if idx >= 0:
+            keep = keep - step + idx + 1
+            break
+        keep -= step
+    logger.warning(
+        "%s: cut %d bytes of a line a killed append left unfinished", path.name, end - keep
+    )
+    os.ftruncate(f.fileno(), keep)
+    os.fsync(f.fileno())
+
+
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def append(self, event: str, *, at: datetime | None = None, **fields: Any) -> dict:
-        """Append one event line; returns the object written."""
+    @contextmanager
+    def batch(self) -> Iterator[LedgerBatch]:
+        """Hold the ledger's lock (every process, every thread); the lines added are
+        appended when the block ends without an error, none otherwise."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a+b") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
-                last = _last_line(f)
-                if last is None:
-                    seq, prev = 1, GENESIS
-                else:
-                    seq, prev = int(json.loads(last)["seq"]) + 1, line_hash(last)
-                obj = {"seq": seq, "at": _utc(at), "event": event, **fields, "prev": prev}
-                line = json.dumps(
-                    obj, ensure_ascii=False, sort_keys=False, separators=(",", ":"), default=str
-                )
-                _append_whole(f, line.encode("utf-8") + b"\n", self.path)
+                _cut_torn_tail(f, self.path)
+                batch = LedgerBatch(_last_line(f))
+                yield batch
+                if batch.data:
+                    _append_whole(f, b"".join(batch.data), self.path)
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
-        return obj
+
+    def append(self, event: str, *, at: datetime | None = None, **fields: Any) -> dict:
+        """Append one event line; returns the object written."""
+        with self.batch() as batch:
+            return batch.add(event, at=at, **fields)
 
     def lines(self) -> Iterator[tuple[int, bytes]]:
         if not self.path.exists():

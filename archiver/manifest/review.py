@@ -6,6 +6,8 @@ import re
 from typing import Any
 
 from archiver.errors import UsageError
+from archiver.manifest.pairs import write_paired
+from archiver.store.ledgered import Paired
 
 _REF = re.compile(r"(?:(?P<article>[^:\s]+):)?(?P<n>[0-9]+)")
 
@@ -27,15 +29,13 @@ def review_citation(
     from archiver.manifest import ledger_for, refresh
 
     article_id, n = parse_citation_ref(ref)
-    review = app.store.set_review(article_id, n, state, note, by)
-    ledger_for(app.settings).append(
-        "review",
-        at=review["at"],
-        article=review["article"],
-        citation=review["citation"],
-        state=state,
-        note=note,
-        by=by,
-    )
+    app.store.citation_for_review(article_id, n)  # a wrong one before the ledger's lock
+    review: dict[str, Any] = {}
+
+    def commit(seqs: list[int]) -> list[Any]:
+        review.update(app.store.set_review(article_id, n, state, note, by, seq=seqs[0]))
+        return app.store.read_paired(Paired.REVIEW, seqs)
+
+    write_paired(ledger_for(app.settings), app.store, Paired.REVIEW, 1, commit)
     paths = refresh(app, [review["article"]])
     return {**review, "paths": paths}

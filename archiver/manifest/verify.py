@@ -14,6 +14,10 @@
 4. The ledger's hash chain must be unbroken, and its snapshot, warc-closed and review
    lines must agree with the store — which also guards the last line, the one no
    successor's ``prev`` protects.
+5. Rows and lines pair up both ways (`manifest.pairs`): every snapshot, check, review
+   and warc_file row has a line naming it whose digest is the row's content digest,
+   every line naming a row names one that exists, and a snapshot or check row has one
+   line only.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from sqlalchemy import select
 
 from archiver.errors import ArchiverError
 from archiver.manifest.ledger import LEDGER_NAME, Ledger
+from archiver.manifest.pairs import PairedLines, pair_problems
 from archiver.manifest.warcscan import (
     RecordFacts,
     WarcScan,
@@ -43,6 +48,7 @@ from archiver.manifest.warcscan import (
     scan_warc,
 )
 from archiver.store import schema as t
+from archiver.store.ledgered import Paired
 
 OPEN_SUFFIX = ".open"
 PART_BYTES = 64 << 20  # a file is read in parts of about this many bytes ...
@@ -75,6 +81,7 @@ class VerifyReport:
     snapshots: int
     ledger_lines: int
     problems: tuple[Problem, ...]
+    pairs: dict[str, dict[str, int]] = field(default_factory=dict)  # kind → rows, lines
 
     @property
     def ok(self) -> bool:
@@ -94,6 +101,7 @@ class VerifyReport:
             "records": self.records,
             "snapshots": self.snapshots,
             "ledger_lines": self.ledger_lines,
+            "ledger_pairs": self.pairs,
             "problems": [p.as_dict() for p in self.problems],
         }
 
@@ -109,11 +117,13 @@ class LedgerFacts:
     snapshots: dict[str, tuple[int, dict]] = field(default_factory=dict)
     closed: dict[str, tuple[int, dict]] = field(default_factory=dict)
     reviews: dict[tuple[str, int], tuple[int, dict]] = field(default_factory=dict)
+    paired: PairedLines = field(default_factory=PairedLines)
 
 
 def read_ledger(ledger: Ledger) -> LedgerFacts:
     facts = LedgerFacts(lines=sum(1 for _ in ledger.lines()))
     for n, obj in ledger.events():
+        facts.paired.take(n, obj)
         event = obj.get("event")
         if event == "snapshot":
             facts.snapshots[str(obj.get("record_id"))] = (n, obj)
@@ -304,11 +314,12 @@ def _load(store) -> tuple[list[Any], list[Any], list[Any]]:
                 s.c.record_type,
                 s.c.payload_digest,
                 s.c.warc_payload_digest,
+                s.c.ledger_seq,
             ).order_by(s.c.warc, s.c.offset)
         ).all()
         files = conn.execute(select(t.warc_file)).all()
         reviews = conn.execute(
-            select(c.c.article_id, c.c.n, rv.c.state, rv.c.note, rv.c.by)
+            select(c.c.article_id, c.c.n, rv.c.state, rv.c.note, rv.c.by, rv.c.ledger_seq)
             .join(c, c.c.id == rv.c.citation_id)
             .order_by(c.c.article_id, c.c.n)
         ).all()
@@ -411,6 +422,7 @@ class _Verifier:
         self.snaps, files, self.reviews = _load(app.store)
         self.rows = {r.path: r for r in files}
         self.facts = read_ledger(self.ledger)
+        self.paired = {kind: app.store.all_paired_rows(kind) for kind in Paired}
         self.records = 0
         self.known_ids: set[str] = set()
         self.revisits: list[tuple[str, RecordFacts]] = []
@@ -449,12 +461,26 @@ class _Verifier:
     def check_ledger(self) -> Iterator[Problem]:
         file = self.ledger_file
         yield from (Problem(file, what, line=n) for n, what in self.ledger.breaks())
+        # rows stored before lines named their rows are matched the old way too
         for snap in self.snaps:
-            yield from snapshot_line_problems(snap, self.facts.snapshots.get(snap.record_id), file)
+            if snap.ledger_seq is None:
+                line = self.facts.snapshots.get(snap.record_id)
+                yield from snapshot_line_problems(snap, line, file)
         for row in self.reviews:
-            yield from review_line_problems(
-                row, self.facts.reviews.get((row.article_id, row.n)), file
-            )
+            if row.ledger_seq is None:
+                line = self.facts.reviews.get((row.article_id, row.n))
+                yield from review_line_problems(row, line, file)
+        by_row, by_line = pair_problems(self.paired, self.facts.paired)
+        for where, n, what in by_row:
+            yield Problem(where, what) if n is None else Problem(file, what, line=n)
+        yield from (Problem(file, what, line=n) for n, what in by_line)
+
+    def pair_counts(self) -> dict[str, dict[str, int]]:
+        counts = self.facts.paired.counts
+        return {
+            kind.value: {"rows": len(rows), "lines": counts.get(kind.value, 0)}
+            for kind, rows in self.paired.items()
+        }
 
     def scans(
         self, located: dict[str, Path | None], by_file: dict[str, list[Any]]
@@ -531,7 +557,14 @@ class _Verifier:
             problems += revisit_problems(facts, self.known_ids, file)
         problems += self.check_ledger()
         files = sum(1 for path in located.values() if path is not None)
-        return VerifyReport(files, self.records, len(self.snaps), self.facts.lines, tuple(problems))
+        return VerifyReport(
+            files,
+            self.records,
+            len(self.snaps),
+            self.facts.lines,
+            tuple(problems),
+            self.pair_counts(),
+        )
 
 
 def verify(app, *, workers: int | None = None, part_bytes: int = PART_BYTES) -> VerifyReport:

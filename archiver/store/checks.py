@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 
 from archiver.store import schema as t
+from archiver.store.ledgered import Paired
 from archiver.store.work import CheckOutcome
 
 tg = t.target
@@ -76,13 +77,22 @@ class ChecksMixin:
         """One check's row and the target moved on (`record_checks` of one)."""
         self.record_checks([(target, outcome)])
 
-    def record_checks(self, results: list[tuple[Any, CheckOutcome]]) -> None:
+    def record_checks(
+        self, results: list[tuple[Any, CheckOutcome]], seqs: list[int] | None = None
+    ) -> list[Any]:
         """`record_check` for many targets in one transaction: a check row each, the
-        targets moved on (and released), their articles' manifests marked dirty."""
+        targets moved on (and released), their articles' manifests marked dirty.
+
+        ``seqs``: the ledger seqs the rows carry, one each (`manifest.pairs`); the rows
+        are then returned as stored, in seq order."""
         if not results:
-            return
+            return []
         now = self.clock()
-        rows = [dict(target_id=target.id, **outcome.checked) for target, outcome in results]
+        seqs = seqs or [None] * len(results)
+        rows = [
+            dict(target_id=target.id, ledger_seq=seq, **outcome.checked)
+            for (target, outcome), seq in zip(results, seqs, strict=True)
+        ]
         plain: list[dict[str, Any]] = []  # record_check's values, grouped by their columns
         recapture: list[dict[str, Any]] = []
         for target, outcome in results:
@@ -101,3 +111,4 @@ class ChecksMixin:
                         tg.update().where(tg.c.id == bindparam("b_id")).values(columns), updates
                     )
             self.mark_dirty_for_targets(conn, ids)
+            return self.paired_rows(conn, Paired.CHECK, [q for q in seqs if q is not None])

@@ -18,6 +18,7 @@ from archiver.store.articles import ArticlesMixin
 from archiver.store.checks import ChecksMixin
 from archiver.store.daemon import DaemonMixin
 from archiver.store.intake import IntakeMixin
+from archiver.store.ledgered import LedgeredMixin
 from archiver.store.reviews import ReviewsMixin
 from archiver.store.work import WorkMixin
 
@@ -171,7 +172,14 @@ def _version_in(conn: Connection) -> int:
 
 
 class Store(
-    ArticlesMixin, ReviewsMixin, WorkMixin, ChecksMixin, DaemonMixin, IntakeMixin, BaseStore
+    ArticlesMixin,
+    ReviewsMixin,
+    WorkMixin,
+    ChecksMixin,
+    DaemonMixin,
+    IntakeMixin,
+    LedgeredMixin,
+    BaseStore,
 ):
     """The archive's database: articles, citations, targets, snapshots, checks, reviews."""
 

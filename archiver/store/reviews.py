@@ -27,13 +27,25 @@ class ReviewsMixin:
             raise UsageError(f"no {where} in this archive (see `archive status ARTICLE`)")
         return row
 
+    def citation_for_review(self, article_id: str | None, n: int):
+        """The citation ARTICLE:N (or id N) names; UsageError if there is none."""
+        with self.read() as conn:
+            return self._citation_for_review(conn, article_id, n)
+
     def set_review(
-        self, article_id: str | None, n: int, state: str, note: str | None, by: str | None
+        self,
+        article_id: str | None,
+        n: int,
+        state: str,
+        note: str | None,
+        by: str | None,
+        seq: int | None = None,
     ) -> dict[str, Any]:
         """Record an editor's decision on one citation; its article's manifests go dirty.
 
         ``article_id=None`` means ``n`` is the raw citation id. The note is part of the
         decision: a review without one clears the previous note (the ledger keeps history).
+        ``seq``: the seq of the decision's ledger line (`manifest.pairs`).
         """
         if state not in REVIEW_STATES:
             raise UsageError(f"review state must be one of {', '.join(REVIEW_STATES)}")
@@ -42,9 +54,10 @@ class ReviewsMixin:
         with self.tx() as conn:
             cit = self._citation_for_review(conn, article_id, n)
             rv = t.review
-            done = conn.execute(rv.update().where(rv.c.citation_id == cit.id).values(**values))
+            row = {**values, "ledger_seq": seq}
+            done = conn.execute(rv.update().where(rv.c.citation_id == cit.id).values(**row))
             if done.rowcount == 0:  # citations stored before reviews existed have no row
-                conn.execute(rv.insert().values(citation_id=cit.id, **values))
+                conn.execute(rv.insert().values(citation_id=cit.id, **row))
             conn.execute(
                 t.article.update()
                 .where(t.article.c.id == cit.article_id)

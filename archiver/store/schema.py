@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class UTCDateTime(TypeDecorator):
@@ -136,10 +136,12 @@ snapshot = Table(
     Column("truncated", Boolean, nullable=False, default=False),
     Column("good", Boolean, nullable=False, default=False),
     Column("quality", String(32), nullable=True),
-    # the judgement's evidence: [{"rule": …, "detail": …}, …], strongest first (v3)
+    # the judgement's evidence: [{"rule": …, "detail": …}, …], strongest first (v4)
     Column("reasons", JSON, nullable=True),
+    Column("ledger_seq", BigInteger, nullable=True),  # its ledger line's seq
     Index("ix_snapshot_target", "target_id", "captured_at"),
     Index("ix_snapshot_digest", "target_id", "payload_digest"),
+    Index("ix_snapshot_ledger_seq", "ledger_seq"),
 )
 
 check = Table(
@@ -154,8 +156,10 @@ check = Table(
     Column("classification", String(16), nullable=False),
     Column("similarity", Float, nullable=True),
     Column("error", Text, nullable=True),
-    Column("reasons", JSON, nullable=True),  # as snapshot.reasons (v3)
+    Column("reasons", JSON, nullable=True),  # as snapshot.reasons (v4)
+    Column("ledger_seq", BigInteger, nullable=True),
     Index("ix_check_target", "target_id", "checked_at"),
+    Index("ix_check_ledger_seq", "ledger_seq"),
 )
 
 # Every response record written (requisites included), for revisit de-duplication:
@@ -182,6 +186,8 @@ review = Table(
     Column("note", Text, nullable=True),
     Column("by", String(128), nullable=True),
     Column("at", UTCDateTime, nullable=True),
+    Column("ledger_seq", BigInteger, nullable=True),  # the line of the current decision
+    Index("ix_review_ledger_seq", "ledger_seq"),
 )
 
 warc_file = Table(
@@ -194,6 +200,8 @@ warc_file = Table(
     Column("sha256", String(64), nullable=True),
     Column("records", Integer, nullable=False, default=0),
     Column("writer", String(128), nullable=True),
+    Column("ledger_seq", BigInteger, nullable=True),
+    Index("ix_warc_file_ledger_seq", "ledger_seq"),
 )
 
 heartbeat = Table(
@@ -272,5 +280,18 @@ def _v4(conn) -> None:
             conn.execute(text(f"ALTER TABLE {quote(table)} ADD COLUMN reasons {kind}"))
 
 
+def _v5(conn) -> None:
+    """`ledger_seq` on every row the ledger describes (issue #22): the seq of the row's
+    ledger line. Rows stored before have none; the next recovery gives them one."""
+    existing = inspect(conn)
+    quote = conn.dialect.identifier_preparer.quote
+    for table in (snapshot, check, review, warc_file):
+        if "ledger_seq" not in {c["name"] for c in existing.get_columns(table.name)}:
+            conn.exec_driver_sql(f"ALTER TABLE {quote(table.name)} ADD COLUMN ledger_seq BIGINT")
+        for index in table.indexes:
+            if index.name == f"ix_{table.name}_ledger_seq":
+                index.create(conn, checkfirst=True)
+
+
 # Each entry brings a store from version N-1 to N; append, never edit.
-MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}

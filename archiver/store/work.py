@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, func, or_, select
 
 from archiver.errors import StoreError
 from archiver.store import schema as t
+from archiver.store.ledgered import Paired
 
 tg = t.target
 
@@ -276,12 +277,14 @@ class WorkMixin:
         retry_max: float,
         check_interval: float,
         max_attempts: int | None = None,
-    ) -> list[int]:
+        seqs: list[int] | None = None,
+    ) -> list[Any]:
         """Store a capture attempt's snapshots and move the target on, in one transaction.
 
         A rate-limited ("pending") attempt counts towards ``max_attempts`` too; at the
         limit a target never archived becomes "failed" and is no longer due.
-        """
+        ``seqs``: the ledger seqs the snapshot rows carry (`manifest.pairs`); returns the
+        rows as stored, in seq order (without seqs: their ids)."""
         now = self.clock()
         values: dict[str, Any] = {"claimed_by": None, "claimed_until": None, "recapture": False}
         if outcome.state == "archived":
@@ -316,12 +319,17 @@ class WorkMixin:
             if target.capture_state != "archived":
                 values["capture_state"] = "failed"
         ids: list[int] = []
+        seqs = seqs or [None] * len(outcome.snapshots)
         with self.tx() as conn:
-            for row in outcome.snapshots:
-                res = conn.execute(t.snapshot.insert().values(target_id=target.id, **row))
+            for row, seq in zip(outcome.snapshots, seqs, strict=True):
+                res = conn.execute(
+                    t.snapshot.insert().values(target_id=target.id, ledger_seq=seq, **row)
+                )
                 ids.append(res.inserted_primary_key[0])
             if outcome.resources:
                 conn.execute(t.resource.insert(), outcome.resources)
             conn.execute(tg.update().where(tg.c.id == target.id).values(**values))
             self.mark_dirty_for_target(conn, target.id)
+            if seqs and seqs[0] is not None:
+                return self.paired_rows(conn, Paired.SNAPSHOT, seqs)
         return ids

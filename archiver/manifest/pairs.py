@@ -1,0 +1,299 @@
+"""The ledger rule: a row and its ledger line become durable together, or the next
+writer completes the pair (issue #22).
+
+Every writer of a snapshot, check, review or warc_file row (capture, check, review,
+import, WARC close and recovery) goes through `write_paired`, which, holding the
+ledger's lock (flock, every process and thread):
+
+1. completes what a killed writer left half done: rows carrying a seq past the
+   ledger's last line get their lines now, marked ``"recovered": true``;
+2. commits its rows (one store transaction), each carrying the seq of the line it is
+   about to get (`ledger_seq`);
+3. appends their lines, one write and one fsync for the batch, and lets the lock go.
+
+Why this order: the store is the archive's truth and the ledger is append-only. A kill
+between 2 and 3 leaves committed rows whose seqs are past the ledger's end, and step 1
+of the next writer (or `complete_pairs` at the start of capture, check, import and the
+daemon) appends exactly the lines that were missing, in the same order and from the
+rows themselves: the chain is only ever extended, never rewritten. The opposite order
+(line first) would leave lines for rows that were never committed, which can only be
+answered by more lines saying "that one did not happen". Holding the lock across the
+commit is what makes "a seq past the end" mean "its writer died": no live writer is
+ever between 2 and 3 while another looks.
+
+Each line names its row (``"row"``: the id, a review's citation id, a WARC's path) and
+carries a digest of the row's content (`row_digest`), so `archive verify` can match row
+and line both ways (`pair_problems`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from archiver.manifest.ledger import Ledger, LedgerBatch
+from archiver.store.ledgered import KEYS, Paired
+
+logger = logging.getLogger(__name__)
+
+# The columns a line's digest covers: what the row says happened, never a column that
+# is updated afterwards (a snapshot's quality, a WARC row's writer).
+DIGESTED: dict[Paired, tuple[str, ...]] = {
+    Paired.SNAPSHOT: (
+        "id",
+        "target_id",
+        "captured_at",
+        "warc",
+        "offset",
+        "length",
+        "record_id",
+        "payload_digest",
+        "status",
+    ),
+    Paired.CHECK: (
+        "id",
+        "target_id",
+        "checked_at",
+        "status",
+        "final_url",
+        "redirects",
+        "classification",
+        "similarity",
+        "error",
+    ),
+    Paired.REVIEW: ("citation_id", "state", "note", "by", "at"),
+    Paired.WARC_CLOSED: ("path", "size", "sha256", "records"),
+}
+
+# kinds whose row is updated in place, each update a new line: older lines are history
+HISTORY = frozenset({Paired.REVIEW, Paired.WARC_CLOSED})
+
+DROPPED = "snapshot-dropped"  # recovery removed snapshots past a killed writer's bytes
+
+
+def _utc(dt: datetime) -> str:
+    """As strftime("%Y-%m-%dT%H:%M:%S.%fZ") writes it, at a third of the CPU (verify
+    formats two per row)."""
+    return dt.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def _plain(value: Any) -> Any:
+    return _utc(value) if isinstance(value, datetime) else value
+
+
+def row_digest(kind: Paired, row: Any) -> str:
+    """sha256 of the row's digested columns as canonical JSON."""
+    values = [_plain(getattr(row, name)) for name in DIGESTED[kind]]
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def row_key(kind: Paired, row: Any) -> Any:
+    return getattr(row, KEYS[kind])
+
+
+def _described(kind: Paired, row: Any) -> dict[str, Any]:
+    """The fields a line of this kind has always carried (what verify compared before)."""
+    if kind == Paired.SNAPSHOT:
+        keys = ("warc", "offset", "length", "record_id", "payload_digest", "status")
+        return {
+            "target": row.target_url,
+            **{k: getattr(row, k) for k in keys},
+            "captured_at": _utc(row.captured_at),
+        }
+    if kind == Paired.CHECK:
+        return {
+            "target": row.target_url,
+            "classification": row.classification,
+            "status": row.status,
+            "similarity": row.similarity,
+            "checked_at": _utc(row.checked_at),
+        }
+    if kind == Paired.REVIEW:
+        keys = ("state", "note", "by")
+        return {"article": row.article_id, "citation": row.n, **{k: getattr(row, k) for k in keys}}
+    return {"warc": row.path, "size": row.size, "sha256": row.sha256, "records": row.records}
+
+
+def add_line(batch: LedgerBatch, kind: Paired, row: Any, **extra: Any) -> dict:
+    """The row's line, added to the batch (its seq must be the one the row carries)."""
+    if row.ledger_seq != batch.next_seq:
+        raise AssertionError(f"{kind.value} {row_key(kind, row)}: seq {row.ledger_seq}")
+    at = row.at if kind == Paired.REVIEW else None
+    fields = {**_described(kind, row), **extra}
+    return batch.add(
+        kind.value, at=at, **fields, row=row_key(kind, row), digest=row_digest(kind, row)
+    )
+
+
+# ------------------------------------------------------------------ writing
+
+
+def _complete(store, batch: LedgerBatch, *, unnumbered: bool) -> int:
+    """Lines for rows past the ledger's end (and, with ``unnumbered``, rows stored
+    before the rule), in seq order; renumbered first if a seq would not follow on."""
+    if not unnumbered and store.ledger_high() <= batch.head:
+        return 0
+    rows = [(kind, row) for kind in Paired for row in store.unpaired_rows(kind, batch.head)]
+    rows.sort(key=lambda kr: kr[1].ledger_seq)
+    if unnumbered:
+        rows += [(kind, row) for kind in Paired for row in store.unnumbered_rows(kind)]
+    moved: dict[Paired, list[tuple[Any, int]]] = {}
+    for (kind, row), seq in zip(rows, batch.seqs(len(rows)), strict=True):
+        if row.ledger_seq != seq:
+            moved.setdefault(kind, []).append((row_key(kind, row), seq))
+    for kind, pairs in moved.items():
+        store.set_ledger_seqs(kind, pairs)
+    for (kind, row), seq in zip(rows, batch.seqs(len(rows)), strict=True):
+        add_line(batch, kind, _Renumbered(row, seq), recovered=True)
+    if rows:
+        logger.warning("ledger: %d lines added for rows a killed writer had committed", len(rows))
+    return len(rows)
+
+
+class _Renumbered:
+    """A row read before its seq was set: the same columns, the new seq."""
+
+    def __init__(self, row: Any, seq: int) -> None:
+        self._row = row
+        self.ledger_seq = seq
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
+
+
+def write_paired(
+    ledger: Ledger,
+    store,
+    kind: Paired,
+    n: int,
+    commit: Callable[[list[int]], list[Any]],
+    **extra: Any,
+) -> list[Any]:
+    """Commit ``n`` rows of ``kind`` and append their lines, under the ledger's lock.
+
+    ``commit(seqs)`` stores the rows with these seqs in one transaction and returns them
+    as read back in that transaction, in seq order; ``extra`` goes into every line.
+    """
+    if n == 0:
+        return commit([])
+    with ledger.batch() as batch:
+        _complete(store, batch, unnumbered=False)
+        rows = commit(batch.seqs(n))
+        for row in rows:
+            add_line(batch, kind, row, **extra)
+    return rows
+
+
+def complete_pairs(ledger: Ledger, store) -> int:
+    """The step at the start of every command that writes: lines for every row that has
+    none yet (a killed writer's, or one stored before the rule). Returns how many."""
+    with ledger.batch() as batch:
+        return _complete(store, batch, unnumbered=True)
+
+
+# ------------------------------------------------------------------ verifying
+
+
+@dataclass
+class PairedLines:
+    """The ledger's lines that name a row, gathered in verify's one pass."""
+
+    by_row: dict[tuple[str, str], list[tuple[int, dict]]] = field(default_factory=dict)
+    dropped: set[str] = field(default_factory=set)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def take(self, n: int, obj: dict) -> None:
+        event = obj.get("event")
+        if event == DROPPED:
+            self.dropped.update(str(r) for r in obj.get("rows") or [])
+            return
+        if event not in _EVENTS or "row" not in obj:
+            return  # another event, or a line written before lines named their rows
+        self.by_row.setdefault((event, str(obj["row"])), []).append((n, obj))
+        self.counts[event] = self.counts.get(event, 0) + 1
+
+
+_EVENTS = frozenset(kind.value for kind in Paired)
+
+
+def _current(kind: Paired, row: Any, entries: list[tuple[int, dict]]) -> tuple[int, dict]:
+    """The line that speaks for the row now: the one with the row's seq, else the last."""
+    for n, obj in entries:
+        if obj.get("seq") == row.ledger_seq:
+            return n, obj
+    return entries[-1]
+
+
+def _what_differs(kind: Paired, row: Any, obj: dict) -> list[str]:
+    """The described fields where the line and the row disagree (a WARC's are compared
+    with the file itself by verify's closed-file check)."""
+    if kind == Paired.WARC_CLOSED:
+        return []
+    return [k for k, v in _described(kind, row).items() if obj.get(k) != v]
+
+
+def _name(kind: Paired, row: Any) -> str:
+    """How a line's problem names its row (a snapshot by its WARC record, as before)."""
+    return row.record_id if kind == Paired.SNAPSHOT else str(row_key(kind, row))
+
+
+def _row_problems(
+    kind: Paired, row: Any, lines: PairedLines
+) -> Iterator[tuple[str, int | None, str]]:
+    """(where, line number or None, what) for one row."""
+    where = f"{kind.value} {row_key(kind, row)}"
+    entries = lines.by_row.get((kind.value, str(row_key(kind, row))))
+    if not entries:
+        if row.ledger_seq is None:
+            why = "stored before lines named their rows: the next capture, check or import adds one"
+            yield where, None, f"no ledger line naming it ({why})"
+        else:
+            yield where, None, f"no ledger line (the row names seq {row.ledger_seq})"
+        return
+    n, obj = _current(kind, row, entries)
+    differ = _what_differs(kind, row, obj)  # the more telling of the two, if both
+    if differ:
+        what = f"disagrees with the store on {', '.join(differ)}"
+        yield where, n, f"{kind.value} line for {_name(kind, row)} {what}"
+    elif obj.get("digest") != row_digest(kind, row):
+        yield where, None, f"content differs from its ledger line {n} (digest)"
+
+
+def _line_problems(
+    kind: Paired, rows: dict[str, Any], lines: PairedLines
+) -> Iterator[tuple[int, str]]:
+    for (event, key), entries in lines.by_row.items():
+        if event != kind.value:
+            continue
+        row = rows.get(key)
+        if row is None:
+            if not (kind == Paired.SNAPSHOT and key in lines.dropped):
+                yield from ((n, f"{event} {key} is not in the store") for n, _ in entries)
+            continue
+        if kind in HISTORY:
+            continue  # each decision, each close of the file, is a line; the last speaks
+        current, _ = _current(kind, row, entries)
+        for n, _ in entries:
+            if n != current:
+                yield n, f"a second line for {event} {key} (line {current} describes the row)"
+
+
+def pair_problems(
+    rows: dict[Paired, list[Any]], lines: PairedLines
+) -> tuple[list[tuple[str, int | None, str]], list[tuple[int, str]]]:
+    """(row problems as (where, line number or None, what), line problems as (line
+    number, what)): rows without a line or unlike it, lines without a row or doubled."""
+    by_row: list[tuple[str, int | None, str]] = []
+    by_line: list[tuple[int, str]] = []
+    for kind, kind_rows in rows.items():
+        for row in kind_rows:
+            by_row += _row_problems(kind, row, lines)
+        keyed = {str(row_key(kind, row)): row for row in kind_rows}
+        by_line += _line_problems(kind, keyed, lines)
+    return by_row, sorted(by_line)
