@@ -19,6 +19,7 @@ from archiver.store.checks import ChecksMixin
 from archiver.store.daemon import DaemonMixin
 from archiver.store.intake import IntakeMixin
 from archiver.store.reviews import ReviewsMixin
+from archiver.store.users import UsersMixin
 from archiver.store.work import WorkMixin
 
 logger = logging.getLogger(__name__)
@@ -171,9 +172,17 @@ def _version_in(conn: Connection) -> int:
 
 
 class Store(
-    ArticlesMixin, ReviewsMixin, WorkMixin, ChecksMixin, DaemonMixin, IntakeMixin, BaseStore
+    ArticlesMixin,
+    ReviewsMixin,
+    WorkMixin,
+    ChecksMixin,
+    DaemonMixin,
+    IntakeMixin,
+    UsersMixin,
+    BaseStore,
 ):
-    """The archive's database: articles, citations, targets, snapshots, checks, reviews."""
+    """The archive's database: articles, citations, targets, snapshots, checks, reviews,
+    and the accounts of `archive serve`."""
 
 
 def open_store(url: str, *, clock: Clock = utcnow, create: bool = False) -> Store:

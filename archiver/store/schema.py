@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class UTCDateTime(TypeDecorator):
@@ -240,6 +240,20 @@ host_gate = Table(
 )
 
 
+# Accounts of `archive serve` (editors and viewers); `archive user` manages them. The
+# password is an argon2 hash (PHC string); the plain password is never stored.
+# `password_changed_at` ends every session signed in before a password change.
+user_account = Table(
+    "user_account",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("password_changed_at", UTCDateTime, nullable=False),
+)
+
+
 def _v1(conn) -> None:
     metadata.create_all(conn)
 
@@ -248,5 +262,10 @@ def _v2(conn) -> None:
     host_gate.create(conn, checkfirst=True)
 
 
+def _v3(conn) -> None:
+    """The accounts of `archive serve` (self-contained: renumber freely at merge)."""
+    user_account.create(conn, checkfirst=True)
+
+
 # Each entry brings a store from version N-1 to N; append, never edit.
-MIGRATIONS = {1: _v1, 2: _v2}
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3}
