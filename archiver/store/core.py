@@ -15,6 +15,7 @@ from sqlalchemy.pool import QueuePool
 from archiver.errors import StoreError
 from archiver.store import schema as t
 from archiver.store.articles import ArticlesMixin
+from archiver.store.browse import BrowseMixin
 from archiver.store.checks import ChecksMixin
 from archiver.store.daemon import DaemonMixin
 from archiver.store.intake import IntakeMixin
@@ -179,6 +180,7 @@ class Store(
     DaemonMixin,
     IntakeMixin,
     UsersMixin,
+    BrowseMixin,
     BaseStore,
 ):
     """The archive's database: articles, citations, targets, snapshots, checks, reviews,
