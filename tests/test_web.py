@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import lxml.html
 import pytest
@@ -14,7 +15,10 @@ from archiver.manifest import ledger_for
 from archiver.store.browse import ArticleFilter
 from archiver.web import guard
 from archiver.web.app import ServeSettings, create_app
+from archiver.web.replay import ReplayServer
 from archiver.web.server import plan
+from tests.conftest import make_archive
+from tests.test_interop import captured_sample, needs_pywb
 from tests.test_manifest import (
     HOSTILE,
     T0,
@@ -386,3 +390,52 @@ def test_big_posts_are_refused(archive, editor):
     aid = _article_id(archive)
     res = _review(editor, aid, {"citation": "1", "action": "approve", "note": "x" * (2 << 20)})
     assert res.status_code == 413
+
+
+# ------------------------------------------------------------------ replay (pywb beside the app)
+
+
+@needs_pywb
+def test_snapshot_replays_sandboxed_from_our_own_warcs(tmp_path, web, sample_article):
+    app = make_archive(tmp_path / "a", web)
+    aid = captured_sample(app, sample_article)
+    users.add_user(app.store, "maria", "correct horse")
+    server = ReplayServer(app).start()
+    try:
+        flask_app = create_app(app, ServeSettings(secret_key="k" * 32), replay_server=server)
+        client = flask_app.test_client()
+        _sign_in(client, "maria", "correct horse")
+        doc = app.store.article_doc(aid)
+        n, snap = next(
+            (c["id"], s)
+            for c in doc["citations"]
+            for s in c["snapshots"]
+            if s["good"] and "themoscowtimes" in s["final_url"]
+        )
+        page = _tree(client.get(f"/articles/{aid}/{n}/snapshots/1"))
+        (frame,) = page.xpath("//iframe")
+        assert frame.get("sandbox") == "allow-scripts"  # never allow-same-origin
+        src = frame.get("src")
+        assert src.startswith(f"/{server.collection}/") and src.endswith(snap["final_url"])
+
+        anonymous = flask_app.test_client()  # the frame's requests carry no session
+        res = anonymous.get(src)
+        assert res.status_code == 200, res.get_data(as_text=True)[:500]
+        csp = res.headers["Content-Security-Policy"]
+        assert csp.startswith("sandbox allow-scripts") and "allow-same-origin" not in csp
+        assert "default-src 'self'" in csp and "Set-Cookie" not in res.headers
+        replayed = lxml.html.fromstring(res.get_data(as_text=True))
+        assert snap["title"] in replayed.findtext(".//title")
+        # the archived image, rewritten to our replay path, comes from the WARC too
+        images = [urlsplit(i.get("src")) for i in replayed.xpath("//img[@src]")]
+        assert images and all(i.netloc in ("", "localhost") for i in images)
+        assert all(i.path.startswith(f"/{server.collection}/") for i in images)
+        image = anonymous.get(images[0].path)
+        assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
+        # another collection name is no way in, and the app itself still needs a session
+        assert anonymous.get("/r" + "0" * 32 + src[len(server.collection) + 1 :]).status_code == 404
+        assert anonymous.get(f"/articles/{aid}").status_code == 302
+    finally:
+        server.stop()
+        app.close()
+    assert server._proc.poll() is not None
