@@ -1,8 +1,11 @@
 """Articles for the editors' web app: filtered, searched and paged in the database.
 
-A page is one query for the ids (filters are EXISTS subqueries over the article's
-citations, so the database stops at the first match) and one aggregate over the
-citations of that page only: the cost follows the page size, not the archive's.
+A page is one query for the ids and one aggregate over the citations of that page
+only. The ids walk the articles newest first along ``ix_article_added`` and test each
+with a correlated EXISTS over its citations, stopping at the page's end: a common filter
+("needs review") costs about a page. A search of cited URLs is an uncorrelated
+``IN (SELECT article_id …)``: one pass over the targets, instead of one probe per
+article. At 10 000 articles / 100 000 citations `python -m bench.serve` measures both.
 """
 
 from __future__ import annotations
@@ -48,40 +51,67 @@ class ArticlePage:
     total: int
 
 
-def _cited(*where):
-    """EXISTS a citation of the article (joined to its target and review) matching where."""
+def _cited(where, *, correlated: bool):
+    """The article has a citation matching ``where`` (on its target or its review)."""
     c, tg, rv = t.citation, t.target, t.review
-    return exists(
-        select(c.c.id)
-        .select_from(c.join(tg, tg.c.id == c.c.target_id).outerjoin(rv, rv.c.citation_id == c.c.id))
-        .where(c.c.article_id == t.article.c.id, *where)
-    )
+    joined = c
+    if tg in _tables(where):
+        joined = joined.join(tg, tg.c.id == c.c.target_id)
+    if rv in _tables(where):  # outer: citations stored before reviews existed have none
+        joined = joined.outerjoin(rv, rv.c.citation_id == c.c.id)
+    if correlated:
+        return exists(
+            select(c.c.id).select_from(joined).where(c.c.article_id == t.article.c.id, where)
+        )
+    return t.article.c.id.in_(select(c.c.article_id).select_from(joined).where(where))
 
 
-def _filter_clause(kind: ArticleFilter):
+def _tables(clause) -> set:
+    return {col.table for col in clause.get_children() if hasattr(col, "table")} | {
+        table for child in clause.get_children() for table in _tables(child)
+    }
+
+
+def _citation_condition(kind: ArticleFilter):
     tg, rv = t.target, t.review
     return {
         ArticleFilter.ALL: None,
-        ArticleFilter.NEEDS_REVIEW: _cited(or_(rv.c.state.is_(None), rv.c.state == "pending")),
-        ArticleFilter.FLAGGED: _cited(rv.c.state == "flagged"),
-        ArticleFilter.ROTTED: _cited(tg.c.rot.in_(ROTTED)),
-        ArticleFilter.FAILED: _cited(tg.c.capture_state == "failed"),
-        ArticleFilter.DEAD: _cited(tg.c.dead.is_(True)),
-        ArticleFilter.BLOCKED: _cited(tg.c.rot == "blocked"),
+        ArticleFilter.NEEDS_REVIEW: or_(rv.c.state.is_(None), rv.c.state == "pending"),
+        ArticleFilter.FLAGGED: rv.c.state == "flagged",
+        ArticleFilter.ROTTED: tg.c.rot.in_(ROTTED),
+        ArticleFilter.FAILED: tg.c.capture_state == "failed",
+        ArticleFilter.DEAD: tg.c.dead.is_(True),
+        ArticleFilter.BLOCKED: tg.c.rot == "blocked",
     }[kind]
 
 
-def _search_clause(text: str):
-    """Case-insensitive substring of the article's id, title or URL, or a cited URL or host."""
+def _has(col, needle: str, *, sqlite: bool):
+    # SQLite's LIKE already ignores ASCII case, and lower() on every row costs 4x the
+    # scan; PostgreSQL's ILIKE ignores case. Wildcards in the needle are literal.
+    if sqlite:
+        return col.contains(needle, autoescape=True)
+    return col.icontains(needle, autoescape=True)
+
+
+def _where(kind: ArticleFilter, search: str | None, *, correlated: bool, sqlite: bool) -> list:
+    """The filter, and a case-insensitive substring of the article's id, title or URL or
+    of a cited URL (which holds its host)."""
     a, tg = t.article, t.target
-    needle = text.lower()
-
-    def has(col):
-        return func.lower(col).contains(needle, autoescape=True)
-
-    return or_(
-        has(a.c.id), has(a.c.title), has(a.c.source_url), _cited(or_(has(tg.c.url), has(tg.c.host)))
-    )
+    where = []
+    condition = _citation_condition(kind)
+    if condition is not None:
+        where.append(_cited(condition, correlated=correlated))
+    if search:
+        cited = _has(tg.c.url, search, sqlite=sqlite)
+        where.append(
+            or_(
+                _has(a.c.id, search, sqlite=sqlite),
+                _has(a.c.title, search, sqlite=sqlite),
+                _has(a.c.source_url, search, sqlite=sqlite),
+                _cited(cited, correlated=False),  # a LIKE matches few: one pass, not a probe each
+            )
+        )
+    return where
 
 
 class BrowseMixin:
@@ -90,11 +120,14 @@ class BrowseMixin:
     ) -> ArticlePage:
         """Newest first; ``search`` matches id, title, source URL, cited URLs and hosts."""
         a = t.article
-        where = [
-            w for w in (_filter_clause(kind), search and _search_clause(search)) if w is not None
-        ]
-        ids_q = select(a.c.id).where(*where).order_by(a.c.added_at.desc(), a.c.id.desc())
-        count_q = select(func.count()).select_from(a).where(*where)
+        ids_q = (
+            select(a.c.id)
+            .where(*_where(kind, search, correlated=True, sqlite=self.is_sqlite))
+            .order_by(a.c.added_at.desc(), a.c.id.desc())
+        )
+        # a filter's EXISTS probes cost less than one pass over every citation (measured)
+        count_where = _where(kind, search, correlated=True, sqlite=self.is_sqlite)
+        count_q = select(func.count()).select_from(a).where(*count_where)
         with self.read() as conn:
             total = conn.execute(count_q).scalar_one()
             ids = [r.id for r in conn.execute(ids_q.offset(offset).limit(limit))]

@@ -253,6 +253,9 @@ user_account = Table(
     Column("password_changed_at", UTCDateTime, nullable=False),
 )
 
+# The editors' article list (`archive serve`) pages through articles newest first.
+ix_article_added = Index("ix_article_added", article.c.added_at, article.c.id)
+
 
 def _v1(conn) -> None:
     metadata.create_all(conn)
@@ -263,8 +266,9 @@ def _v2(conn) -> None:
 
 
 def _v3(conn) -> None:
-    """The accounts of `archive serve` (self-contained: renumber freely at merge)."""
+    """`archive serve`: its accounts and its article-list index (renumber freely at merge)."""
     user_account.create(conn, checkfirst=True)
+    ix_article_added.create(conn, checkfirst=True)
 
 
 # Each entry brings a store from version N-1 to N; append, never edit.
