@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import inspect
 
 from archiver import users
 from archiver.app import App, init_archive
@@ -128,9 +129,13 @@ def test_cli_errors_are_one_line(app):
 def test_migration_from_schema_2_adds_the_accounts_table(app):
     with app.store.tx() as conn:
         t.user_account.drop(conn)
+        t.ix_article_added.drop(conn)
         conn.execute(t.meta.update().where(t.meta.c.key == "schema_version").values(value="2"))
     assert app.store.schema_version() == 2
     assert app.store.migrate() == 1
     assert app.store.schema_version() == t.SCHEMA_VERSION
+    with app.store.read() as conn:
+        indexes = {ix["name"] for ix in inspect(conn).get_indexes("article")}
+    assert "ix_article_added" in indexes
     users.add_user(app.store, "maria", "correct horse")
     assert app.store.user_count() == 1
