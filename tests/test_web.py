@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import lxml.html
@@ -17,6 +18,7 @@ from archiver.web import guard
 from archiver.web.app import ServeSettings, create_app
 from archiver.web.replay import ReplayServer
 from archiver.web.server import plan
+from archiver.web.textdiff import text_diff
 from tests.conftest import make_archive
 from tests.test_interop import captured_sample, needs_pywb
 from tests.test_manifest import (
@@ -439,3 +441,69 @@ def test_snapshot_replays_sandboxed_from_our_own_warcs(tmp_path, web, sample_art
         server.stop()
         app.close()
     assert server._proc.poll() is not None
+
+
+# ------------------------------------------------------------------ drift: what changed
+
+
+@pytest.mark.parametrize(
+    "before, after, expected",
+    [
+        (
+            "One. Two. Three.",
+            "One. Two. Three.",
+            [("folded", "3 unchanged sentences")],
+        ),
+        (
+            "Intro. Old claim here. Outro.",
+            "Intro. New claim here. Outro.",
+            [
+                ("same", "Intro."),
+                ("removed", "Old claim here."),
+                ("added", "New claim here."),
+                ("same", "Outro."),
+            ],
+        ),
+        (
+            "A. B. C. D. E. Changed.",
+            "A. B. C. D. E. Different.",
+            [
+                ("folded", "4 unchanged sentences"),
+                ("same", "E."),
+                ("removed", "Changed."),
+                ("added", "Different."),
+            ],
+        ),
+        ("", "New text.", [("added", "New text.")]),
+    ],
+)
+def test_text_diff(before, after, expected):
+    assert [(p.kind, p.text) for p in text_diff(before, after)] == expected
+
+
+def test_drifted_snapshot_shows_what_changed_escaped(tmp_path):
+    app = make_app(tmp_path)
+    aid = add_article(app)
+    target = target_of(app, aid, 2)
+    add_snapshot(app, target, text="The court fined him. The post was deleted.")
+    add_snapshot(
+        app,
+        target,
+        captured_at=T0 + timedelta(days=9),
+        text=f"The court fined him. {HOSTILE} was added later.",
+        record_id="<urn:uuid:00000000-0000-4000-8000-000000000009>",
+    )
+    users.add_user(app.store, "maria", "correct horse")
+    client = _client(app)
+    _sign_in(client, "maria", "correct horse")
+    assert css(_tree(client.get(f"/articles/{aid}/2/snapshots/1")), "section.changes") == []
+    res = client.get(f"/articles/{aid}/2/snapshots/2")
+    assert HOSTILE not in res.get_data(as_text=True)
+    tree = _tree(res)
+    assert [d.text_content() for d in tree.xpath("//ul[@class='diff']/li/del")] == [
+        "The post was deleted."
+    ]
+    assert [d.text_content() for d in tree.xpath("//ul[@class='diff']/li/ins")] == [
+        f"{HOSTILE} was added later."
+    ]
+    app.close()

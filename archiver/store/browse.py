@@ -134,6 +134,21 @@ class BrowseMixin:
             counts = {r.id: r for r in conn.execute(_counts_query(ids))} if ids else {}
         return ArticlePage(rows=[_row(counts[i]) for i in ids], total=total)
 
+    def snapshot_texts(self, article_id: str, n: int) -> list[str | None]:
+        """The main text of each snapshot of citation ARTICLE:N, oldest first."""
+        with self.read() as conn:
+            return [r.text for r in conn.execute(_snapshot_texts_query(article_id, n))]
+
+
+def _snapshot_texts_query(article_id: str, n: int):
+    c, s = t.citation, t.snapshot
+    return (
+        select(s.c.text)
+        .join(c, c.c.target_id == s.c.target_id)
+        .where(c.c.article_id == article_id, c.c.n == n)
+        .order_by(s.c.captured_at, s.c.id)  # the order of the article document's snapshots
+    )
+
 
 def _counts_query(ids: list[str]):
     a, c, tg, rv = t.article, t.citation, t.target, t.review

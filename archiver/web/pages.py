@@ -30,6 +30,7 @@ from archiver.store.articles import iso
 from archiver.store.browse import ArticleFilter
 from archiver.web import replay
 from archiver.web.session import Identity, archive_of, sign_in
+from archiver.web.textdiff import text_diff
 
 bp = Blueprint("pages", __name__)
 
@@ -198,6 +199,12 @@ def snapshot(article_id: str, n: int, i: int):
         abort(404, description="No such snapshot.")
     snap = cits[0]["snapshots"][i - 1]
     frame = replay.frame_url(current_app, snap)
+    changes = None
+    if i > 1:
+        texts = archive_of(current_app).store.snapshot_texts(article_id, n)
+        before, after = texts[i - 2], texts[i - 1]
+        if before and after and before != after:
+            changes = text_diff(before, after)
     return render_template(
         "snapshot.html",
         article=doc["article"],
@@ -206,5 +213,6 @@ def snapshot(article_id: str, n: int, i: int):
         i=i,
         frame=frame,
         install_hint=replay.INSTALL_HINT,
+        changes=changes,
         when=view.when,
     )
