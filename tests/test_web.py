@@ -507,3 +507,16 @@ def test_drifted_snapshot_shows_what_changed_escaped(tmp_path):
         f"{HOSTILE} was added later."
     ]
     app.close()
+
+
+def test_cite_this_instead_names_the_configured_replay_like_the_manifest(tmp_path):
+    app = make_archive(tmp_path / "a", replay={"base_url": "https://replay.example"})
+    aid = add_article(app)
+    add_snapshot(app, target_of(app, aid, 1))
+    users.add_user(app.store, "maria", "correct horse")
+    client = _client(app)
+    _sign_in(client, "maria", "correct horse")
+    snippet = css(_tree(client.get(f"/articles/{aid}")), ".instead pre code")[0].text_content()
+    version = lxml.html.fragment_fromstring(snippet).get("data-versionurl")
+    assert version == "https://replay.example/archive/20261120093000/https://t.me/channel/2850"
+    app.close()

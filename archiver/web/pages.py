@@ -24,6 +24,7 @@ from flask import (
 
 from archiver import users
 from archiver.errors import UsageError
+from archiver.interop.robust import replay_prefix
 from archiver.manifest import view
 from archiver.manifest.review import review_citation
 from archiver.store.articles import iso
@@ -156,7 +157,9 @@ def _article_doc(article_id: str) -> dict:
 def article(article_id: str):
     doc = _article_doc(article_id)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    page = view.article_view(doc, generated_at=now, replay_prefix=None)
+    # the snippet as the manifest gives it: a replay URL when [replay] base_url is set
+    prefix = replay_prefix(archive_of(current_app).settings.replay.base_url)
+    page = view.article_view(doc, generated_at=now, replay_prefix=prefix)
     return render_template("article.html", page=page, when=view.when, size=view.human_size)
 
 
