@@ -45,7 +45,7 @@ else
 fi
 "$VENV/bin/pip" check
 ARCHIVE="$VENV/bin/archive"
-for extra in pytest trustme pywb wacz; do
+for extra in pytest trustme pywb wacz flask; do
   if "$VENV/bin/python" -c "import $extra" 2>/dev/null; then
     fail "$extra is importable in the plain install: the smoke test would prove nothing"
   fi
@@ -68,7 +68,7 @@ run() {
   local want=$1 code=0
   shift
   STEPS=$((STEPS + 1))
-  "$@" >"$WORK/out" 2>"$WORK/err" </dev/null || code=$?
+  "$@" >"$WORK/out" 2>"$WORK/err" <"${RUN_STDIN:-/dev/null}" || code=$?
   printf '   %-3s %s\n' "$code" "${*/#$ARCHIVE/archive}"
   if grep -q "Traceback (most recent call last)" "$WORK/out" "$WORK/err" || [ "$code" = 70 ] \
     || [ "$code" != "$want" ]; then
@@ -119,6 +119,14 @@ run 3 "$ARCHIVE" replay --port 18080
 grep -qx "Error: .*pip install 'archiver\[replay\]'.*" "$WORK/err" \
   || { cat "$WORK/err" >&2; fail "replay without pywb: no one-line error naming the extra"; }
 [ "$(wc -l <"$WORK/err")" -eq 1 ] || { cat "$WORK/err" >&2; fail "replay: more than one line"; }
+# accounts are core (argon2-cffi); `archive serve` needs the serve extra: one Error: line
+printf 'correct horse battery\ncorrect horse battery\n' >"$WORK/pw"
+RUN_STDIN="$WORK/pw" run 0 "$ARCHIVE" user add smoke-editor --role editor
+run 0 "$ARCHIVE" user list --json
+grep -q '"smoke-editor"' "$WORK/out" || fail "user list --json does not name the new account"
+run 3 "$ARCHIVE" serve --port 18081
+grep -qx "Error: .*pip install 'archiver\[serve\]'.*" "$WORK/err" \
+  || { cat "$WORK/err" >&2; fail "serve without flask: no one-line error naming the extra"; }
 run 0 "$ARCHIVE" verify
 
 MS=$((($(date +%s%N) - START) / 1000000))

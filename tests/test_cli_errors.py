@@ -42,7 +42,9 @@ COMMANDS: dict[str, list[str]] = {
     "migrate": ["--to", "sqlite:///{tmp}/copy.db"],
     "replay": [],
     "review": ["{article_id}:1", "--approve"],
+    "serve": ["--host", "0.0.0.0"],  # refused with no accounts: never starts serving
     "status": [],
+    "user": ["list"],
     "verify": [],
 }
 # these never open the store: a database that is not one is not their business
@@ -376,6 +378,11 @@ def test_review_bad_references(ref, arch):
         ["review", "a-good-article:1", "--approve", "--by", "  "],
         ["daemon", "--once", "--worker-id", "w" * 129],
         ["daemon", "--once", "--worker-id", "tab\there"],
+        ["user", "add", "x" * 129],
+        ["user", "add", "bad\nname"],
+        ["user", "add", "maria", "--role", "admin"],
+        ["serve", "--port", "0"],
+        ["serve", "--host", "192.168.1.10"],  # no accounts: only loopback
     ],
 )
 def test_usage_errors(args, arch):

@@ -1,6 +1,6 @@
 """The `archive` command (entry point `archiver.cli:main`); see `archiver.cli.base`."""
 
-from archiver.cli import capturing, editing, service, status  # noqa: F401  (register commands)
+from archiver.cli import accounts, capturing, editing, service, status, web  # noqa: F401
 from archiver.cli.base import cli, err, main, out
 from archiver.cli.editing import _login_name
 

@@ -15,11 +15,13 @@ from sqlalchemy.pool import QueuePool
 from archiver.errors import StoreError
 from archiver.store import schema as t
 from archiver.store.articles import ArticlesMixin
+from archiver.store.browse import BrowseMixin
 from archiver.store.checks import ChecksMixin
 from archiver.store.daemon import DaemonMixin
 from archiver.store.intake import IntakeMixin
 from archiver.store.ledgered import LedgeredMixin
 from archiver.store.reviews import ReviewsMixin
+from archiver.store.users import UsersMixin
 from archiver.store.work import WorkMixin
 
 logger = logging.getLogger(__name__)
@@ -179,9 +181,12 @@ class Store(
     DaemonMixin,
     IntakeMixin,
     LedgeredMixin,
+    UsersMixin,
+    BrowseMixin,
     BaseStore,
 ):
-    """The archive's database: articles, citations, targets, snapshots, checks, reviews."""
+    """The archive's database: articles, citations, targets, snapshots, checks, reviews,
+    and the accounts of `archive serve`."""
 
 
 def open_store(url: str, *, clock: Clock = utcnow, create: bool = False) -> Store:

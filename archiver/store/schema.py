@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class UTCDateTime(TypeDecorator):
@@ -256,6 +256,23 @@ host_gate = Table(
 )
 
 
+# Accounts of `archive serve` (editors and viewers); `archive user` manages them. The
+# password is an argon2 hash (PHC string); the plain password is never stored.
+# `password_changed_at` ends every session signed in before a password change.
+user_account = Table(
+    "user_account",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("password_changed_at", UTCDateTime, nullable=False),
+)
+
+# The editors' article list (`archive serve`) pages through articles newest first.
+ix_article_added = Index("ix_article_added", article.c.added_at, article.c.id)
+
+
 def _v1(conn) -> None:
     metadata.create_all(conn)
 
@@ -293,5 +310,11 @@ def _v5(conn) -> None:
                 index.create(conn, checkfirst=True)
 
 
+def _v6(conn) -> None:
+    """`archive serve`: its accounts and its article-list index."""
+    user_account.create(conn, checkfirst=True)
+    ix_article_added.create(conn, checkfirst=True)
+
+
 # Each entry brings a store from version N-1 to N; append, never edit.
-MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}

@@ -1,0 +1,53 @@
+"""`archive serve`: the editors' review workspace in a browser."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import click
+
+from archiver.app import App
+from archiver.cli.base import cli, pass_app
+from archiver.errors import MissingExtra
+
+SERVE_HINT = "pip install 'archiver[serve]'"
+
+
+def require_serve_extra() -> None:
+    missing = [m for m in ("flask", "waitress") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingExtra(
+            f"archive serve needs {' and '.join(missing)} (not installed): {SERVE_HINT}"
+        )
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port."
+)
+@click.option(
+    "--secure-cookies",
+    is_flag=True,
+    help="Mark the session cookie Secure (when a TLS proxy serves the app over https).",
+)
+@pass_app
+def serve(app: App, host: str, port: int, secure_cookies: bool) -> None:
+    """Serve the editors' review workspace: articles, captures, approve and flag.
+
+    Needs `pip install 'archiver[serve]'` (and 'archiver[replay]' to see captures).
+    Editors sign in with accounts made by `archive user add`. With no accounts it
+    listens on loopback only and prints a one-time login URL; listening on another
+    address with no accounts is refused.
+
+    \b
+    Examples:
+      archive serve
+      archive user add maria && archive serve --host 0.0.0.0 --port 8000 --secure-cookies
+    """
+    require_serve_extra()
+    from archiver.web import server  # flask: an optional extra
+
+    server.serve(
+        app, server.plan(app, host, port), announce=click.echo, secure_cookies=secure_cookies
+    )

@@ -1,0 +1,85 @@
+"""`archive serve`: the checks before listening, the one-time login, waitress, pywb.
+
+Order: refuse a non-loopback address when the archive has no accounts; with no
+accounts, make a one-time login token (the URL is announced, as Jupyter does); start
+pywb beside us when the replay extra is installed; serve with waitress (a
+production WSGI server, pure Python) until Ctrl-C / SIGTERM; stop pywb.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import waitress
+
+from archiver.app import App
+from archiver.interop.replay import pywb_installed
+from archiver.web import guard
+from archiver.web.app import ServeSettings, create_app
+from archiver.web.replay import ReplayServer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    host: str
+    port: int
+    token: str | None  # the one-time login token, only when there are no accounts
+    replay: bool
+
+    def url(self, path: str = "/") -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{path}"
+
+    def login_url(self) -> str | None:
+        return self.url(f"/login/token?token={self.token}") if self.token else None
+
+
+def login_name() -> str:
+    """Who a one-time login reviews as: the login name, as `archive review` defaults."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in a container
+        return "local-editor"
+
+
+def plan(archive: App, host: str, port: int) -> Plan:
+    accounts = archive.store.user_count()
+    guard.check_bind(host, accounts)
+    token = guard.new_token() if accounts == 0 else None
+    return Plan(host=host, port=port, token=token, replay=pywb_installed())
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(
+    archive: App, p: Plan, *, announce: Callable[[str], None], secure_cookies: bool = False
+) -> None:
+    """Serve until Ctrl-C or SIGTERM."""
+    replay_server = ReplayServer(archive).start() if p.replay else None
+    settings = ServeSettings(
+        login_token=p.token, local_name=login_name(), secure_cookies=secure_cookies
+    )
+    flask_app = create_app(archive, settings, replay_server=replay_server)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server = waitress.create_server(flask_app, host=p.host, port=p.port, threads=8)
+        announce(f"Serving {archive.root} at {p.url()} (Ctrl-C to stop)")
+        if p.login_url():
+            announce(f"No accounts yet: sign in once at {p.login_url()}")
+        if not p.replay:
+            announce("Snapshot replay is off: pip install 'archiver[replay]' to see captures")
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if replay_server is not None:
+            replay_server.stop()

@@ -1,0 +1,522 @@
+"""`archive serve`: sign-in, CSRF, roles, the article list and page, reviews (Flask's client)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import lxml.html
+import pytest
+from click.testing import CliRunner
+
+from archiver import users
+from archiver.cli import cli
+from archiver.manifest import ledger_for
+from archiver.store.browse import ArticleFilter
+from archiver.web import guard
+from archiver.web.app import ServeSettings, create_app
+from archiver.web.replay import ReplayServer
+from archiver.web.server import plan
+from archiver.web.textdiff import text_diff
+from tests.conftest import make_archive
+from tests.test_interop import captured_sample, needs_pywb
+from tests.test_manifest import (
+    HOSTILE,
+    T0,
+    add_article,
+    add_check,
+    add_snapshot,
+    css,
+    make_app,
+    rich_archive,
+    target_of,
+)
+
+TOKEN = "t" * 43
+
+
+@pytest.fixture
+def archive(tmp_path):
+    app, _ = rich_archive(tmp_path)
+    users.add_user(app.store, "maria", "correct horse", users.Role.EDITOR)
+    users.add_user(app.store, "olga", "viewer password", users.Role.VIEWER)
+    yield app
+    app.close()
+
+
+def _client(archive, **settings):
+    flask_app = create_app(archive, ServeSettings(secret_key="k" * 32, **settings))
+    flask_app.testing = True
+    return flask_app.test_client()
+
+
+def _csrf(client) -> str:
+    client.get("/login")
+    with client.session_transaction() as session:
+        return session["csrf"]
+
+
+def _sign_in(client, name, password):
+    return client.post(
+        "/login", data={"name": name, "password": password, "csrf_token": _csrf(client)}
+    )
+
+
+@pytest.fixture
+def editor(archive):
+    client = _client(archive)
+    assert _sign_in(client, "maria", "correct horse").status_code == 302
+    return client
+
+
+def _tree(response):
+    return lxml.html.fromstring(response.get_data(as_text=True))
+
+
+def _article_id(archive) -> str:
+    return archive.store.article_ids()[0]
+
+
+# ------------------------------------------------------------------ binding and the token
+
+
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("127.0.0.1", True),
+        ("127.9.9.9", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.10", False),
+        ("example.org", False),
+        ("", False),
+    ],
+)
+def test_is_loopback(host, loopback):
+    assert guard.is_loopback(host) is loopback
+
+
+def test_no_accounts_refuses_a_public_address_and_offers_a_token(tmp_path):
+    app = make_app(tmp_path)
+    with pytest.raises(users.UsageError, match="no accounts"):
+        plan(app, "0.0.0.0", 8000)
+    p = plan(app, "127.0.0.1", 8000)
+    assert p.token and p.login_url().startswith("http://127.0.0.1:8000/login/token?token=")
+    users.add_user(app.store, "maria", "correct horse")
+    with_accounts = plan(app, "0.0.0.0", 8000)
+    assert with_accounts.token is None and with_accounts.login_url() is None
+
+
+def test_one_time_token_signs_in_once(tmp_path):
+    app = make_app(tmp_path)
+    add_article(app)
+    client = _client(app, login_token=TOKEN, local_name="desk")
+    assert client.get("/articles").status_code == 302  # to /login
+    assert "no accounts yet" in client.get("/login").get_data(as_text=True)
+    assert client.get("/login/token?token=" + "x" * 43).status_code == 403
+    assert client.get("/login/token").status_code == 403
+    assert client.get(f"/login/token?token={TOKEN}").status_code == 302
+    page = client.get("/articles")
+    assert page.status_code == 200 and "desk (editor)" in page.get_data(as_text=True)
+    other = client.application.test_client()  # the same server, another browser
+    assert other.get(f"/login/token?token={TOKEN}").status_code == 403  # used up
+    app.close()
+
+
+def test_cli_refuses_public_bind_without_accounts_and_names_the_extra(tmp_path, monkeypatch):
+    make_app(tmp_path)
+    cfg = str(tmp_path / "config.toml")
+    res = CliRunner().invoke(cli, ["--config", cfg, "serve", "--host", "0.0.0.0"], obj={})
+    assert res.exit_code == 2
+    assert res.output.startswith("Error: refusing to listen on 0.0.0.0 with no accounts")
+    real = __import__("importlib.util").util.find_spec
+    monkeypatch.setattr(
+        "importlib.util.find_spec", lambda name, *a: None if name == "flask" else real(name, *a)
+    )
+    res = CliRunner().invoke(cli, ["--config", cfg, "serve"], obj={})
+    assert res.exit_code == 3
+    assert res.output.strip() == (
+        "Error: archive serve needs flask (not installed): pip install 'archiver[serve]'"
+    )
+
+
+# ------------------------------------------------------------------ sign-in and sessions
+
+
+def test_sign_in_sets_a_signed_httponly_samesite_cookie(archive):
+    client = _client(archive)
+    assert client.get("/articles").headers["Location"].endswith("/login")
+    res = _sign_in(client, "maria", "correct horse")
+    assert res.status_code == 302
+    cookie = [h for h in res.headers.getlist("Set-Cookie") if h.startswith("archiver_session=")]
+    assert cookie and "HttpOnly" in cookie[0] and "SameSite=Strict" in cookie[0]
+    page = client.get("/articles")
+    assert page.status_code == 200
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY"
+    # a forged cookie (not signed with the server's key) signs nobody in
+    forged = _client(archive)
+    forged.set_cookie("archiver_session", "eyJ1c2VyIjoibWFyaWEifQ.forged.sig")
+    assert forged.get("/articles").status_code == 302
+
+
+def test_wrong_password_and_rate_limit(archive):
+    client = _client(archive, login_limit=3, login_window=300.0)
+    for _ in range(3):
+        assert _sign_in(client, "maria", "wrong horse").status_code == 401
+    blocked = _sign_in(client, "maria", "correct horse")
+    assert blocked.status_code == 429 and "Too many" in blocked.get_data(as_text=True)
+    assert client.get("/articles").status_code == 302
+
+
+def test_limiter_window_slides():
+    now = [0.0]
+    limiter = guard.LoginLimiter(limit=2, window=10, clock=lambda: now[0])
+    limiter.failed("a")
+    limiter.failed("a")
+    assert limiter.blocked("a") and not limiter.blocked("b")
+    now[0] = 10.5
+    assert not limiter.blocked("a")
+
+
+def test_password_change_and_removal_end_sessions(archive, editor):
+    assert editor.get("/articles").status_code == 200
+    users.change_password(archive.store, "maria", "battery staple")
+    assert editor.get("/articles").status_code == 302
+    assert _sign_in(editor, "maria", "battery staple").status_code == 302
+    assert editor.get("/articles").status_code == 200
+    users.remove_user(archive.store, "maria")
+    assert editor.get("/articles").status_code == 302
+
+
+def test_post_without_csrf_token_is_refused(archive, editor):
+    aid = _article_id(archive)
+    res = editor.post(f"/articles/{aid}/review", data={"citation": "1", "action": "approve"})
+    assert res.status_code == 403
+    res = editor.post(
+        f"/articles/{aid}/review",
+        data={"citation": "1", "action": "approve", "csrf_token": "forged"},
+    )
+    assert res.status_code == 403
+    assert archive.store.article_doc(aid)["citations"][0]["review"]["state"] == "pending"
+    plain = _client(archive)
+    assert (
+        plain.post("/login", data={"name": "maria", "password": "correct horse"}).status_code == 403
+    )
+
+
+# ------------------------------------------------------------------ articles
+
+
+def _ids(client, query: str) -> list[str]:
+    tree = _tree(client.get("/articles" + query))
+    return [code.text for code in css(tree, "table.articles tbody .sub code")]
+
+
+def test_filters_and_search(archive, editor):
+    aid = _article_id(archive)
+    quiet = add_article(archive, "Quiet one\n\nSee https://quiet.example/a for it.\n", "q.txt")
+    archive.store.set_review(quiet, 1, "approved", None, "maria")
+    assert set(_ids(editor, "")) == {aid, quiet}
+    assert _ids(editor, "?filter=needs-review") == [aid]
+    assert _ids(editor, "?filter=rotted") == [aid]
+    assert _ids(editor, "?filter=dead") == [aid]
+    assert _ids(editor, "?filter=failed") == [aid]
+    assert _ids(editor, "?filter=flagged") == []
+    assert _ids(editor, "?filter=blocked") == []
+    archive.store.set_review(aid, 2, "flagged", "why", "maria")
+    assert _ids(editor, "?filter=flagged") == [aid]
+    assert _ids(editor, "?q=quiet.example") == [quiet]  # a cited host
+    assert _ids(editor, "?q=COURTS") == [aid]  # the title, any case
+    assert _ids(editor, "?q=themoscowtimes.com/2018") == [aid]  # a cited URL
+    assert _ids(editor, "?q=%25") == []  # LIKE wildcards are literal
+    assert _ids(editor, "?q=_") == []
+    assert editor.get("/articles?filter=bogus").status_code == 400
+    assert editor.get("/articles?page=0").status_code == 400
+    assert editor.get("/articles?page=-1").status_code == 400
+
+
+def test_counts_and_paging(archive, editor, monkeypatch):
+    monkeypatch.setattr("archiver.web.pages.PAGE_SIZE", 2)
+    for i in range(3):
+        add_article(archive, f"Article {i}\n\nLink https://p{i}.example/x here.\n", f"{i}.txt")
+    first = _tree(editor.get("/articles"))
+    assert "4 articles, page 1 of 2" in css(first, "p.count")[0].text_content()
+    assert first.xpath("//a[@rel='next']") and not first.xpath("//a[@rel='prev']")
+    second = _ids(editor, "?page=2")
+    assert second == ["article-0", _article_id(archive)]  # newest first, the oldest last
+    row = css(_tree(editor.get("/articles?page=2")), "table.articles tbody tr")[-1]
+    cells = [td.text_content().strip() for td in css(row, "td")[1:]]
+    assert cells == ["3", "2", "1", "3", "1", "3", "0"]  # citations … to review, flagged
+    page = archive.store.article_page(ArticleFilter.ALL, None, offset=0, limit=10)
+    assert page.total == 4 and len(page.rows) == 4
+
+
+def test_article_page_shows_citations_history_and_cite_this_instead(archive, editor):
+    aid = _article_id(archive)
+    res = editor.get(f"/articles/{aid}")
+    assert res.status_code == 200
+    tree = _tree(res)
+    cards = css(tree, "article.cite")
+    assert [c.get("id") for c in cards] == ["c1", "c2", "c3"]
+    assert "evidence of extremism" in css(cards[0], "blockquote")[0].text_content()
+    snippet = css(cards[0], ".instead pre code")[0].text_content()
+    link = lxml.html.fragment_fromstring(snippet)
+    assert link.get("data-originalurl") == "https://t.me/channel/2850"
+    assert link.get("data-versiondate") == "2026-11-20"  # never the later bot wall
+    assert css(cards[0], "button.copy")[0].get("data-copy") == "snippet-1"
+    assert len(css(cards[0], "table.snapshots tbody tr")) == 2
+    assert len(css(cards[2], "table.checks tbody tr")) == 4
+    assert "DNS: name not found" in cards[2].text_content()
+    open_link = css(cards[0], "table.snapshots a")[0].get("href")
+    assert open_link == f"/articles/{aid}/1/snapshots/1"
+    assert editor.get("/articles/no-such-article").status_code == 404
+
+
+def test_hostile_article_is_escaped(tmp_path):
+    app = make_app(tmp_path)
+    text = f"{HOSTILE} & friends\n\nThey said {HOSTILE} at https://evil.example/p then left.\n"
+    aid = add_article(app, text, f"/tmp/{HOSTILE}.txt")
+    target = target_of(app, aid, 1)
+    add_snapshot(app, target, title=HOSTILE, final_url='https://evil.example/"><img src=x>')
+    add_check(app, target, T0, "blocked", error=HOSTILE, final_url="javascript:alert(1)")
+    app.store.set_review(aid, 1, "flagged", HOSTILE, "maria")
+    users.add_user(app.store, "maria", "correct horse")
+    client = _client(app)
+    _sign_in(client, "maria", "correct horse")
+    for path in ("/articles", f"/articles/{aid}", f"/articles/{aid}/1/snapshots/1"):
+        res = client.get(path)
+        text = res.get_data(as_text=True)
+        assert res.status_code == 200, path
+        assert HOSTILE not in text, path
+        tree = lxml.html.fromstring(text)
+        assert [s.get("src") for s in tree.xpath("//script")] == ["/static/app.js"], path
+        assert tree.xpath("//img") == [], path
+        assert not [a for a in tree.xpath("//a[@href]") if "javascript" in a.get("href")], path
+    page = _tree(client.get(f"/articles/{aid}"))
+    assert css(page, "h1")[0].text_content() == f"{HOSTILE} & friends"
+    assert css(page, ".review q")[0].text_content() == HOSTILE
+    app.close()
+
+
+# ------------------------------------------------------------------ reviews
+
+
+def _review(client, aid, data):
+    with client.session_transaction() as session:
+        token = session["csrf"]
+    return client.post(f"/articles/{aid}/review", data={**data, "csrf_token": token})
+
+
+def test_editor_reviews_like_archive_review(archive, editor):
+    aid = _article_id(archive)
+    res = _review(
+        editor, aid, {"citation": "1", "action": "approve", "note": "good copy", "next": "1"}
+    )
+    assert res.status_code == 302 and res.headers["Location"].endswith(f"/articles/{aid}#c1")
+    res = _review(editor, aid, {"citation": ["2", "3"], "action": "flag", "note": "rotted"})
+    assert res.status_code == 302
+    doc = json.loads((archive.settings.manifests_path / f"{aid}.json").read_text("utf-8"))
+    got = [(c["review"]["state"], c["review"]["note"], c["review"]["by"]) for c in doc["citations"]]
+    assert got == [
+        ("approved", "good copy", "maria"),
+        ("flagged", "rotted", "maria"),
+        ("flagged", "rotted", "maria"),
+    ]
+    lines = [
+        json.loads(x)
+        for x in ledger_for(archive.settings).path.read_text("utf-8").splitlines()
+        if '"review"' in x
+    ]
+    assert [(x["citation"], x["state"], x["by"]) for x in lines[-3:]] == [
+        (1, "approved", "maria"),
+        (2, "flagged", "maria"),
+        (3, "flagged", "maria"),
+    ]
+    page = _tree(editor.get(f"/articles/{aid}"))
+    assert "by maria" in css(page.get_element_by_id("c1"), "div.review")[0].text_content()
+
+
+@pytest.mark.parametrize(
+    "data, status",
+    [
+        ({"citation": "1", "action": "delete"}, 400),
+        ({"citation": "1"}, 400),
+        ({"citation": "99", "action": "approve"}, 400),
+        ({"citation": "x", "action": "approve"}, 400),
+        ({"action": "approve"}, 400),
+        ({"citation": "1", "action": "approve", "note": "n" * 2001}, 400),
+    ],
+)
+def test_bad_review_forms_change_nothing(archive, editor, data, status):
+    aid = _article_id(archive)
+    assert _review(editor, aid, data).status_code == status
+    states = {c["review"]["state"] for c in archive.store.article_doc(aid)["citations"]}
+    assert states == {"pending"}
+
+
+def test_viewer_cannot_review(archive):
+    client = _client(archive)
+    assert _sign_in(client, "olga", "viewer password").status_code == 302
+    aid = _article_id(archive)
+    page = _tree(client.get(f"/articles/{aid}"))
+    assert css(page, "form.review-form") == [] and page.xpath("//form[@id='bulk']") == []
+    res = _review(client, aid, {"citation": "1", "action": "approve"})
+    assert res.status_code == 403
+    assert archive.store.article_doc(aid)["citations"][0]["review"]["state"] == "pending"
+
+
+def test_snapshot_page_without_replay_says_how_to_install(archive, editor):
+    aid = _article_id(archive)
+    res = editor.get(f"/articles/{aid}/1/snapshots/1")
+    assert res.status_code == 200
+    text = res.get_data(as_text=True)
+    assert "pip install &#39;archiver[replay]&#39;" in text and "<iframe" not in text
+    assert editor.get(f"/articles/{aid}/1/snapshots/3").status_code == 404
+    assert editor.get(f"/articles/{aid}/9/snapshots/1").status_code == 404
+
+
+def test_sign_out_needs_the_token_and_ends_the_session(archive, editor):
+    assert editor.post("/logout").status_code == 403
+    with editor.session_transaction() as session:
+        token = session["csrf"]
+    assert editor.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert editor.get("/articles").status_code == 302
+
+
+def test_big_posts_are_refused(archive, editor):
+    aid = _article_id(archive)
+    res = _review(editor, aid, {"citation": "1", "action": "approve", "note": "x" * (2 << 20)})
+    assert res.status_code == 413
+
+
+# ------------------------------------------------------------------ replay (pywb beside the app)
+
+
+@needs_pywb
+def test_snapshot_replays_sandboxed_from_our_own_warcs(tmp_path, web, sample_article):
+    app = make_archive(tmp_path / "a", web)
+    aid = captured_sample(app, sample_article)
+    users.add_user(app.store, "maria", "correct horse")
+    server = ReplayServer(app).start()
+    try:
+        flask_app = create_app(app, ServeSettings(secret_key="k" * 32), replay_server=server)
+        client = flask_app.test_client()
+        _sign_in(client, "maria", "correct horse")
+        doc = app.store.article_doc(aid)
+        n, snap = next(
+            (c["id"], s)
+            for c in doc["citations"]
+            for s in c["snapshots"]
+            if s["good"] and "themoscowtimes" in s["final_url"]
+        )
+        page = _tree(client.get(f"/articles/{aid}/{n}/snapshots/1"))
+        (frame,) = page.xpath("//iframe")
+        assert frame.get("sandbox") == "allow-scripts"  # never allow-same-origin
+        src = frame.get("src")
+        assert src.startswith(f"/{server.collection}/") and src.endswith(snap["final_url"])
+
+        anonymous = flask_app.test_client()  # the frame's requests carry no session
+        res = anonymous.get(src)
+        assert res.status_code == 200, res.get_data(as_text=True)[:500]
+        csp = res.headers["Content-Security-Policy"]
+        assert csp.startswith("sandbox allow-scripts") and "allow-same-origin" not in csp
+        assert "default-src 'self'" in csp and "Set-Cookie" not in res.headers
+        replayed = lxml.html.fromstring(res.get_data(as_text=True))
+        assert snap["title"] in replayed.findtext(".//title")
+        # the archived image, rewritten to our replay path, comes from the WARC too
+        images = [urlsplit(i.get("src")) for i in replayed.xpath("//img[@src]")]
+        assert images and all(i.netloc in ("", "localhost") for i in images)
+        assert all(i.path.startswith(f"/{server.collection}/") for i in images)
+        image = anonymous.get(images[0].path)
+        assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
+        # another collection name is no way in, and the app itself still needs a session
+        assert anonymous.get("/r" + "0" * 32 + src[len(server.collection) + 1 :]).status_code == 404
+        assert anonymous.get(f"/articles/{aid}").status_code == 302
+    finally:
+        server.stop()
+        app.close()
+    assert server._proc.poll() is not None
+
+
+# ------------------------------------------------------------------ drift: what changed
+
+
+@pytest.mark.parametrize(
+    "before, after, expected",
+    [
+        (
+            "One. Two. Three.",
+            "One. Two. Three.",
+            [("folded", "3 unchanged sentences")],
+        ),
+        (
+            "Intro. Old claim here. Outro.",
+            "Intro. New claim here. Outro.",
+            [
+                ("same", "Intro."),
+                ("removed", "Old claim here."),
+                ("added", "New claim here."),
+                ("same", "Outro."),
+            ],
+        ),
+        (
+            "A. B. C. D. E. Changed.",
+            "A. B. C. D. E. Different.",
+            [
+                ("folded", "4 unchanged sentences"),
+                ("same", "E."),
+                ("removed", "Changed."),
+                ("added", "Different."),
+            ],
+        ),
+        ("", "New text.", [("added", "New text.")]),
+    ],
+)
+def test_text_diff(before, after, expected):
+    assert [(p.kind, p.text) for p in text_diff(before, after)] == expected
+
+
+def test_drifted_snapshot_shows_what_changed_escaped(tmp_path):
+    app = make_app(tmp_path)
+    aid = add_article(app)
+    target = target_of(app, aid, 2)
+    add_snapshot(app, target, text="The court fined him. The post was deleted.")
+    add_snapshot(
+        app,
+        target,
+        captured_at=T0 + timedelta(days=9),
+        text=f"The court fined him. {HOSTILE} was added later.",
+        record_id="<urn:uuid:00000000-0000-4000-8000-000000000009>",
+    )
+    users.add_user(app.store, "maria", "correct horse")
+    client = _client(app)
+    _sign_in(client, "maria", "correct horse")
+    assert css(_tree(client.get(f"/articles/{aid}/2/snapshots/1")), "section.changes") == []
+    res = client.get(f"/articles/{aid}/2/snapshots/2")
+    assert HOSTILE not in res.get_data(as_text=True)
+    tree = _tree(res)
+    assert [d.text_content() for d in tree.xpath("//ul[@class='diff']/li/del")] == [
+        "The post was deleted."
+    ]
+    assert [d.text_content() for d in tree.xpath("//ul[@class='diff']/li/ins")] == [
+        f"{HOSTILE} was added later."
+    ]
+    app.close()
+
+
+def test_cite_this_instead_names_the_configured_replay_like_the_manifest(tmp_path):
+    app = make_archive(tmp_path / "a", replay={"base_url": "https://replay.example"})
+    aid = add_article(app)
+    add_snapshot(app, target_of(app, aid, 1))
+    users.add_user(app.store, "maria", "correct horse")
+    client = _client(app)
+    _sign_in(client, "maria", "correct horse")
+    snippet = css(_tree(client.get(f"/articles/{aid}")), ".instead pre code")[0].text_content()
+    version = lxml.html.fragment_fromstring(snippet).get("data-versionurl")
+    assert version == "https://replay.example/archive/20261120093000/https://t.me/channel/2850"
+    app.close()

@@ -1,0 +1,190 @@
+"""`archive serve` end to end in a real headless Chromium (Debian's chromium + chromedriver).
+
+Sign in, filter to "needs review", open the seed article, open a snapshot (the replayed
+page shows its archived text and image), approve one citation with a note and flag
+another with the keyboard, then read the manifest JSON and the ledger; a viewer's
+approve is refused; the hostile article renders as text. Skipped, saying why, without
+chromium, chromedriver or selenium.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+
+import pytest
+import waitress
+
+from archiver import users
+from archiver.manifest import ledger_for
+from archiver.web.app import ServeSettings, create_app
+from archiver.web.replay import ReplayServer
+from tests.conftest import make_archive
+from tests.test_interop import captured_sample, needs_pywb
+from tests.test_manifest import HOSTILE, add_article
+
+pytestmark = [pytest.mark.chromium, needs_pywb]
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed")
+from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+
+
+@pytest.fixture
+def browser():
+    if CHROMIUM is None or DRIVER is None:
+        pytest.skip(
+            "headless Chromium not installed (Debian: apt-get install chromium chromium-driver)"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",  # tests run as root in CI
+        "--disable-dev-shm-usage",
+        "--proxy-server=http://127.0.0.1:9",  # nothing but loopback may load: no live web
+        "--window-size=1280,1000",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(DRIVER))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def served(tmp_path, web, sample_article):
+    app = make_archive(tmp_path / "a", web)
+    aid = captured_sample(app, sample_article)
+    users.add_user(app.store, "maria", "correct horse", users.Role.EDITOR)
+    users.add_user(app.store, "olga", "viewer password", users.Role.VIEWER)
+    replay = ReplayServer(app).start()
+    flask_app = create_app(app, ServeSettings(), replay_server=replay)
+    server = waitress.create_server(flask_app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield app, aid, f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    replay.stop()
+    app.close()
+
+
+def _sign_in(driver, base, name, password):
+    driver.get(base + "/login")
+    driver.find_element(By.NAME, "name").send_keys(name)
+    driver.find_element(By.NAME, "password").send_keys(password + Keys.ENTER)
+    WebDriverWait(driver, 20).until(lambda d: "/articles" in d.current_url)
+
+
+def _no_alert(driver) -> bool:
+    try:
+        alert = driver.switch_to.alert
+    except NoAlertPresentException:
+        return True
+    alert.dismiss()
+    return False
+
+
+def test_an_editor_reviews_the_seed_article_in_chromium(browser, served):
+    app, aid, base = served
+    _sign_in(browser, base, "maria", "correct horse")
+    browser.find_element(By.LINK_TEXT, "Needs review").click()
+    WebDriverWait(browser, 20).until(lambda d: "filter=needs-review" in d.current_url)
+    browser.find_element(By.CSS_SELECTOR, f"a[href='/articles/{aid}']").click()
+    WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "article.cite"))
+
+    # a snapshot, replayed from our WARC in the sandboxed frame: its text and its image
+    doc = app.store.article_doc(aid)
+    n = next(
+        c["id"]
+        for c in doc["citations"]
+        if c["snapshots"] and "themoscowtimes" in c["snapshots"][0]["final_url"]
+    )
+    snap = next(c for c in doc["citations"] if c["id"] == n)["snapshots"][0]
+    browser.get(f"{base}/articles/{aid}/{n}/snapshots/1")
+    frame = browser.find_element(By.CSS_SELECTOR, "iframe.replay")
+    assert frame.get_attribute("sandbox") == "allow-scripts"
+    browser.switch_to.frame(frame)
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.TAG_NAME, "img"))
+    assert snap["title"][:20] in browser.execute_script("return document.title")
+    assert len(browser.find_element(By.TAG_NAME, "body").text) > 200
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script(
+            "return Array.from(document.images).some(i => i.complete && i.naturalWidth > 0)"
+        )
+    )
+    browser.switch_to.default_content()
+
+    # approve citation 1 with a note; flag citation 2 with the keyboard (j, n, Esc, f)
+    browser.get(f"{base}/articles/{aid}")
+    first = browser.find_element(By.ID, "c1")
+    first.find_element(By.NAME, "note").send_keys("archived copy checked")
+    first.find_element(By.CSS_SELECTOR, "button.approve").click()
+    WebDriverWait(browser, 20).until(lambda d: d.current_url.endswith("#c1"))
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys("j")
+    body.send_keys("n")
+    browser.switch_to.active_element.send_keys("page rewritten", Keys.ESCAPE)
+    browser.switch_to.active_element.send_keys("f")
+    WebDriverWait(browser, 20).until(lambda d: d.current_url.endswith("#c2"))
+
+    manifest = json.loads((app.settings.manifests_path / f"{aid}.json").read_text("utf-8"))
+    reviews = {c["id"]: c["review"] for c in manifest["citations"]}
+    assert (reviews[1]["state"], reviews[1]["note"], reviews[1]["by"]) == (
+        "approved",
+        "archived copy checked",
+        "maria",
+    )
+    assert (reviews[2]["state"], reviews[2]["note"], reviews[2]["by"]) == (
+        "flagged",
+        "page rewritten",
+        "maria",
+    )
+    ledger = ledger_for(app.settings).path.read_text("utf-8").splitlines()
+    last = [json.loads(x) for x in ledger if '"review"' in x][-2:]
+    assert [(x["citation"], x["state"], x["by"]) for x in last] == [
+        (1, "approved", "maria"),
+        (2, "flagged", "maria"),
+    ]
+
+
+def test_a_viewer_is_refused_and_hostile_titles_stay_text(browser, served):
+    app, aid, base = served
+    hostile = add_article(
+        app, f"{HOSTILE} & friends\n\nThey said {HOSTILE} at https://evil.example/p.\n", "h.txt"
+    )
+    _sign_in(browser, base, "olga", "viewer password")
+    browser.get(f"{base}/articles/{aid}")
+    assert browser.find_elements(By.CSS_SELECTOR, "form.review-form") == []
+    # a hand-made approve with the viewer's own CSRF token: refused
+    browser.execute_script(
+        """
+        const f = document.createElement('form');
+        f.method = 'post'; f.action = arguments[0];
+        for (const [k, v] of Object.entries(arguments[1])) {
+          const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i);
+        }
+        document.body.appendChild(f); f.submit();
+        """,
+        f"/articles/{aid}/review",
+        {
+            "citation": "1",
+            "action": "approve",
+            "csrf_token": browser.find_element(By.NAME, "csrf_token").get_attribute("value"),
+        },
+    )
+    WebDriverWait(browser, 20).until(lambda d: "/review" in d.current_url)
+    assert "Forbidden" in browser.page_source
+    assert app.store.article_doc(aid)["citations"][0]["review"]["state"] == "pending"
+
+    for path in ("/articles", f"/articles/{hostile}"):
+        browser.get(base + path)
+        assert _no_alert(browser), path
+    assert browser.find_element(By.TAG_NAME, "h1").text == f"{HOSTILE} & friends"
+    assert browser.execute_script("return document.querySelectorAll('script').length") == 1
