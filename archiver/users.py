@@ -9,6 +9,7 @@ does not tell which names exist.
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,6 +37,9 @@ class User:
     role: Role
     created_at: datetime
     password_changed_at: datetime
+    # what a signed-in session must match: a digest of the password hash (new salt, new
+    # epoch), so a password change ends sessions even within the same second
+    epoch: str = ""
 
     @property
     def can_review(self) -> bool:
@@ -68,11 +72,13 @@ def password_matches(password_hash: str, password: str) -> bool:
 
 
 def _user(row) -> User:
+    password_hash = row._mapping.get("password_hash")
     return User(
         name=row.name,
         role=Role(row.role),
         created_at=row.created_at,
         password_changed_at=row.password_changed_at,
+        epoch=hashlib.sha256(password_hash.encode()).hexdigest()[:32] if password_hash else "",
     )
 
 

@@ -27,7 +27,6 @@ from archiver.errors import UsageError
 from archiver.interop.robust import replay_prefix
 from archiver.manifest import view
 from archiver.manifest.review import review_citation
-from archiver.store.articles import iso
 from archiver.store.browse import ArticleFilter
 from archiver.web import replay
 from archiver.web.session import Identity, archive_of, sign_in
@@ -82,7 +81,7 @@ def login():
         else:
             _limiter().forget(f"name:{name}")
             identity = Identity(name=account.name, role=account.role)
-            sign_in(identity, kind="account", epoch=iso(account.password_changed_at))
+            sign_in(identity, kind="account", epoch=account.epoch)
             return redirect(url_for("pages.articles"))
     return render_template("login.html", accounts=accounts, error=error), status
 

@@ -12,7 +12,6 @@ from flask import Flask, abort, current_app, g, request, session
 
 from archiver import users
 from archiver.app import App
-from archiver.store.articles import iso
 from archiver.web import guard
 
 
@@ -39,7 +38,7 @@ def _identity_from_session(archive: App) -> Identity | None:
     if kind == "token":
         return Identity(name=name, role=users.Role.EDITOR)
     account = users.get_user(archive.store, name)
-    if account is None or iso(account.password_changed_at) != session.get("epoch"):
+    if account is None or not account.epoch or account.epoch != session.get("epoch"):
         return None  # removed, or the password changed since this sign-in
     return Identity(name=account.name, role=account.role)
 
