@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from sqlalchemy import delete, select, update
 
 from archiver.capture.engine import CaptureJob, capture_target
+from archiver.capture.reuse import ReuseCache, stylesheet_children
 from archiver.capture.warc import (
     OPEN_SUFFIX,
     ClosedWarc,
@@ -227,6 +228,18 @@ class _Capturer:
         self.worker = worker or worker_id()
         self.keeper: LeaseKeeper | None = None  # renews the claims of running captures
         self.dedup = DedupCache(app.store.find_resource)
+        self.reuse = (
+            ReuseCache(
+                app.store.find_reusable,
+                window=self.s.capture.reuse_window,
+                clock=app.clock,
+                children=lambda warc, offset, url: stylesheet_children(
+                    self.s.root, warc, offset, url
+                ),
+            )
+            if self.s.capture.reuse_window > 0
+            else None
+        )
 
     def client(self) -> Client:
         if not hasattr(self.local, "client"):
@@ -245,6 +258,7 @@ class _Capturer:
                 settings=self.s.capture,
                 find_resource=self.dedup.find,
                 keepalive=self._keepalive(target.id),
+                reuse=self.reuse,
             )
             outcome = capture_target(target.url, job, citing)
             # the ledger line goes first: killed between the two, the ledger names a
