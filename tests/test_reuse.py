@@ -8,6 +8,7 @@ counted in flight for its host (`cdnnews.IN_FLIGHT`).
 from __future__ import annotations
 
 import json
+import threading
 import time
 import zipfile
 from datetime import UTC, datetime
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from trafilatura import external
 from warcio.archiveiterator import ArchiveIterator
 
+from archiver import pages
 from archiver.capture.reuse import ReuseCache, stylesheet_children
 from archiver.config import load_settings
 from archiver.errors import ConfigError
@@ -308,3 +311,29 @@ def test_retry_after_still_holds_back_requisites(monkeypatch):
     with gate.slot("h.test", paced=False):
         pass
     assert slept == [5.0, 30.0]
+
+
+# ------------------------------------------------------------------ CPU and memory
+
+
+def test_justext_stoplist_is_built_once_for_all_threads(monkeypatch):
+    """Short pages fall back to justext; its all-languages stoplist (~1 s of CPU, tens of
+    MB) is built once per process, not once per capture thread that needs it first."""
+    pages._trafilatura()
+    monkeypatch.setattr(external, "JT_STOPLIST", None)
+    builds = []
+    real = external.get_stoplists
+    monkeypatch.setattr(external, "get_stoplists", lambda: builds.append(1) or real())
+    html = cdnnews.article_html("news00.test", "1")
+    start = threading.Barrier(6)
+
+    def work():
+        start.wait()
+        pages.main_text(html)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert external.JT_STOPLIST and len(builds) == 1
