@@ -7,6 +7,7 @@ counted in flight for its host (`cdnnews.IN_FLIGHT`).
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
 import time
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from justext import core as justext_core
 from sqlalchemy import select, update
 from trafilatura import external
 from warcio.archiveiterator import ArchiveIterator
@@ -321,9 +323,14 @@ def test_justext_stoplist_is_built_once_for_all_threads(monkeypatch):
     MB) is built once per process, not once per capture thread that needs it first."""
     pages._trafilatura()
     monkeypatch.setattr(external, "JT_STOPLIST", None)
-    builds = []
+    monkeypatch.setattr(external, "jt_stoplist_init", external.jt_stoplist_init)  # restored
+    monkeypatch.setattr(pages, "_TRAFILATURA", [])  # wraps the counting versions below
+    builds, lowered = [], []
     real = external.get_stoplists
     monkeypatch.setattr(external, "get_stoplists", lambda: builds.append(1) or real())
+    original = inspect.unwrap(justext_core.define_stoplist)  # without lock and cache
+    cached = justext_core.lru_cache(maxsize=128)(lambda s: lowered.append(1) or original(s))
+    monkeypatch.setattr(justext_core, "define_stoplist", cached)
     html = cdnnews.article_html("news00.test", "1")
     start = threading.Barrier(6)
 
@@ -336,4 +343,8 @@ def test_justext_stoplist_is_built_once_for_all_threads(monkeypatch):
         th.start()
     for th in threads:
         th.join()
-    assert external.JT_STOPLIST and len(builds) == 1
+    assert len(builds) == 1 and len(lowered) == 1
+    # the words justext compares with: every language's, lower-cased, as before
+    words = {w.lower() for lang in real() for w in external.get_stoplist(lang)}
+    assert frozenset(words) == external.JT_STOPLIST
+    assert justext_core.define_stoplist(external.JT_STOPLIST) is external.JT_STOPLIST

@@ -206,7 +206,7 @@ class DedupCache:
 
 
 class _Capturer:
-    """One capture run's shared state: sink, gate, per-thread clients."""
+    """One capture run's shared state: sink, gate, the HTTP client."""
 
     def __init__(
         self, app, sink: WarcSink, progress: PlainProgress, worker: str | None = None
@@ -221,7 +221,6 @@ class _Capturer:
             concurrency=self.s.capture.per_host_concurrency,
             delay=self.s.capture.per_host_delay,
         )
-        self.local = threading.local()
         self.clients: list[Client] = []
         self.lock = threading.Lock()
         self.summary = CaptureSummary()
@@ -242,11 +241,15 @@ class _Capturer:
         )
 
     def client(self) -> Client:
-        if not hasattr(self.local, "client"):
-            self.local.client = Client(self.s.capture, self.gate, clock=self.app.clock)
-            with self.lock:
-                self.clients.append(self.local.client)
-        return self.local.client
+        """The run's one HTTP client, shared by its threads (requests' Session and
+        urllib3's pools are safe to share). Its connections are what a thread count
+        would otherwise multiply: one pool per host, at most per_host_concurrency of
+        them busy, so memory follows the hosts at work, not capture.workers (a session
+        per thread kept a TLS connection to each host it had visited, per thread)."""
+        with self.lock:
+            if not self.clients:
+                self.clients.append(Client(self.s.capture, self.gate, clock=self.app.clock))
+            return self.clients[0]
 
     def one(self, target) -> None:
         store = self.app.store
