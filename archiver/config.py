@@ -57,7 +57,11 @@ class _Durations:
 
 @dataclass(frozen=True, kw_only=True)
 class CaptureSettings(_Durations):
-    workers: int = _opt(16, "Capture threads working at once (each with its own HTTP session).")
+    workers: int = _opt(
+        16,
+        "Capture threads working at once; they share one HTTP client, so memory follows"
+        " the hosts at work, not this number.",
+    )
     max_bytes: int = _opt(
         256 * 2**20, "Largest response body kept; a longer one is cut and marked truncated."
     )

@@ -120,16 +120,19 @@ def _trafilatura() -> ModuleType:
             from justext import core as justext_core
             from trafilatura import external
 
-            build, built = external.jt_stoplist_init, threading.Lock()
+            built = threading.Lock()
             lower, lowered = justext_core.define_stoplist, threading.Lock()
 
             def jt_stoplist_init():
                 with built:
                     if not external.JT_STOPLIST:
-                        # kept as what justext makes of it (lower-cased, a frozenset),
-                        # not as trafilatura's tuple beside it: half the memory (~16 MB)
-                        external.JT_STOPLIST = lower(build())
-                        lower.cache_clear()
+                        # what justext makes of trafilatura's tuple (its words are
+                        # lower-case already): one frozenset, no tuple beside it
+                        external.JT_STOPLIST = frozenset(
+                            word
+                            for language in external.get_stoplists()
+                            for word in external.get_stoplist(language)
+                        )
                     return external.JT_STOPLIST
 
             @functools.wraps(lower)

@@ -14,14 +14,17 @@ import time
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from bs4 import dammit as bs4_dammit
 from justext import core as justext_core
 from sqlalchemy import select, update
 from trafilatura import external
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver import pages
+from archiver import pages, sources
+from archiver.capture.requisites import css_text, css_urls
 from archiver.capture.reuse import ReuseCache, stylesheet_children
 from archiver.config import load_settings
 from archiver.errors import ConfigError
@@ -343,8 +346,41 @@ def test_justext_stoplist_is_built_once_for_all_threads(monkeypatch):
         th.start()
     for th in threads:
         th.join()
-    assert len(builds) == 1 and len(lowered) == 1
+    assert len(builds) == 1 and lowered == []  # lower-cased as built, never again
     # the words justext compares with: every language's, lower-cased, as before
     words = {w.lower() for lang in real() for w in external.get_stoplist(lang)}
     assert frozenset(words) == external.JT_STOPLIST
     assert justext_core.define_stoplist(external.JT_STOPLIST) is external.JT_STOPLIST
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype", "want"),
+    [
+        (b'a { background: url("/\xc3\xa9.png") }', "text/css", "/é.png"),
+        (b'a { background: url("/\xe9.png") }', "text/css; charset=latin-1", "/é.png"),
+        (b'@charset "iso-8859-1"; a { background: url(/\xe9.png) }', None, "/é.png"),
+        (b"\xff\xfe" + "a { background: url(/é.png) }".encode("utf-16-le"), None, "/é.png"),
+        (b"\xef\xbb\xbfa { background: url(/x.png) }", "text/css; charset=bogus-42", "/x.png"),
+        (b'@charset "no-such-codec"; a { background: url(/\xff.png) }', "text/css", "/\ufffd.png"),
+        (b"\x00\xff\xfe url(/y.png)", "text/css; charset=../../etc", "/y.png"),
+    ],
+)
+def test_stylesheets_are_decoded_without_guessing(body, ctype, want):
+    """BOM, Content-Type charset, @charset, else UTF-8: never chardet's models."""
+    found = css_urls(css_text(body, ctype), "https://x.test/s.css")
+    assert found == [f"https://x.test{want}"] or found == [f"https://x.test{quote(want)}"]
+
+
+def test_utf8_text_is_decoded_without_guessing(monkeypatch):
+    """An article file or stylesheet in UTF-8 never loads chardet (~22 MB of RSS)."""
+
+    def no_guess(data):
+        raise AssertionError("chardet asked")
+
+    monkeypatch.setattr(bs4_dammit, "_chardet_dammit", no_guess)
+    text = "Статья: суд, «апелляция» https://news01.test/article/1\n"
+    assert sources.decode(text.encode("utf-8"), "a.txt") == text
+    assert css_text("a { background: url(/é.png) }".encode(), "text/css").endswith("}")
+    # a file that is not UTF-8 is still recognised (by the guess, as before)
+    monkeypatch.undo()
+    assert sources.decode(text.encode("cp1251"), "a.txt") == text

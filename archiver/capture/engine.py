@@ -15,7 +15,7 @@ from datetime import datetime
 from archiver import SOFTWARE, urls
 from archiver.capture import records as rec
 from archiver.capture.plans import Plan, plan_for
-from archiver.capture.requisites import css_urls, html_requisites, outlinks
+from archiver.capture.requisites import css_text, css_urls, html_requisites, outlinks
 from archiver.capture.reuse import ReuseCache, Reused
 from archiver.capture.warc import RecordLoc, WarcSink
 from archiver.config import CaptureSettings
@@ -273,7 +273,7 @@ class CaptureJob:
         if final is None or final.status is None or final.status >= 400:
             return 1
         if kind == "req" and final.content_type == "text/css":
-            css = decode_html(final.head, final.header("content-type"))
+            css = css_text(final.head, final.header("content-type"))
             queue += [(u, "css-child") for u in css_urls(css, final.url)]
         elif kind == "iframe" and is_html(final.content_type, final.head):
             sub, _ = html_requisites(
@@ -290,7 +290,7 @@ class CaptureJob:
             if w is not None and w.loc is not None:
                 children = ()
                 if w.hop.content_type == "text/css":
-                    css = decode_html(w.hop.head, w.hop.header("content-type"))
+                    css = css_text(w.hop.head, w.hop.header("content-type"))
                     children = tuple(css_urls(css, w.hop.url))
                 copy = Reused(
                     url=url,

@@ -22,8 +22,7 @@ from pathlib import Path
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture.records import warc_date
-from archiver.capture.requisites import css_urls
-from archiver.pages import decode_html
+from archiver.capture.requisites import css_text, css_urls
 
 # how much of a reused stylesheet is read back from the WARC for its url()s and @imports
 CSS_READ_LIMIT = 2 << 20
@@ -64,7 +63,7 @@ def stylesheet_children(root: Path, warc: str, offset: int, url: str) -> tuple[s
             body = record.content_stream().read(CSS_READ_LIMIT)
     except OSError:
         return ()
-    return tuple(css_urls(decode_html(body, ctype), url))
+    return tuple(css_urls(css_text(body, ctype), url))
 
 
 class ReuseCache:
