@@ -24,8 +24,10 @@ from trafilatura import external
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver import pages, sources
+from archiver.capture import run as capture_run
 from archiver.capture.requisites import css_text, css_urls
 from archiver.capture.reuse import ReuseCache, stylesheet_children
+from archiver.capture.warc import Recovered
 from archiver.config import load_settings
 from archiver.errors import ConfigError
 from archiver.interop import robust
@@ -384,3 +386,19 @@ def test_utf8_text_is_decoded_without_guessing(monkeypatch):
     # a file that is not UTF-8 is still recognised (by the guess, as before)
     monkeypatch.undo()
     assert sources.decode(text.encode("cp1251"), "a.txt") == text
+
+
+def test_recovery_drops_the_reuse_rows_of_a_lost_snapshot(tmp_path, web):
+    """A snapshot dropped by recovery (past a killed writer's kept bytes) takes its
+    reuse rows with it (a foreign key on PostgreSQL)."""
+    app = make_archive(tmp_path / "a", web)
+    add(app, tmp_path, "first", page(17, 1))
+    add(app, tmp_path, "second", page(18, 1))
+    (snap,) = snapshot_rows(app, page(18, 1))
+    assert reuse_rows(app, snap.id)
+    lost = Recovered(warc=app.root / snap.warc, kept=0, dropped=1, records=0)
+    capture_run._after_recovery(app, lost)
+    assert snapshot_rows(app, page(18, 1)) == [] and reuse_rows(app, snap.id) == []
+    (first,) = snapshot_rows(app, page(17, 1))  # another file: untouched
+    assert first.warc != snap.warc
+    app.close()

@@ -143,7 +143,9 @@ def _after_recovery(app, r) -> None:
             select(s.c.id, s.c.target_id).where(s.c.warc == rel, (s.c.offset + s.c.length) > r.kept)
         ).all()
         if lost:
-            conn.execute(delete(s).where(s.c.id.in_([x.id for x in lost])))
+            gone = [x.id for x in lost]
+            conn.execute(delete(t.snapshot_reuse).where(t.snapshot_reuse.c.snapshot_id.in_(gone)))
+            conn.execute(delete(s).where(s.c.id.in_(gone)))
             conn.execute(
                 update(t.target)
                 .where(t.target.c.id.in_([x.target_id for x in lost]))
