@@ -57,7 +57,11 @@ class _Durations:
 
 @dataclass(frozen=True, kw_only=True)
 class CaptureSettings(_Durations):
-    workers: int = _opt(4, "Capture threads working at once (each with its own HTTP session).")
+    workers: int = _opt(
+        16,
+        "Capture threads working at once; they share one HTTP client, so memory follows"
+        " the hosts at work, not this number.",
+    )
     max_bytes: int = _opt(
         256 * 2**20, "Largest response body kept; a longer one is cut and marked truncated."
     )
@@ -86,7 +90,16 @@ class CaptureSettings(_Durations):
     )
     per_host_concurrency: int = _opt(2, "Requests in flight to one host at once (1 or 2).")
     per_host_delay: float = _opt(
-        "0.5s", "Pause between two requests to the same host.", duration=True
+        "0.5s",
+        "Pause between two page visits to the same host (a visit's requisites load"
+        " without it, per_host_concurrency at most at once).",
+        duration=True,
+    )
+    reuse_window: float = _opt(
+        "1h",
+        "A requisite (stylesheet, script, font, image, media) captured with a 2xx this"
+        " recently is reused, not fetched again; 0 = always fetch.",
+        duration=True,
     )
     retry_backoff: float = _opt(
         "5m", "First wait before a failed capture is retried; doubles each time.", duration=True

@@ -25,6 +25,7 @@ from bench.common import HEADER, REPO, Result, machine, markdown_table, text_tab
 
 BENCHES = {
     "capture": "bench.capture",
+    "cdn": "bench.cdn",
     "bigbody": "bench.bigbody",
     "linkcheck": "bench.linkcheck",
     "store": "bench.store",

@@ -460,10 +460,8 @@ def test_replay_through_the_cdxj_index(archive, web, tmp_path):
 
 def test_long_capture_renews_its_lease(tmp_path, web, monkeypatch):
     """A capture that outlasts a third of the lease renews its claim as it goes."""
-    app = make_archive(
-        tmp_path / "a", web, capture={"per_host_delay": "0.1s"}, daemon={"lease": "0.6s"}
-    )
-    url = "https://cases.test/page-with-requisites"
+    app = make_archive(tmp_path / "a", web, daemon={"lease": "0.6s"})
+    url = "https://news01.test/article/7?ms=300"  # 7 requests of 0.3 s
     calls = []
     real = app.store.extend_lease
     monkeypatch.setattr(

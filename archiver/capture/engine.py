@@ -16,7 +16,8 @@ from archiver import SOFTWARE, urls
 from archiver.capture import records as rec
 from archiver.capture.budget import Budget
 from archiver.capture.plans import Plan, plan_for
-from archiver.capture.requisites import css_urls, html_requisites, outlinks
+from archiver.capture.requisites import css_text, css_urls, html_requisites, outlinks
+from archiver.capture.reuse import ReuseCache, Reused
 from archiver.capture.warc import RecordLoc, WarcSink
 from archiver.config import CaptureSettings
 from archiver.judge import Response
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 # more CPU and hold more in memory (4 MiB: +58 MB peak RSS with 64 capture threads;
 # 256 KiB: +18 MB, the same CPU)
 FLUSH_BYTES = 256 << 10
+# longest wait for another thread's fetch of a requisite before fetching it too
+REUSE_WAIT = 30.0
 
 
 @dataclass
@@ -68,6 +71,13 @@ class CaptureJob:
     # called after every fetch: a long capture (hundreds of requisites) renews its
     # claim on the target so no other worker takes it over mid-capture
     keepalive: Callable[[], None] = lambda: None
+    # the run's requisite reuse (None: every requisite is fetched)
+    reuse: ReuseCache | None = None
+    # the stored copies this capture relies on instead of fetching (in the order met)
+    reused: list[Reused] = field(default_factory=list)
+    # requisites this capture is fetching for the run (`ReuseCache.take` gave None):
+    # url → its written final response, published once in the WARC
+    _mine: dict[str, Written | None] = field(default_factory=dict)
     # finished gzip members not yet appended, a group per `add`, each group with what
     # learns where its first record landed
     _pending: list[tuple[list, Written | None, dict | None]] = field(default_factory=list)
@@ -190,6 +200,8 @@ class CaptureJob:
                 warc=None,  # warc and offset: set when appended (flush)
                 offset=None,
             )
+            # only a complete 2xx response may be reused by later captures
+            resource["status"] = None if hop.truncated else hop.status
             self.resources.append(resource)
             if self._dedupable(hop):
                 self.looked_up.append(resource)
@@ -204,9 +216,12 @@ class CaptureJob:
         self.add([response, request], written, resource)
         return written
 
-    def fetch_and_write(self, url: str) -> tuple[Chain, list[Written]] | None:
+    def fetch_and_write(
+        self, url: str, *, paced: bool = True
+    ) -> tuple[Chain, list[Written]] | None:
         """Fetch a URL (all hops) and write what came back; the chain is closed after.
 
+        ``paced``: a page visit, spaced by per_host_delay; a requisite of the visit is not.
         None, fetching nothing, once the capture's budget is spent.
         """
         assert self.budget is not None
@@ -216,7 +231,11 @@ class CaptureJob:
             return None
         deadline, bytes_left = limits
         chain = self.client.fetch_chain(
-            url, record=True, deadline=deadline, max_bytes=min(self.settings.max_bytes, bytes_left)
+            url,
+            record=True,
+            deadline=deadline,
+            max_bytes=min(self.settings.max_bytes, bytes_left),
+            paced=paced,
         )
         self.budget.spend(sum(h.exchange.response_bytes for h in chain.hops if h.exchange))
         try:
@@ -229,35 +248,102 @@ class CaptureJob:
     # ------------------------------------------------------------ requisites
 
     def requisites(self, html: str, page_url: str, budget: int) -> int:
-        """Fetch and write a page's requisites (one level into CSS, one into iframes)."""
+        """Fetch (or reuse) a page's requisites: one level into CSS, one into iframes.
+
+        Returns how many the page relies on (fetched and reused).
+        """
         found, iframes = html_requisites(html, page_url)
-        count = 0
         queue = [(u, "req") for u in found] + [(u, "iframe") for u in iframes]
-        while queue and count < budget:
-            url, kind = queue.pop(0)
-            key = urls.normalise(url, drop_tracking=False) if urls.is_http_url(url) else url
-            if key in self.seen:
-                continue
-            self.seen.add(key)
-            fetched = self.fetch_and_write(url)
-            if fetched is None:
+        waiting: list[tuple[str, str, object]] = []
+        count = 0
+        try:
+            while (queue or waiting) and count < budget:
                 assert self.budget is not None
-                self.budget.skip(len(queue))
-                break
-            chain, _ = fetched
-            count += 1
-            final = chain.final
-            if final is None or final.status is None or final.status >= 400:
-                continue
-            if kind == "req" and final.content_type == "text/css":
-                css = decode_html(final.head, final.header("content-type"))
-                queue += [(u, "css-child") for u in css_urls(css, final.url)]
-            elif kind == "iframe" and is_html(final.content_type, final.head):
-                sub, _ = html_requisites(
-                    decode_html(final.head, final.header("content-type")), final.url
-                )
-                queue += [(u, "req") for u in sub]
+                if self.budget.limits() is None:  # spent: the rest is recorded as not made
+                    self.budget.skip(len(queue) + len(waiting))
+                    break
+                if not queue:  # ours are written and published first: nobody waits on us
+                    self.flush()
+                    self.publish()
+                    url, kind, event = waiting.pop(0)
+                    event.wait(REUSE_WAIT)  # type: ignore[attr-defined]
+                    count += self._requisite(url, kind, queue, waiting, again=True)
+                    continue
+                url, kind = queue.pop(0)
+                key = urls.normalise(url, drop_tracking=False) if urls.is_http_url(url) else url
+                if key in self.seen:
+                    continue
+                self.seen.add(key)
+                count += self._requisite(url, kind, queue, waiting)
+            self.flush()
+        finally:
+            self.publish()  # what is not in the WARC is published as nothing to reuse
         return count
+
+    def _requisite(self, url: str, kind: str, queue: list, waiting: list, again=False) -> int:
+        """Reuse, wait for, or fetch one requisite; its children go on the queue."""
+        if self.reuse is not None and kind != "iframe" and urls.is_http_url(url):
+            got = self.reuse.take(url)
+            if isinstance(got, Reused):
+                self.reused.append(got)
+                if kind == "req":  # one level into CSS, as when fetched
+                    queue += [(u, "css-child") for u in got.children]
+                return 1
+            if got is not None and not again:
+                waiting.append((url, kind, got))
+                return 0
+            if got is None:
+                self._mine[url] = None
+        fetched = self.fetch_and_write(url, paced=False)
+        if fetched is None:  # the capture's budget ran out just now (counted there)
+            return 0
+        chain, written = fetched
+        final = chain.final
+        if url in self._mine and written and written[0].hop is final and _reusable(final):
+            self._mine[url] = written[0]
+        if final is None or final.status is None or final.status >= 400:
+            return 1
+        if kind == "req" and final.content_type == "text/css":
+            css = css_text(final.head, final.header("content-type"))
+            queue += [(u, "css-child") for u in css_urls(css, final.url)]
+        elif kind == "iframe" and is_html(final.content_type, final.head):
+            sub, _ = html_requisites(
+                decode_html(final.head, final.header("content-type")), final.url
+            )
+            queue += [(u, "req") for u in sub]
+        return 1
+
+    def publish(self) -> None:
+        """Offer the requisites this capture fetched (written, fsync'd) to the run."""
+        mine, self._mine = self._mine, {}
+        for url, w in mine.items():
+            copy = None
+            if w is not None and w.loc is not None:
+                children = ()
+                if w.hop.content_type == "text/css":
+                    css = css_text(w.hop.head, w.hop.header("content-type"))
+                    children = tuple(css_urls(css, w.hop.url))
+                copy = Reused(
+                    url=url,
+                    record_id=w.record_id,
+                    warc=w.loc.warc,
+                    offset=w.loc.offset,
+                    warc_date=rec.warc_date(w.hop.started_at),
+                    children=children,
+                )
+            assert self.reuse is not None
+            self.reuse.publish(url, copy)
+
+
+def _reusable(hop: Hop | None) -> bool:
+    """A complete 2xx response that later page visits may rely on."""
+    return (
+        hop is not None
+        and hop.status is not None
+        and 200 <= hop.status < 300
+        and not hop.truncated
+        and not hop.error
+    )
 
 
 def _page_info(url: str, plan: Plan, chain: Chain, extra_texts: dict[str, str]) -> PageInfo:
@@ -287,6 +373,17 @@ def _metadata(
         "citing_articles": citing,
         "redirects": chain.redirects,
         "resources": resources,
+        # the requisites relied on without fetching them: the stored copies used
+        "reused": [
+            {
+                "url": r.url,
+                "record_id": r.record_id,
+                "warc": r.warc,
+                "offset": r.offset,
+                "date": r.warc_date,
+            }
+            for r in job.reused
+        ],
         "via_proxy": bool(page.hop.exchange and page.hop.exchange.via_proxy),
         "outlinks": outlinks(html, page.hop.url) if html else [],
     }
@@ -419,5 +516,10 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
     else:
         state, error = "failed", _error_of(chain, page)
     return CaptureOutcome(
-        state=state, snapshots=[snapshot], resources=job.resources, error=error, retry_after=retry
+        state=state,
+        snapshots=[snapshot],
+        resources=job.resources,
+        error=error,
+        retry_after=retry,
+        reused=[r.row() for r in job.reused],
     )

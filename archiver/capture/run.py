@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from sqlalchemy import delete, select, update
 
 from archiver.capture.engine import CaptureJob, capture_target
+from archiver.capture.reuse import ReuseCache, stylesheet_children
 from archiver.capture.warc import (
     OPEN_SUFFIX,
     ClosedWarc,
@@ -155,7 +156,10 @@ def _after_recovery(app, r) -> None:
                 )
             ).all()
             if lost:
-                conn.execute(delete(s).where(s.c.id.in_([x.id for x in lost])))
+                gone = [x.id for x in lost]
+                reuse = t.snapshot_reuse
+                conn.execute(delete(reuse).where(reuse.c.snapshot_id.in_(gone)))
+                conn.execute(delete(s).where(s.c.id.in_(gone)))
                 conn.execute(
                     update(t.target)
                     .where(t.target.c.id.in_([x.target_id for x in lost]))
@@ -220,7 +224,7 @@ class DedupCache:
 
 
 class _Capturer:
-    """One capture run's shared state: sink, gate, per-thread clients."""
+    """One capture run's shared state: sink, gate, the HTTP client."""
 
     def __init__(
         self, app, sink: WarcSink, progress: PlainProgress, worker: str | None = None
@@ -235,20 +239,35 @@ class _Capturer:
             concurrency=self.s.capture.per_host_concurrency,
             delay=self.s.capture.per_host_delay,
         )
-        self.local = threading.local()
         self.clients: list[Client] = []
         self.lock = threading.Lock()
         self.summary = CaptureSummary()
         self.worker = worker or worker_id()
         self.keeper: LeaseKeeper | None = None  # renews the claims of running captures
         self.dedup = DedupCache(app.store.find_resource)
+        self.reuse = (
+            ReuseCache(
+                app.store.find_reusable,
+                window=self.s.capture.reuse_window,
+                clock=app.clock,
+                children=lambda warc, offset, url: stylesheet_children(
+                    self.s.root, warc, offset, url
+                ),
+            )
+            if self.s.capture.reuse_window > 0
+            else None
+        )
 
     def client(self) -> Client:
-        if not hasattr(self.local, "client"):
-            self.local.client = Client(self.s.capture, self.gate, clock=self.app.clock)
-            with self.lock:
-                self.clients.append(self.local.client)
-        return self.local.client
+        """The run's one HTTP client, shared by its threads (requests' Session and
+        urllib3's pools are safe to share). Its connections are what a thread count
+        would otherwise multiply: one pool per host, at most per_host_concurrency of
+        them busy, so memory follows the hosts at work, not capture.workers (a session
+        per thread kept a TLS connection to each host it had visited, per thread)."""
+        with self.lock:
+            if not self.clients:
+                self.clients.append(Client(self.s.capture, self.gate, clock=self.app.clock))
+            return self.clients[0]
 
     def one(self, target) -> None:
         store = self.app.store
@@ -260,6 +279,7 @@ class _Capturer:
                 settings=self.s.capture,
                 find_resource=self.dedup.find,
                 keepalive=self._keepalive(target.id),
+                reuse=self.reuse,
             )
             outcome = capture_target(target.url, job, citing)
             self._record(target, outcome)

@@ -103,9 +103,9 @@ class _CheckGate:
             raise HostDeferred(host, left)
 
     @contextmanager
-    def slot(self, host: str) -> Iterator[None]:
+    def slot(self, host: str, *, paced: bool = True) -> Iterator[None]:
         self._refuse_if_deferred(host, SKIP_WAIT)
-        with self.inner.slot(host):  # sleeps out a short Retry-After
+        with self.inner.slot(host, paced=paced):  # sleeps out a short Retry-After
             self._refuse_if_deferred(host, 0.5)
             yield
 

@@ -254,10 +254,15 @@ class _Selection:
 def warcs_for(app, docs: list[dict]) -> list[str]:
     """Root-relative names of the closed WARC files holding the articles' records."""
     selection = _Selection(app)
+    ids = []
     for d in docs:
         for c in d["citations"]:
             for s in c["snapshots"]:
                 selection.add(s)
+                ids.append(s["record_id"])
+    # the requisites the snapshots reused, wherever they sit (capture.reuse_window); a
+    # missing or unfinished file is reported when the zip is written, never left out
+    selection.chosen |= app.store.reuse_warcs(ids)
     return sorted(selection.chosen | selection.originals())
 
 

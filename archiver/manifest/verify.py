@@ -258,6 +258,24 @@ def snapshot_problems(snap: Any, facts: RecordFacts | None, file: str) -> list[P
     return [Problem(file, what, offset=off) for ok, what in checks if not ok]
 
 
+def reuse_problems(ref: Any, facts: RecordFacts | None, file: str) -> list[Problem]:
+    """Is the requisite copy a snapshot relies on (snapshot_reuse) where the store says?"""
+    whose = f"reused {ref.url} of snapshot {ref.snapshot_record_id}"
+    if facts is None:
+        return [Problem(file, f"no intact WARC record here for the {whose}", offset=ref.offset)]
+    if facts.record_id != ref.record_id:
+        return [
+            Problem(
+                file,
+                f"record is {facts.record_id}, the {whose} says {ref.record_id}",
+                offset=ref.offset,
+            )
+        ]
+    if facts.record_type not in ("response", "revisit"):
+        return [Problem(file, f"the {whose} is a {facts.record_type} record", offset=ref.offset)]
+    return []
+
+
 def revisit_problems(facts: RecordFacts, known_ids: set[str], file: str) -> list[Problem]:
     if facts.refers_to is None:
         return [Problem(file, "revisit record has no WARC-Refers-To", offset=facts.offset)]
@@ -420,6 +438,7 @@ class _Verifier:
         self.ledger = Ledger(app.settings.manifests_path / LEDGER_NAME)
         self.ledger_file = _rel(self.ledger.path, self.root)
         self.snaps, files, self.reviews = _load(app.store)
+        self.reuses = _by_file(app.store.reuse_references())
         self.rows = {r.path: r for r in files}
         self.facts = read_ledger(self.ledger)
         self.paired = {kind: app.store.all_paired_rows(kind) for kind in Paired}
@@ -431,6 +450,7 @@ class _Verifier:
 
     def names(self, on_disk: dict[str, Path]) -> list[str]:
         referenced = {s.warc for s in self.snaps} | set(self.rows) | set(self.facts.closed)
+        referenced |= set(self.reuses)
         return sorted(set(on_disk) | referenced)
 
     def check_file(
@@ -457,6 +477,8 @@ class _Verifier:
             yield from snapshot_problems(snap, facts, file)
             if facts is not None and facts.record_type == "revisit":
                 self.revisits.append((file, facts))
+        for ref in self.reuses.get(name, []):
+            yield from reuse_problems(ref, scan.records.get(ref.offset), file)
 
     def check_ledger(self) -> Iterator[Problem]:
         file = self.ledger_file

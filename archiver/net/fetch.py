@@ -365,6 +365,7 @@ class Client:
         head_limit: int,
         deadline: float,
         headers: Mapping[str, str] | None = None,
+        paced: bool = True,
     ) -> Hop:
         s = self.settings
         ex = wire.Exchange(allow_private=s.allow_private, record=record, deadline=deadline)
@@ -372,7 +373,7 @@ class Client:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchTimeout("timeout: page time limit reached before the request")
-        with self.gate.slot(urls.host_of(url)), wire.exchange_scope(ex):
+        with self.gate.slot(urls.host_of(url), paced=paced), wire.exchange_scope(ex):
             watchdog = _WATCHDOG.arm(time.monotonic() + remaining, ex)
             try:
                 resp = self._send(url, headers)
@@ -411,12 +412,15 @@ class Client:
         follow: bool = True,
         headers: Mapping[str, str] | None = None,
         deadline: float | None = None,
+        paced: bool = True,
     ) -> Chain:
         """GET ``url``, following up to max_redirects hops by hand; never raises FetchError.
 
         ``headers`` (e.g. If-None-Match for a feed's conditional GET) go with every hop.
         ``deadline`` (`time.monotonic()`) may end the chain before the page time limit:
         what is left of a whole capture's budget.
+        ``paced``: every hop is spaced by the host's delay (a page visit); False for a
+        visit's requisites, which only take a concurrency slot (and honour Retry-After).
         """
         s = self.settings
         chain = Chain(url=url)
@@ -440,6 +444,7 @@ class Client:
                     head_limit=head_limit,
                     deadline=deadline,
                     headers=headers,
+                    paced=paced,
                 )
                 chain.hops.append(hop)
                 if not (follow and hop.is_redirect):

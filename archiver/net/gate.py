@@ -1,4 +1,9 @@
-"""Per-host politeness: at most N requests in flight to a host, a pause between starts."""
+"""Per-host politeness: at most N requests in flight to a host, a pause between page visits.
+
+A paced request (a page visit: the page and its redirect hops) starts ``delay`` after
+the previous paced one to the host; an unpaced one (a requisite the visit loads, as a
+browser does) only waits for a slot. Both wait out a Retry-After (`defer`).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ class HostGate:
         self._lock = threading.Lock()
         self._slots: dict[str, threading.Semaphore] = {}
         self._next_start: dict[str, float] = {}
+        self._deferred: dict[str, float] = {}  # Retry-After: no request before this
 
     def _slot(self, host: str) -> threading.Semaphore:
         with self._lock:
@@ -35,17 +41,24 @@ class HostGate:
             self._next_start[host] = start + self.delay
             return start - now
 
+    def _deferral(self, host: str) -> float:
+        """How long an unpaced request must wait for the host's Retry-After."""
+        with self._lock:
+            return self._deferred.get(host, 0.0) - self._clock()
+
     def defer(self, host: str, seconds: float) -> None:
         """Push the host's next start out (a Retry-After the host asked for)."""
         with self._lock:
-            self._next_start[host] = max(self._next_start.get(host, 0.0), self._clock() + seconds)
+            until = self._clock() + seconds
+            self._next_start[host] = max(self._next_start.get(host, 0.0), until)
+            self._deferred[host] = max(self._deferred.get(host, 0.0), until)
 
     @contextmanager
-    def slot(self, host: str) -> Iterator[None]:
+    def slot(self, host: str, *, paced: bool = True) -> Iterator[None]:
         sem = self._slot(host)
         sem.acquire()
         try:
-            wait = self._reserve_start(host)
+            wait = self._reserve_start(host) if paced else self._deferral(host)
             if wait > 0:
                 time.sleep(wait)
             yield

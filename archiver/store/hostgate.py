@@ -6,7 +6,8 @@ the limits must hold across all of them, so PostgreSQL keeps them:
 - concurrency: slot k of a host is the advisory lock (hashtext(host), k), k < N. A
   request holds one slot for its whole duration, on a connection of its own; the server
   drops the lock when that session ends, so a crashed worker never keeps a slot.
-- delay: ``host_gate.next_start`` is the earliest start of the next request to the host.
+- delay: ``host_gate.next_start`` is the earliest start of the next page visit (a paced
+  request) to the host; a visit's requisites (unpaced) only take a slot.
   One upsert reserves a start and pushes the next one on by the delay (a Retry-After
   pushes it too), on the database server's clock, so the machines' clocks do not matter.
 
@@ -69,11 +70,12 @@ class SharedHostGate(HostGate):
         self.max_poll = max_poll
 
     @contextmanager
-    def slot(self, host: str) -> Iterator[None]:
-        with super().slot(host), self._connection() as conn:
+    def slot(self, host: str, *, paced: bool = True) -> Iterator[None]:
+        # unpaced: this process's Retry-After waits are honoured by the in-process gate
+        with super().slot(host, paced=paced), self._connection() as conn:
             slot = self._take(conn, host)
             try:
-                wait = self._reserve(conn, host)
+                wait = self._reserve(conn, host) if paced else 0.0
                 if wait > 0:
                     time.sleep(wait)
                 yield
@@ -81,6 +83,7 @@ class SharedHostGate(HostGate):
                 self._give(conn, host, slot)
 
     def defer(self, host: str, seconds: float) -> None:
+        super().defer(host, seconds)
         with self._connection() as conn:
             conn.execute(_DEFER, {"host": host, "seconds": float(seconds)})
 

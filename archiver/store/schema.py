@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class UTCDateTime(TypeDecorator):
@@ -175,7 +175,25 @@ resource = Table(
     Column("warc_date", String(40), nullable=False),
     Column("warc", Text, nullable=False),
     Column("offset", BigInteger, nullable=False),
+    # HTTP status of a complete response (null: cut short, or stored before version 3);
+    # a 2xx here is what a later capture may reuse (capture.reuse_window)
+    Column("status", Integer, nullable=True),
     Index("ix_resource_url_digest", "url", "payload_digest"),
+)
+
+# The requisites a snapshot relies on without having fetched them (capture.reuse_window):
+# the copy it uses, which may sit in another WARC file.
+snapshot_reuse = Table(
+    "snapshot_reuse",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("snapshot_id", Integer, ForeignKey("snapshot.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("warc", Text, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("warc_date", String(40), nullable=False),
+    Index("ix_snapshot_reuse_snapshot", "snapshot_id"),
 )
 
 review = Table(
@@ -316,5 +334,13 @@ def _v6(conn) -> None:
     ix_article_added.create(conn, checkfirst=True)
 
 
+def _v7(conn) -> None:
+    """Requisite reuse: resource.status (what may be reused) and snapshot_reuse."""
+    columns = {c["name"] for c in inspect(conn).get_columns("resource")}
+    if "status" not in columns:  # a store created at version 1 from today's tables has it
+        conn.execute(text("ALTER TABLE resource ADD COLUMN status INTEGER"))
+    snapshot_reuse.create(conn, checkfirst=True)
+
+
 # Each entry brings a store from version N-1 to N; append, never edit.
-MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7}

@@ -32,6 +32,9 @@ class CaptureOutcome:
     resources: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     retry_after: float | None = None
+    # the requisites the snapshot relies on without having fetched them (the copies it
+    # uses: url, record_id, warc, offset, warc_date); stored with the last snapshot
+    reused: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +76,26 @@ _FIND_RESOURCE = (
 )
 
 _RESOURCE_COLUMNS = tuple(c.name for c in t.resource.columns)
+
+# the latest complete 2xx response of a URL stored since a WARC-Date (ISO strings
+# compare in time order)
+_FIND_REUSABLE = (
+    select(
+        t.resource.c.url,
+        t.resource.c.record_id,
+        t.resource.c.warc,
+        t.resource.c.offset,
+        t.resource.c.warc_date,
+    )
+    .where(
+        t.resource.c.url == bindparam("url"),
+        t.resource.c.status >= 200,
+        t.resource.c.status < 300,
+        t.resource.c.warc_date >= bindparam("since"),
+    )
+    .order_by(t.resource.c.id.desc())
+    .limit(1)
+)
 
 
 @functools.cache
@@ -265,6 +288,45 @@ class WorkMixin:
             return None
         return SimpleNamespace(**dict(zip(_RESOURCE_COLUMNS, row, strict=True)))
 
+    def find_reusable(self, url: str, since: str):
+        """The latest complete 2xx response of ``url`` stored with a WARC-Date at or
+        after ``since`` (url, record_id, warc, offset, warc_date), if any."""
+        with self.read() as conn:
+            return conn.execute(_FIND_REUSABLE, {"url": url, "since": since}).first()
+
+    def reuse_warcs(self, snapshot_record_ids: list[str]) -> set[str]:
+        """The WARC files holding the reused requisites of these snapshots."""
+        found: set[str] = set()
+        s, r = t.snapshot, t.snapshot_reuse
+        with self.read() as conn:
+            for i in range(0, len(snapshot_record_ids), 500):
+                part = snapshot_record_ids[i : i + 500]
+                q = (
+                    select(r.c.warc)
+                    .join(s, s.c.id == r.c.snapshot_id)
+                    .where(s.c.record_id.in_(part))
+                    .distinct()
+                )
+                found.update(row.warc for row in conn.execute(q))
+        return found
+
+    def reuse_references(self) -> list:
+        """Every stored reuse: (snapshot_record_id, url, record_id, warc, offset)."""
+        s, r = t.snapshot, t.snapshot_reuse
+        with self.read() as conn:
+            q = (
+                select(
+                    s.c.record_id.label("snapshot_record_id"),
+                    r.c.url,
+                    r.c.record_id,
+                    r.c.warc,
+                    r.c.offset,
+                )
+                .join(s, s.c.id == r.c.snapshot_id)
+                .order_by(r.c.warc, r.c.offset)
+            )
+            return conn.execute(q).all()
+
     # ------------------------------------------------------------ results
 
     def record_capture(
@@ -326,6 +388,11 @@ class WorkMixin:
                     t.snapshot.insert().values(target_id=target.id, ledger_seq=seq, **row)
                 )
                 ids.append(res.inserted_primary_key[0])
+            if outcome.reused and ids:
+                conn.execute(
+                    t.snapshot_reuse.insert(),
+                    [dict(r, snapshot_id=ids[-1]) for r in outcome.reused],
+                )
             if outcome.resources:
                 conn.execute(t.resource.insert(), outcome.resources)
             conn.execute(tg.update().where(tg.c.id == target.id).values(**values))

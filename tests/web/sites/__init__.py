@@ -10,6 +10,8 @@
   pages, each answer delayed 20–50 ms (for the benchmarks in bench/).
 - faults.py: faults.test, hostile answers for the fault suite (tests/test_faults.py).
 - feeds.py: news.example.test, a publication with RSS/Atom feeds (article intake).
+- cdnnews.py: news00.test … news19.test sharing cdn.news.test, 30 ms a response, in
+  flight counted per host (requisite reuse, per-visit politeness, bench/cdn.py).
 - fleet.py: fleet0.test … fleet7.test, small pages that track requests in flight per
   host (the many-worker PostgreSQL tests and bench/workers.py).
 """
@@ -17,7 +19,17 @@
 from __future__ import annotations
 
 from tests.web.routing import Router, Site
-from tests.web.sites import bench, cases, faults, feeds, fleet, sample, special, telegram
+from tests.web.sites import (
+    bench,
+    cases,
+    cdnnews,
+    faults,
+    feeds,
+    fleet,
+    sample,
+    special,
+    telegram,
+)
 
 SITES: tuple[Site, ...] = (
     *sample.SITES,
@@ -28,6 +40,7 @@ SITES: tuple[Site, ...] = (
     *faults.SITES,
     *feeds.SITES,
     *fleet.SITES,
+    *cdnnews.SITES,
 )
 
 
