@@ -18,6 +18,7 @@ from types import ModuleType
 from bs4 import BeautifulSoup, UnicodeDammit
 
 from archiver.judge import Judgement, Kind, Reason, Response, judge, markup_of
+from archiver.tagstack import TagStack
 
 logger = logging.getLogger(__name__)
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
@@ -210,7 +211,7 @@ class _TitleParts:
         self.metas: list[dict[str, str]] = []
         self.title: list[str] | None = None
         self.h1: list[str] | None = None
-        self._stack: list[str] = []
+        self._stack = TagStack(_STRING_CONTAINERS)
         self._open: dict[str, int] = {}  # "title"/"h1" → its depth while it is open
         self._data: list[str] = []
 
@@ -218,14 +219,14 @@ class _TitleParts:
         if not self._data:
             return
         text, self._data = "".join(self._data), []
-        if any(name in _STRING_CONTAINERS for name in self._stack):
+        if self._stack.any_watched():
             return  # a Script/Stylesheet/… string, which get_text() leaves out
         for which in self._open:
             getattr(self, which).append(text)
 
     def start(self, tag: str, attrib) -> None:
         self._flush()
-        self._stack.append(tag)
+        self._stack.push(tag)
         if tag == "meta":
             self.metas.append(dict(attrib))
         elif tag in ("title", "h1") and getattr(self, tag) is None:
@@ -236,9 +237,7 @@ class _TitleParts:
         self._flush()
         if tag not in self._stack:
             return
-        while self._stack:
-            if self._stack.pop() == tag:
-                break
+        self._stack.close(tag)
         self._open = {k: d for k, d in self._open.items() if d <= len(self._stack)}
 
     def data(self, text: str) -> None:

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from archiver.tagstack import TagStack
+
 LEAD_CHARS = 1500  # visible text kept for wording and the Akamai reference
 INLINE_CHARS = 20_000  # inline script text kept for challenge markers
 # Article structure: main text of article length, or a marked-up article with a body
@@ -170,7 +172,7 @@ class _Structure:
         self.lead: list[str] = []
         self.h1: list[str] | None = None
         self.article_tag = False
-        self._stack: list[str] = []
+        self._stack = TagStack(_INVISIBLE)
         self._lead_size = 0
         self._inline_size = 0
 
@@ -182,7 +184,7 @@ class _Structure:
     def start(self, tag: str, attrib) -> None:
         tag = tag.lower() if isinstance(tag, str) else ""
         self._gap()
-        self._stack.append(tag)
+        self._stack.push(tag)
         for key in ("src", "action", "href", "data-src"):
             if attrib.get(key):
                 self.srcs.append(attrib[key].strip().lower()[:500])
@@ -201,16 +203,14 @@ class _Structure:
 
     def end(self, tag: str) -> None:
         self._gap()
-        if tag in self._stack:
-            while self._stack and self._stack.pop() != tag:
-                pass
+        self._stack.close(tag)
 
     def data(self, text: str) -> None:
-        inside = self._stack[-1] if self._stack else ""
+        inside = self._stack.innermost
         if inside == "script" and self._inline_size < INLINE_CHARS:
             self.inline.append(text)
             self._inline_size += len(text)
-        if any(t in _INVISIBLE for t in self._stack):
+        if self._stack.any_watched():
             return
         if self._lead_size < LEAD_CHARS and (text.strip() or self.lead):
             self.lead.append(text)
