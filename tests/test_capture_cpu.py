@@ -109,7 +109,9 @@ def test_shared_requisites_revisit_through_the_cache(tmp_path, web, monkeypatch)
         return real(self, url, digest)
 
     monkeypatch.setattr(WorkMixin, "find_resource", find_resource)
-    app = make_archive(tmp_path / "a", web, capture={"workers": 1})
+    # reuse off: with it, the second page would not fetch the shared requisites at all
+    # (tests/test_reuse.py); this is the dedup path for requisites fetched again
+    app = make_archive(tmp_path / "a", web, capture={"workers": 1, "reuse_window": "0"})
     try:
         pages = ["https://bench00.test/article/0", "https://bench00.test/article/50"]
         add_sources(app, [str(_article(tmp_path, *pages))], capture=True)

@@ -14,6 +14,7 @@ import time
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
@@ -193,6 +194,46 @@ def test_a_failing_lookup_releases_the_url():
         cache.take("https://cdn.test/a.css")
     with pytest.raises(RuntimeError):  # asked again, not "someone else is fetching it"
         cache.take("https://cdn.test/a.css")
+
+
+def test_a_failing_children_read_releases_the_url():
+    """Reading a stored stylesheet back can fail too: nobody is left waiting either."""
+    calls = []
+
+    def lookup(url, since):
+        calls.append(url)
+        return SimpleNamespace(record_id="<urn:uuid:1>", warc="w", offset=0, warc_date=since)
+
+    def children(*args):
+        raise AttributeError("warcio on a cut gzip member")
+
+    cache = ReuseCache(lookup, window=60, clock=lambda: datetime.now(UTC), children=children)
+    with pytest.raises(AttributeError):
+        cache.take("https://cdn.test/a.css")
+    with pytest.raises(AttributeError):  # looked up again, not a stale event to wait on
+        cache.take("https://cdn.test/a.css")
+    assert len(calls) == 2
+
+
+def test_a_stylesheet_in_a_warc_still_being_written_gives_its_children(tmp_path):
+    """The store names a WARC by its closed name; while it is written it is `.open`
+    (a daemon's capture jobs share one): its stylesheets' url()s are still followed."""
+    from io import BytesIO
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    buf = BytesIO()
+    css = b"@import url(more.css); body { background: url(/bg.png) }"
+    http = StatusAndHeaders("200 OK", [("Content-Type", "text/css")], protocol="HTTP/1.1")
+    writer = WARCWriter(buf, gzip=True)
+    record = writer.create_warc_record(
+        "https://x.test/a.css", "response", payload=BytesIO(css), http_headers=http
+    )
+    writer.write_record(record)
+    (tmp_path / "w.warc.gz.open").write_bytes(buf.getvalue())
+    got = stylesheet_children(tmp_path, "w.warc.gz", 0, "https://x.test/a.css")
+    assert set(got) == {"https://x.test/more.css", "https://x.test/bg.png"}
 
 
 def test_verify_reports_a_broken_reuse_reference(tmp_path, web):

@@ -266,7 +266,8 @@ class CaptureJob:
                     self.flush()
                     self.publish()
                     url, kind, event = waiting.pop(0)
-                    event.wait(REUSE_WAIT)  # type: ignore[attr-defined]
+                    left = self.budget.deadline - self.budget.clock()
+                    event.wait(max(0.0, min(REUSE_WAIT, left)))  # type: ignore[attr-defined]
                     count += self._requisite(url, kind, queue, waiting, again=True)
                     continue
                 url, kind = queue.pop(0)
@@ -275,9 +276,11 @@ class CaptureJob:
                     continue
                 self.seen.add(key)
                 count += self._requisite(url, kind, queue, waiting)
-            self.flush()
-        finally:
+        except BaseException:
             self.publish()  # what is not in the WARC is published as nothing to reuse
+            raise
+        # the rest is published once the capture's last piece is written (`_capture`):
+        # one append for the whole capture, as before reuse
         return count
 
     def _requisite(self, url: str, kind: str, queue: list, waiting: list, again=False) -> int:
@@ -477,13 +480,18 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
     if is_html(final.content_type, final.head):
         html = decode_html(final.head, final.header("content-type"))
     ok = final.status is not None and 200 <= final.status < 300 and not _cut_reason(final)
-    if ok and html and job.settings.requisites and plan.requisites:
-        resources += job.requisites(html, final.url, job.settings.max_requisites)
-    page = _page_info(url, plan, chain, extra_texts)
-    assert job.budget is not None
-    cut = job.budget.reason
-    _metadata(job, plan, final_w, chain, citing, html, resources, final.started_at, cut)
-    job.flush()
+    try:
+        if ok and html and job.settings.requisites and plan.requisites:
+            resources += job.requisites(html, final.url, job.settings.max_requisites)
+        page = _page_info(url, plan, chain, extra_texts)
+        assert job.budget is not None
+        cut = job.budget.reason
+        _metadata(job, plan, final_w, chain, citing, html, resources, final.started_at, cut)
+        job.flush()
+    finally:
+        # after the flush: each requisite this capture fetched is offered to the run with
+        # its place in the WARC (if the flush failed, as nothing to reuse: waiters fetch)
+        job.publish()
     assert final_w.loc is not None
     snapshot = dict(
         captured_at=final.started_at,

@@ -13,6 +13,7 @@ memory (bounded: the oldest entries go first).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture.records import warc_date
 from archiver.capture.requisites import css_text, css_urls
+from archiver.capture.warc import OPEN_SUFFIX
+
+logger = logging.getLogger(__name__)
 
 # how much of a reused stylesheet is read back from the WARC for its url()s and @imports
 CSS_READ_LIMIT = 2 << 20
@@ -50,19 +54,31 @@ class Reused:
 
 
 def stylesheet_children(root: Path, warc: str, offset: int, url: str) -> tuple[str, ...]:
-    """The url()s and @imports of a stored stylesheet response (none if it is not CSS)."""
-    try:
-        with open(root / warc, "rb") as f:
-            f.seek(offset)
-            record = next(iter(ArchiveIterator(f)), None)
-            if record is None or record.http_headers is None:
-                return ()
-            ctype = record.http_headers.get_header("content-type") or ""
-            if ctype.split(";")[0].strip().lower() != "text/css":
-                return ()
-            body = record.content_stream().read(CSS_READ_LIMIT)
-    except OSError:
+    """The url()s and @imports of a stored stylesheet response (none if it is not CSS,
+    or if the record cannot be read: the stylesheet is still reused, its children are
+    then simply not followed)."""
+    # a file still being written is `.open`; it may be renamed between two tries
+    for name in (warc, warc + OPEN_SUFFIX, warc):
+        try:
+            with open(root / name, "rb") as f:
+                return _css_children(f, offset, url)
+        except FileNotFoundError:
+            continue
+        except Exception:  # a damaged or cut record (warcio raises several kinds)
+            logger.warning("reuse: cannot read the stylesheet %s at %s:%d", url, warc, offset)
+            return ()
+    return ()
+
+
+def _css_children(f, offset: int, url: str) -> tuple[str, ...]:
+    f.seek(offset)
+    record = next(iter(ArchiveIterator(f)), None)
+    if record is None or record.http_headers is None:
         return ()
+    ctype = record.http_headers.get_header("content-type") or ""
+    if ctype.split(";")[0].strip().lower() != "text/css":
+        return ()
+    body = record.content_stream().read(CSS_READ_LIMIT)
     return tuple(css_urls(css_text(body, ctype), url))
 
 
@@ -102,21 +118,21 @@ class ReuseCache:
             if event is not None:
                 return event
             self._fetching[url] = threading.Event()
-        try:
+        try:  # whatever fails here, nobody is left waiting on this URL
             row = self._lookup(url, since)
+            if row is None:
+                return None
+            found = Reused(
+                url=url,
+                record_id=row.record_id,
+                warc=row.warc,
+                offset=int(row.offset),
+                warc_date=row.warc_date,
+                children=self._children(row.warc, int(row.offset), url),
+            )
         except BaseException:
             self.publish(url, None)
             raise
-        if row is None:
-            return None
-        found = Reused(
-            url=url,
-            record_id=row.record_id,
-            warc=row.warc,
-            offset=int(row.offset),
-            warc_date=row.warc_date,
-            children=self._children(row.warc, int(row.offset), url),
-        )
         self.publish(url, found)
         return found
 

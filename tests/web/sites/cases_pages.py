@@ -133,8 +133,16 @@ audience insights. You can accept, or manage your choices below.</p>
 )
 
 
+# eight images, each answered after 0.4 s: 3.2 s of requisites, one after another
+SLOW_REQUISITES_PAGE = simple_page(
+    title="Slow requisites",
+    body="".join(f'<img src="/delay?ms=400&amp;n={i}" alt="">' for i in range(8)),
+)
+
+
 ROUTES = {
     "/ok": OK,
+    "/page-with-slow-requisites": html(SLOW_REQUISITES_PAGE),
     "/page-with-requisites": html(REQUISITES_PAGE),
     "/frame": html(FRAME),
     "/xss": html(XSS),
