@@ -465,3 +465,23 @@ def test_capture_and_verify_agree_on_any_content_encoding(web, coding):
     assert hop is not None and hop.status == 200
     assert hop.doc_digest == recorded.document_of(hop.exchange.response, 16)[0], hop.error
     chain.close()
+
+
+def test_a_turn_at_the_host_after_the_deadline_is_a_timeout_not_a_sleep():
+    """A Retry-After of an hour must not hold a worker (and a host slot) asleep past the
+    fetch's time limit: the turn that would come too late is a timeout at once."""
+    from archiver.errors import FetchTimeout
+    from archiver.net.gate import HostGate
+
+    gate = HostGate(concurrency=1, delay=0.0)
+    gate.defer("cdn.test", 3600)
+    started = time.monotonic()
+    for paced in (True, False):
+        with (
+            pytest.raises(FetchTimeout),
+            gate.slot("cdn.test", paced=paced, deadline=time.monotonic() + 2),
+        ):
+            pass
+    assert time.monotonic() - started < 1
+    with gate.slot("other.test", deadline=time.monotonic() + 2):  # other hosts: no wait
+        pass

@@ -103,9 +103,12 @@ class _CheckGate:
             raise HostDeferred(host, left)
 
     @contextmanager
-    def slot(self, host: str, *, paced: bool = True) -> Iterator[None]:
+    def slot(
+        self, host: str, *, paced: bool = True, deadline: float | None = None
+    ) -> Iterator[None]:
         self._refuse_if_deferred(host, SKIP_WAIT)
-        with self.inner.slot(host, paced=paced):  # sleeps out a short Retry-After
+        # sleeps out a short Retry-After
+        with self.inner.slot(host, paced=paced, deadline=deadline):
             self._refuse_if_deferred(host, 0.5)
             yield
 

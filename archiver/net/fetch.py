@@ -370,11 +370,12 @@ class Client:
         s = self.settings
         ex = wire.Exchange(allow_private=s.allow_private, record=record, deadline=deadline)
         hop = Hop(url=url, started_at=self.clock(), exchange=ex)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if deadline - time.monotonic() <= 0:
             raise FetchTimeout("timeout: page time limit reached before the request")
-        with self.gate.slot(urls.host_of(url), paced=paced), wire.exchange_scope(ex):
-            watchdog = _WATCHDOG.arm(time.monotonic() + remaining, ex)
+        gate = self.gate.slot(urls.host_of(url), paced=paced, deadline=deadline)
+        with gate, wire.exchange_scope(ex):
+            # the time spent waiting for the host's turn counts: the deadline stays put
+            watchdog = _WATCHDOG.arm(deadline, ex)
             try:
                 resp = self._send(url, headers)
                 hop.status = resp.status_code

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from archiver.errors import FetchTimeout
+
 
 class HostGate:
     """Shared by every worker thread of one process."""
@@ -54,13 +56,33 @@ class HostGate:
             self._deferred[host] = max(self._deferred.get(host, 0.0), until)
 
     @contextmanager
-    def slot(self, host: str, *, paced: bool = True) -> Iterator[None]:
+    def slot(
+        self, host: str, *, paced: bool = True, deadline: float | None = None
+    ) -> Iterator[None]:
+        """A turn at ``host``. ``deadline`` (`time.monotonic()`): a turn that would come
+        after it raises FetchTimeout at once, instead of holding a slot asleep (a long
+        Retry-After, a queue of visits) past the fetch's time limit."""
         sem = self._slot(host)
-        sem.acquire()
+        if not sem.acquire(timeout=_left(deadline)):
+            raise FetchTimeout("timeout: page time limit reached waiting for a turn at the host")
         try:
             wait = self._reserve_start(host) if paced else self._deferral(host)
             if wait > 0:
-                time.sleep(wait)
+                pause(wait, deadline)
             yield
         finally:
             sem.release()
+
+
+def _left(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def pause(wait: float, deadline: float | None) -> None:
+    """Sleep ``wait`` seconds, or raise FetchTimeout now if that would pass ``deadline``."""
+    left = _left(deadline)
+    if left is not None and wait >= left:
+        raise FetchTimeout(
+            f"timeout: the host's turn comes in {wait:.0f}s, after the page time limit"
+        )
+    time.sleep(wait)

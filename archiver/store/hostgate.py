@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from archiver.errors import StoreError
-from archiver.net.gate import HostGate
+from archiver.net.gate import HostGate, pause
 
 logger = logging.getLogger(__name__)
 
@@ -70,14 +70,16 @@ class SharedHostGate(HostGate):
         self.max_poll = max_poll
 
     @contextmanager
-    def slot(self, host: str, *, paced: bool = True) -> Iterator[None]:
+    def slot(
+        self, host: str, *, paced: bool = True, deadline: float | None = None
+    ) -> Iterator[None]:
         # unpaced: this process's Retry-After waits are honoured by the in-process gate
-        with super().slot(host, paced=paced), self._connection() as conn:
+        with super().slot(host, paced=paced, deadline=deadline), self._connection() as conn:
             slot = self._take(conn, host)
             try:
                 wait = self._reserve(conn, host) if paced else 0.0
                 if wait > 0:
-                    time.sleep(wait)
+                    pause(wait, deadline)
                 yield
             finally:
                 self._give(conn, host, slot)
