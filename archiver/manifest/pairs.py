@@ -207,11 +207,17 @@ class PairedLines:
     by_row: dict[tuple[str, str], list[tuple[int, dict]]] = field(default_factory=dict)
     dropped: set[str] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=dict)
+    # check lines written before lines named their rows, by (target, checked_at)
+    legacy_checks: dict[tuple[str, str], tuple[int, dict]] = field(default_factory=dict)
 
     def take(self, n: int, obj: dict) -> None:
         event = obj.get("event")
         if event == DROPPED:
             self.dropped.update(str(r) for r in obj.get("rows") or [])
+            return
+        if event == Paired.CHECK.value and "row" not in obj:
+            key = (str(obj.get("target")), str(obj.get("checked_at")))
+            self.legacy_checks[key] = (n, obj)
             return
         if event not in _EVENTS or "row" not in obj:
             return  # another event, or a line written before lines named their rows
@@ -251,8 +257,7 @@ def _row_problems(
     entries = lines.by_row.get((kind.value, str(row_key(kind, row))))
     if not entries:
         if row.ledger_seq is None:
-            why = "stored before lines named their rows: the next capture, check or import adds one"
-            yield where, None, f"no ledger line naming it ({why})"
+            yield from _legacy_problems(kind, row, lines, where)
         else:
             yield where, None, f"no ledger line (the row names seq {row.ledger_seq})"
         return
@@ -263,6 +268,27 @@ def _row_problems(
         yield where, n, f"{kind.value} line for {_name(kind, row)} {what}"
     elif obj.get("digest") != row_digest(kind, row):
         yield where, None, f"content differs from its ledger line {n} (digest)"
+
+
+def _legacy_problems(
+    kind: Paired, row: Any, lines: PairedLines, where: str
+) -> Iterator[tuple[str, int | None, str]]:
+    """A row stored before lines named their rows (an archive made before schema v5,
+    until its next writer gives the row a line of the new form) is matched with the line
+    its writer wrote then, the way verify matched before: snapshots by record id,
+    reviews by citation and WARC files by path (verify's other checks do those), checks
+    by target and time, here."""
+    if kind != Paired.CHECK:
+        return
+    entry = lines.legacy_checks.get((row.target_url, _utc(row.checked_at)))
+    if entry is None:
+        why = "nor one of its target and time from before lines named rows"
+        yield where, None, f"no ledger line naming it ({why})"
+        return
+    n, obj = entry
+    differ = [k for k, v in _described(kind, row).items() if obj.get(k) != v]
+    if differ:
+        yield where, n, f"check line for {row.id} disagrees with the store on {', '.join(differ)}"
 
 
 def _line_problems(
