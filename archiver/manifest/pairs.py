@@ -141,6 +141,7 @@ def _complete(store, batch: LedgerBatch, *, unnumbered: bool) -> int:
         return 0
     rows = [(kind, row) for kind in Paired for row in store.unpaired_rows(kind, batch.head)]
     rows.sort(key=lambda kr: kr[1].ledger_seq)
+    killed = len(rows)
     if unnumbered:
         rows += [(kind, row) for kind in Paired for row in store.unnumbered_rows(kind)]
     moved: dict[Paired, list[tuple[Any, int]]] = {}
@@ -151,8 +152,13 @@ def _complete(store, batch: LedgerBatch, *, unnumbered: bool) -> int:
         store.set_ledger_seqs(kind, pairs)
     for (kind, row), seq in zip(rows, batch.seqs(len(rows)), strict=True):
         add_line(batch, kind, _Renumbered(row, seq), recovered=True)
-    if rows:
-        logger.warning("ledger: %d lines added for rows a killed writer had committed", len(rows))
+    if killed:
+        logger.warning("ledger: %d lines added for rows a killed writer had committed", killed)
+    if len(rows) > killed:
+        logger.info(
+            "ledger: %d lines added for rows stored before lines named their rows (schema < 5)",
+            len(rows) - killed,
+        )
     return len(rows)
 
 
