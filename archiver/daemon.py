@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -30,7 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from archiver.capture.run import capture_pending, index_new_warcs, make_sink, recover
 from archiver.capture.warc import WarcSink
 from archiver.errors import ArchiverError, WarcWriteError
-from archiver.workers import WorkerLock, release_dead
+from archiver.workers import WorkerLock, release_dead, worker_id
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +47,7 @@ SCHEDULED = {
 
 def default_worker_id() -> str:
     """HOST:PID, the host name cut so the id fits the store's 128 characters."""
-    pid = str(os.getpid())
-    return f"{socket.gethostname()[: 127 - len(pid)]}:{pid}"
+    return worker_id()
 
 
 # ---------------------------------------------------------------- the WARC sink
@@ -135,7 +133,7 @@ class Daemon:
     def intake(self) -> str:
         from archiver.intake import run_intake
 
-        return run_intake(self.app, stop=self.stop).line()
+        return run_intake(self.app, stop=self.stop, worker=self.worker).line()
 
     def capture(self) -> str:
         # capture_pending releases dead workers' claims first (under our liveness lock)

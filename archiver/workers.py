@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -35,6 +36,12 @@ FOLDER = ".workers"
 _held: dict[Path, WorkerLock] = {}
 _held_guard = threading.Lock()
 _taking = threading.Lock()  # one `alive` block at a time decides whether to take a lock
+
+
+def worker_id() -> str:
+    """HOST:PID, the host name cut so the id fits the store's 128 characters."""
+    pid = str(os.getpid())
+    return f"{socket.gethostname()[: 127 - len(pid)]}:{pid}"
 
 
 def lock_path(root: Path, worker: str) -> Path:

@@ -216,6 +216,46 @@ def test_check_releases_a_dead_checkers_claims_at_once(web, tmp_path):
         app.close()
 
 
+def test_intake_gives_back_a_dead_intakes_feed_at_once(web, tmp_path):
+    """A killed intake held its feed for the lease (next_poll_at moved an hour on);
+    the next intake finds the worker dead and polls the feed now."""
+    feed = "https://news.example.test/rss.xml"
+    app = make_archive(tmp_path / "a", web, intake={"feeds": [feed]})
+    try:
+        (row,) = app.store.intake_sync([("feed", feed)])
+        _dead_worker(app.root, "intake-1")
+        now = app.clock()
+        assert app.store.intake_claim(
+            row["id"], now=now, until=now + timedelta(hours=1), worker="intake-1"
+        )
+        assert "intake-1" in app.store.claim_holders()
+        summary = run_intake(app)
+        (report,) = summary.sources
+        assert report.polled and summary.created == 2, report.note
+        (row,) = app.store.intake_rows()
+        assert row["claimed_by"] is None and row["next_poll_at"] > now
+        assert not lock_path(app.root, "intake-1").exists()
+    finally:
+        app.close()
+
+
+def test_a_live_intakes_feed_is_left_to_it(web, tmp_path):
+    feed = "https://news.example.test/rss.xml"
+    app = make_archive(tmp_path / "a", web, intake={"feeds": [feed]})
+    try:
+        (row,) = app.store.intake_sync([("feed", feed)])
+        now = app.clock()
+        with alive(app.root, "intake-2"):
+            app.store.intake_claim(
+                row["id"], now=now, until=now + timedelta(hours=1), worker="intake-2"
+            )
+            (report,) = run_intake(app).sources
+        assert not report.polled and "not due" in report.note
+        assert app.store.intake_rows()[0]["claimed_by"] == "intake-2"
+    finally:
+        app.close()
+
+
 def test_a_reused_pid_releases_the_claims_left_under_its_own_id(web, tmp_path):
     """A killed run's id is ours when the pid came round again: taking the lock proves it."""
     app = _archive(tmp_path, web)

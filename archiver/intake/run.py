@@ -19,6 +19,7 @@ from archiver import urls
 from archiver.intake.feeds import poll_feed
 from archiver.intake.folders import poll_folder
 from archiver.net.fetch import Client
+from archiver.workers import live_worker, worker_id
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def _feed_due(row: dict[str, Any], now: datetime) -> bool:
     return row["next_poll_at"] is None or row["next_poll_at"] <= now
 
 
-def _poll_one_feed(app, client: Client, row, *, force: bool, stop) -> SourceReport:
+def _poll_one_feed(app, client: Client, row, *, force: bool, stop, worker: str) -> SourceReport:
     now = app.clock()
     location = row["location"]
 
@@ -95,7 +96,9 @@ def _poll_one_feed(app, client: Client, row, *, force: bool, stop) -> SourceRepo
         return report(polled=False, note=error, errors=(f"{location}: {error}",), failed=True)
     if not force:
         lease = now + timedelta(seconds=app.settings.daemon.lease)
-        if not _feed_due(row, now) or not app.store.intake_claim(row["id"], now=now, until=lease):
+        if not _feed_due(row, now) or not app.store.intake_claim(
+            row["id"], now=now, until=lease, worker=worker
+        ):
             when = row["next_poll_at"]
             note = f"not due (next poll at {when:%Y-%m-%d %H:%M:%S}Z)" if when else "not due"
             return report(polled=False, note=note)
@@ -109,18 +112,36 @@ def _poll_one_feed(app, client: Client, row, *, force: bool, stop) -> SourceRepo
     )
 
 
-def run_intake(app, *, force: bool = False, stop: threading.Event | None = None) -> IntakeSummary:
+def run_intake(
+    app,
+    *,
+    force: bool = False,
+    stop: threading.Event | None = None,
+    worker: str | None = None,
+) -> IntakeSummary:
     """Poll every watched folder and every due feed (``force``: every feed now).
 
     Returns what was polled and which articles were added; their manifests are
-    refreshed, their new targets left pending for capture.
+    refreshed, their new targets left pending for capture. ``worker`` names the feed
+    claims (default host:pid; the daemon passes its own): under its liveness lock, so a
+    killed intake's feeds are given back by the next run at once.
     """
     from archiver.manifest import refresh
 
     pairs = configured(app.settings)
     if not pairs:
         return IntakeSummary()
-    rows = app.store.intake_sync(pairs)
+    worker = worker or worker_id()
+    with live_worker(app.store, app.root, worker):
+        rows = app.store.intake_sync(pairs)
+        reports = _poll_sources(app, rows, force=force, stop=stop, worker=worker)
+    summary = IntakeSummary(sources=tuple(reports))
+    if summary.article_ids:
+        refresh(app, summary.article_ids)
+    return summary
+
+
+def _poll_sources(app, rows, *, force: bool, stop, worker: str) -> list[SourceReport]:
     reports: list[SourceReport] = []
     client = Client(app.settings.capture, clock=app.clock)
     try:
@@ -128,26 +149,27 @@ def run_intake(app, *, force: bool = False, stop: threading.Event | None = None)
             if stop is not None and stop.is_set():
                 break
             if row["kind"] == FOLDER:
-                poll = poll_folder(app, row, stop=stop)
-                reports.append(
-                    SourceReport(
-                        kind=FOLDER,
-                        location=row["location"],
-                        polled=poll.polled,
-                        note=poll.note,
-                        results=poll.results,
-                        errors=poll.errors,
-                        failed=poll.failed,
-                    )
-                )
+                reports.append(_folder_report(app, row, stop))
             else:
-                reports.append(_poll_one_feed(app, client, row, force=force, stop=stop))
+                reports.append(
+                    _poll_one_feed(app, client, row, force=force, stop=stop, worker=worker)
+                )
     finally:
         client.close()
-    summary = IntakeSummary(sources=tuple(reports))
-    if summary.article_ids:
-        refresh(app, summary.article_ids)
-    return summary
+    return reports
+
+
+def _folder_report(app, row, stop) -> SourceReport:
+    poll = poll_folder(app, row, stop=stop)
+    return SourceReport(
+        kind=FOLDER,
+        location=row["location"],
+        polled=poll.polled,
+        note=poll.note,
+        results=poll.results,
+        errors=poll.errors,
+        failed=poll.failed,
+    )
 
 
 def intake_status(app) -> list[dict[str, Any]]:

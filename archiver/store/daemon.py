@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, union
 
 from archiver.store import schema as t
 
 hb = t.heartbeat
 tg = t.target
+src = t.intake_source
 
 
 class DaemonMixin:
@@ -42,14 +43,16 @@ class DaemonMixin:
     # ------------------------------------------------------------ claims
 
     def claim_holders(self) -> list[str]:
-        """Workers holding at least one unexpired claim."""
+        """Workers holding at least one unexpired claim (on a target or a feed)."""
+        now = self.clock()
+        targets = select(tg.c.claimed_by).where(
+            tg.c.claimed_by.is_not(None), tg.c.claimed_until >= now
+        )
+        feeds = select(src.c.claimed_by).where(
+            src.c.claimed_by.is_not(None), src.c.next_poll_at >= now
+        )
         with self.read() as conn:
-            q = (
-                select(tg.c.claimed_by)
-                .where(tg.c.claimed_by.is_not(None), tg.c.claimed_until >= self.clock())
-                .group_by(tg.c.claimed_by)
-            )
-            return [r.claimed_by for r in conn.execute(q)]
+            return sorted(r.claimed_by for r in conn.execute(union(targets, feeds)))
 
     def in_flight(self, limit: int = 20) -> tuple[list[dict[str, Any]], int]:
         """Targets under an unexpired claim (url, claimed_by, claimed_until), the longest
@@ -65,11 +68,18 @@ class DaemonMixin:
         return shown, total
 
     def release_claims(self, worker: str) -> int:
-        """Drop every claim ``worker`` holds (it stopped, or is known dead); returns how many."""
+        """Drop every claim ``worker`` holds (it stopped, or is known dead); returns how many.
+
+        A feed it was polling is due again at once (a claim is only taken when due)."""
         with self.tx() as conn:
             res = conn.execute(
                 tg.update()
                 .where(tg.c.claimed_by == worker)
                 .values(claimed_by=None, claimed_until=None)
             )
-            return res.rowcount or 0
+            fed = conn.execute(
+                src.update()
+                .where(src.c.claimed_by == worker)
+                .values(claimed_by=None, next_poll_at=None)
+            )
+            return (res.rowcount or 0) + (fed.rowcount or 0)

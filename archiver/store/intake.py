@@ -38,23 +38,28 @@ class IntakeMixin:
         with self.read() as conn:
             return [dict(r) for r in conn.execute(select(src).order_by(src.c.id)).mappings()]
 
-    def intake_claim(self, source_id: int, *, now: datetime, until: datetime) -> bool:
-        """Take a due source for this worker (its next poll moves to ``until``); False if
-        it is not due or another worker took it first."""
+    def intake_claim(
+        self, source_id: int, *, now: datetime, until: datetime, worker: str | None = None
+    ) -> bool:
+        """Take a due source for ``worker`` (its next poll moves to ``until``, the lease's
+        end); False if it is not due or another worker took it first."""
         due = or_(src.c.next_poll_at.is_(None), src.c.next_poll_at <= now)
         with self.tx() as conn:
             res = conn.execute(
-                src.update().where(src.c.id == source_id, due).values(next_poll_at=until)
+                src.update()
+                .where(src.c.id == source_id, due)
+                .values(next_poll_at=until, claimed_by=worker)
             )
             return (res.rowcount or 0) == 1
 
     def intake_polled(self, source_id: int, *, added: int = 0, **values: Any) -> None:
-        """Record one poll: the given columns, and ``added`` more articles to its count."""
+        """Record one poll: the given columns, and ``added`` more articles to its count;
+        the poll's claim, if any, ends."""
         with self.tx() as conn:
             conn.execute(
                 src.update()
                 .where(src.c.id == source_id)
-                .values(new_articles=src.c.new_articles + added, **values)
+                .values(new_articles=src.c.new_articles + added, claimed_by=None, **values)
             )
 
     # ------------------------------------------------------------ seen files and entries

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 class UTCDateTime(TypeDecorator):
@@ -246,6 +246,9 @@ intake_source = Table(
     Column("failures", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),
     Column("new_articles", Integer, nullable=False, default=0),
+    # the worker polling the feed now (its next_poll_at is the claim's lease end): a
+    # worker found dead gives the feed back at once (schema 8)
+    Column("claimed_by", String(128), nullable=True),
     UniqueConstraint("kind", "location", name="uq_intake_source"),
 )
 
@@ -342,5 +345,11 @@ def _v7(conn) -> None:
     snapshot_reuse.create(conn, checkfirst=True)
 
 
+def _v8(conn) -> None:
+    """intake_source.claimed_by: a killed intake's feed is given back at once."""
+    if "claimed_by" not in {c["name"] for c in inspect(conn).get_columns("intake_source")}:
+        conn.execute(text("ALTER TABLE intake_source ADD COLUMN claimed_by VARCHAR(128)"))
+
+
 # Each entry brings a store from version N-1 to N; append, never edit.
-MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7}
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8}
