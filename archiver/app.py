@@ -11,6 +11,7 @@ from pathlib import Path
 
 from archiver import config
 from archiver.errors import ArchiveNotFound, ArchiveWriteError
+from archiver.evidence import signing
 from archiver.store import Store, open_store, utcnow
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ def init_archive(directory: Path) -> tuple[Path, list[str]]:
             if not folder.exists():
                 folder.mkdir(parents=True)
                 created.append(folder.name + "/")
+        key = signing.key_path(settings.root, settings.evidence.signing_key)
+        if signing.create_key(key):
+            created.append(settings.evidence.signing_key)
     except OSError as exc:  # a read-only disk, a path through a file, no permission
         raise ArchiveWriteError(
             f"cannot create an archive in {directory}: {exc.strerror or exc}"
