@@ -61,9 +61,6 @@ def init_archive(directory: Path) -> tuple[Path, list[str]]:
             if not folder.exists():
                 folder.mkdir(parents=True)
                 created.append(folder.name + "/")
-        key = signing.key_path(settings.root, settings.evidence.signing_key)
-        if signing.create_key(key):
-            created.append(settings.evidence.signing_key)
     except OSError as exc:  # a read-only disk, a path through a file, no permission
         raise ArchiveWriteError(
             f"cannot create an archive in {directory}: {exc.strerror or exc}"
@@ -74,4 +71,9 @@ def init_archive(directory: Path) -> tuple[Path, list[str]]:
             created.append("store")
     finally:
         store.close()
+    try:  # issue 21: the signing key, never replaced (an archive made before has none)
+        if signing.create_key(signing.key_path(settings.root, settings.evidence.signing_key)):
+            created.append(settings.evidence.signing_key)
+    except OSError as exc:
+        raise ArchiveWriteError(f"cannot create the signing key: {exc.strerror or exc}") from exc
     return cfg, created

@@ -28,7 +28,6 @@ from archiver.evidence import tsa as tsa_mod
 from archiver.evidence.stamps import key_fingerprint, stamp_for_warc, stamp_pending
 from archiver.evidence.tokens_check import check_token, load_trust
 from archiver.evidence.waczsign import verify_wacz
-from archiver.service import add_sources
 from archiver.store import schema as t
 
 from .tsa_fixture import TSA_URL, TsaServer, make_pki
