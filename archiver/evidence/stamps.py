@@ -37,7 +37,6 @@ from archiver.evidence import signing
 from archiver.evidence.tokens_check import TokenCheck, check_token, load_trust
 from archiver.evidence.tsa import Token, first_token
 from archiver.manifest.ledger import LEDGER_NAME, Ledger, line_hash
-from archiver.manifest.warcscan import file_sha256
 from archiver.tempfiles import create_beside
 
 logger = logging.getLogger(__name__)
@@ -80,7 +79,11 @@ def key_fingerprint(root: Path, configured: str = "keys/archive-signing.pem") ->
     path = signing.key_path(root, configured)
     if not path.exists():
         return None
-    return signing.fingerprint(signing.load_key(path).public_key())
+    try:
+        return signing.fingerprint(signing.load_key(path).public_key())
+    except UsageError as exc:  # a damaged key: the summary says "not signed", the log why
+        logger.warning("signing key unusable: %s", exc)
+        return None
 
 
 # ---------------------------------------------------------------- stamping
@@ -100,8 +103,10 @@ def _queue_ledger_head(app, now: datetime) -> None:
         head = line
     if head is None:
         return
-    seq = json.loads(head).get("seq")
-    name = f"{LEDGER_NAME}#{seq}"
+    line = json.loads(head)
+    if line.get("event") == EVENT and line.get("kind") == "ledger":
+        return  # nothing new since the last ledger stamp but that stamp's own line
+    name = f"{LEDGER_NAME}#{line.get('seq')}"
     if last is not None and last.name == name:
         return
     app.store.queue_stamp(kind="ledger", name=name, sha256=line_hash(head), now=now)
@@ -225,11 +230,13 @@ class TokenResult:
         }
 
 
-def _subject_sha(app, row: Any, heads: dict[str, str]) -> str | None:
-    """The subject's sha256 now: the file re-hashed, the ledger line re-hashed."""
+def _subject_sha(row: Any, closed: dict[str, str], heads: dict[str, str]) -> str | None:
+    """The subject's sha256 as the archive holds it now: a WARC file's is its
+    `warc_file` row's, which `archive verify` proves equal to the file's own bytes and
+    to its `warc-closed` ledger line (so no file is hashed twice); a ledger line's is
+    the line re-hashed."""
     if row.kind == "warc":
-        path = app.root / row.name
-        return file_sha256(path) if path.is_file() else None
+        return closed.get(row.name)
     return heads.get(row.name)
 
 
@@ -252,18 +259,21 @@ def check_stored_tokens(app) -> tuple[list[TokenResult], list[tuple[str, str]]]:
         return [], []
     roots = load_trust(_trust_path(app))
     heads = _ledger_hashes(app) if any(r.kind == "ledger" for r in rows) else {}
+    closed = app.store.closed_warc_shas()
     results, problems = [], []
     for row in rows:
         if row.token is None:
             results.append(TokenResult(row.kind, row.name, None))
             continue
         reply = base64.b64decode(row.token)
-        now_sha = _subject_sha(app, row, heads)
+        now_sha = _subject_sha(row, closed, heads)
         if now_sha is None:
-            problems.append((row.name, "timestamped subject is missing"))
+            problems.append((row.name, "timestamped subject is not in the store or the ledger"))
             results.append(TokenResult(row.kind, row.name, TokenCheck(False, "subject missing")))
             continue
         check = check_token(reply, bytes.fromhex(now_sha), roots)
+        if row.sha256 != now_sha:
+            problems.append((row.name, "the sha256 queued for stamping is not the subject's"))
         results.append(TokenResult(row.kind, row.name, check))
         if not check.ok:
             problems.append((row.name, f"timestamp token: {check.what}"))
@@ -283,11 +293,3 @@ def _file_problems(app, row: Any, reply: bytes) -> list[tuple[str, str]]:
 def _trust_path(app) -> Path | None:
     trust = app.settings.evidence.tsa_trust
     return (app.root / trust) if trust else None
-
-
-def ensure_key(app) -> Path:
-    """The configured signing key's path; UsageError if there is none."""
-    path = signing.key_path(app.root, app.settings.evidence.signing_key)
-    if not path.exists():
-        raise UsageError(f"no signing key at {path}: run `archive key create`")
-    return path

@@ -72,6 +72,13 @@ class StampsMixin:
         with self.read() as conn:
             return conn.execute(q.limit(1)).first()
 
+    def closed_warc_shas(self) -> dict[str, str]:
+        """Closed WARC file → its recorded sha256."""
+        wf = t.warc_file
+        with self.read() as conn:
+            rows = conn.execute(select(wf.c.path, wf.c.sha256).where(wf.c.sha256.is_not(None)))
+            return {r.path: r.sha256 for r in rows}
+
     def stamp_rows(self) -> list[Any]:
         """Every timestamp row, for `archive verify` and `status`."""
         ts = t.timestamp_token
