@@ -19,17 +19,21 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from archiver.app import App
 from archiver.cli import cli
 from archiver.config import CaptureSettings, load_settings
+from archiver.daemon import Daemon
 from archiver.errors import TsaError
+from archiver.evidence import signing
 from archiver.evidence import tsa as tsa_mod
 from archiver.evidence.stamps import key_fingerprint, stamp_for_warc, stamp_pending
 from archiver.evidence.tokens_check import check_token, load_trust
 from archiver.evidence.waczsign import verify_wacz
 from archiver.store import schema as t
 
+from .conftest import make_archive
 from .tsa_fixture import TSA_URL, TsaServer, make_pki
 
 CASE = "https://cases.test/gzip-chunked"
@@ -353,3 +357,45 @@ def test_hostile_wacz_files_give_one_line_each(tmp_path):
     assert verify_wacz(truncated).problems == ["not a zip file (truncated or not a WACZ)"]
     r = CliRunner().invoke(cli, ["verify", "--wacz", str(truncated)])
     assert r.exit_code == 8 and r.stdout.count("\n") == 2, r.output
+
+
+def test_the_wacz_signature_verifies_with_openssl_as_webcrypto_would(tmp_path):
+    """An independent check of the signature format: raw r||s over the UTF-8 hash string,
+    ECDSA-SHA256 with a P-384 key (what wabac.js / ReplayWeb.page imports)."""
+    path = tmp_path / "k.pem"
+    assert signing.create_key(path) and not signing.create_key(path)
+    key = signing.load_key(path)
+    assert key.curve.name == "secp384r1"
+    text = "sha256:" + "ab" * 32
+    raw = base64.b64decode(signing.sign_text(key, text))
+    assert len(raw) == 96  # 48-byte r and s: WebCrypto's P1363 form
+    r, s = int.from_bytes(raw[:48], "big"), int.from_bytes(raw[48:], "big")
+    (tmp_path / "sig.der").write_bytes(encode_dss_signature(r, s))
+    (tmp_path / "pub.pem").write_text(signing.public_pem(key.public_key()))
+    (tmp_path / "msg").write_text(text)
+    p = subprocess.run(
+        ["/usr/bin/openssl", "dgst", "-sha256", "-verify", str(tmp_path / "pub.pem"),
+         "-signature", str(tmp_path / "sig.der"), str(tmp_path / "msg")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert p.returncode == 0 and "Verified OK" in p.stdout, p.stdout + p.stderr
+    (tmp_path / "msg").write_text(text + " ")
+    p = subprocess.run(
+        ["/usr/bin/openssl", "dgst", "-sha256", "-verify", str(tmp_path / "pub.pem"),
+         "-signature", str(tmp_path / "sig.der"), str(tmp_path / "msg")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert p.returncode != 0
+
+
+def test_the_daemon_stamps_only_with_a_tsa(tmp_path):
+    app = make_archive(tmp_path / "a")
+    try:
+        assert "stamp" not in Daemon(app)._enabled(["capture", "stamp"])
+        on = make_archive(tmp_path / "b", evidence={"tsa_url": [TSA_URL]})
+        try:
+            assert "stamp" in Daemon(on)._enabled(["capture", "stamp"])
+        finally:
+            on.close()
+    finally:
+        app.close()
