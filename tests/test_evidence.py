@@ -399,3 +399,27 @@ def test_the_daemon_stamps_only_with_a_tsa(tmp_path):
             on.close()
     finally:
         app.close()
+
+
+def test_a_valid_token_swapped_in_behind_the_ledger_fails_verify(stamped):
+    """A genuine token over the same digest, put in both the store and the .tsr file:
+    signature and imprint hold, but no ledger line names it."""
+    app, srv = stamped
+    warc = next(r for r in app.store.stamp_rows() if r.kind == "warc")
+    other = tsa_mod.request_token(
+        bytes.fromhex(warc.sha256),
+        TSA_URL,
+        settings=CaptureSettings(proxy=srv.proxy_url),
+        timeout=5,
+    )
+    assert other.reply != base64.b64decode(warc.token)
+    with app.store.tx() as conn:
+        conn.execute(
+            t.timestamp_token.update()
+            .where(t.timestamp_token.c.id == warc.id)
+            .values(token=base64.b64encode(other.reply).decode())
+        )
+    (app.root / warc.file).write_bytes(other.reply)
+    r = run(app.root, "verify")
+    assert r.exit_code == 8 and "no timestamp ledger line names this token" in r.output, r.output
+    assert "signature" not in r.output and "imprint" not in r.output

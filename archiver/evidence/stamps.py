@@ -240,25 +240,41 @@ def _subject_sha(row: Any, closed: dict[str, str], heads: dict[str, str]) -> str
     return heads.get(row.name)
 
 
-def _ledger_hashes(app) -> dict[str, str]:
-    out = {}
+@dataclass
+class _LedgerView:
+    """What token checks need of the ledger, in one read: each line's digest by its
+    name ("ledger.jsonl#SEQ"), and the token sha256 each subject's timestamp lines name."""
+
+    heads: dict[str, str] = field(default_factory=dict)
+    stamped: dict[str, set[str]] = field(default_factory=dict)
+
+
+def _ledger_view(app) -> _LedgerView:
+    view = _LedgerView()
     for _, line in _ledger(app).lines():
         try:
-            out[f"{LEDGER_NAME}#{json.loads(line).get('seq')}"] = line_hash(line)
+            obj = json.loads(line)
         except ValueError:
+            continue  # `archive verify` reports the broken line itself
+        if not isinstance(obj, dict):
             continue
-    return out
+        view.heads[f"{LEDGER_NAME}#{obj.get('seq')}"] = line_hash(line)
+        if obj.get("event") == EVENT:
+            view.stamped.setdefault(str(obj.get("subject")), set()).add(
+                str(obj.get("token_sha256"))
+            )
+    return view
 
 
 def check_stored_tokens(app) -> tuple[list[TokenResult], list[tuple[str, str]]]:
     """(every token's result, problems as (file, what)): each stored token against its
-    subject as it is now, the .tsr file against the stored token, and the TSA's
-    certificate against [evidence] tsa_trust."""
+    subject as it is now, the .tsr file against the stored token, a ``timestamp`` ledger
+    line naming the token's sha256, and the TSA's certificate against [evidence] tsa_trust."""
     rows = app.store.stamp_rows()
     if not rows:
         return [], []
     roots = load_trust(_trust_path(app))
-    heads = _ledger_hashes(app) if any(r.kind == "ledger" for r in rows) else {}
+    ledger = _ledger_view(app)
     closed = app.store.closed_warc_shas()
     results, problems = [], []
     for row in rows:
@@ -266,7 +282,7 @@ def check_stored_tokens(app) -> tuple[list[TokenResult], list[tuple[str, str]]]:
             results.append(TokenResult(row.kind, row.name, None))
             continue
         reply = base64.b64decode(row.token)
-        now_sha = _subject_sha(row, closed, heads)
+        now_sha = _subject_sha(row, closed, ledger.heads)
         if now_sha is None:
             problems.append((row.name, "timestamped subject is not in the store or the ledger"))
             results.append(TokenResult(row.kind, row.name, TokenCheck(False, "subject missing")))
@@ -278,6 +294,8 @@ def check_stored_tokens(app) -> tuple[list[TokenResult], list[tuple[str, str]]]:
         if not check.ok:
             problems.append((row.name, f"timestamp token: {check.what}"))
         problems += _file_problems(app, row, reply)
+        if hashlib.sha256(reply).hexdigest() not in ledger.stamped.get(row.name, set()):
+            problems.append((row.name, "no timestamp ledger line names this token"))
     return results, problems
 
 
