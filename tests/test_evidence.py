@@ -31,6 +31,7 @@ from archiver.evidence import tsa as tsa_mod
 from archiver.evidence.stamps import key_fingerprint, stamp_for_warc, stamp_pending
 from archiver.evidence.tokens_check import check_token, load_trust
 from archiver.evidence.waczsign import verify_wacz
+from archiver.manifest.ledger import Ledger
 from archiver.store import schema as t
 
 from .conftest import make_archive
@@ -423,3 +424,14 @@ def test_a_valid_token_swapped_in_behind_the_ledger_fails_verify(stamped):
     r = run(app.root, "verify")
     assert r.exit_code == 8 and "no timestamp ledger line names this token" in r.output, r.output
     assert "signature" not in r.output and "imprint" not in r.output
+
+
+def test_the_ledger_head_is_read_from_the_end_and_a_torn_tail_is_not_stamped(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    assert ledger.head() is None
+    ledger.append("one", n=1)
+    second = ledger.append("two", n=2)
+    assert json.loads(ledger.head()) == second
+    with open(ledger.path, "ab") as f:
+        f.write(b'{"seq":3,"event":"to')  # a killed append
+    assert ledger.head() is None

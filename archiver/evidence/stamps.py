@@ -98,12 +98,15 @@ def _queue_ledger_head(app, now: datetime) -> None:
     last = app.store.last_ledger_stamp()
     if last is not None and now - last.queued_at < timedelta(seconds=ev.stamp_every):
         return
-    head = None
-    for _, line in _ledger(app).lines():
-        head = line
+    head = _ledger(app).head()
     if head is None:
         return
-    line = json.loads(head)
+    try:
+        line = json.loads(head)
+    except ValueError:  # a broken line: `archive verify` reports it, nothing to stamp
+        return
+    if not isinstance(line, dict):
+        return
     if line.get("event") == EVENT and line.get("kind") == "ledger":
         return  # nothing new since the last ledger stamp but that stamp's own line
     name = f"{LEDGER_NAME}#{line.get('seq')}"

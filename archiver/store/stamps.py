@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 
 from archiver.store import schema as t
 
@@ -90,14 +90,3 @@ class StampsMixin:
         q = select(ts).where(and_(ts.c.kind == kind, ts.c.name == name))
         with self.read() as conn:
             return conn.execute(q).first()
-
-    def stamp_counts(self) -> dict[str, int]:
-        """{"stamped": n, "queued": n}."""
-        ts = t.timestamp_token
-        q = select(ts.c.token.is_not(None).label("done"), func.count()).group_by("done")
-        with self.read() as conn:
-            rows = conn.execute(q).all()
-        out = {"stamped": 0, "queued": 0}
-        for done, n in rows:
-            out["stamped" if done else "queued"] += n
-        return out
