@@ -18,6 +18,7 @@
    and warc_file row has a line naming it whose digest is the row's content digest,
    every line naming a row names one that exists, and a snapshot or check row has one
    line only.
+6. Every stored RFC 3161 timestamp token holds for its subject (`evidence.stamps`).
 """
 
 from __future__ import annotations
