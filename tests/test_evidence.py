@@ -27,6 +27,7 @@ from archiver.config import CaptureSettings, load_settings
 from archiver.daemon import Daemon
 from archiver.errors import TsaError
 from archiver.evidence import signing
+from archiver.evidence import stamps as stamps_mod
 from archiver.evidence import tsa as tsa_mod
 from archiver.evidence.stamps import key_fingerprint, stamp_for_warc, stamp_pending
 from archiver.evidence.tokens_check import check_token, load_trust
@@ -435,3 +436,21 @@ def test_the_ledger_head_is_read_from_the_end_and_a_torn_tail_is_not_stamped(tmp
     with open(ledger.path, "ab") as f:
         f.write(b'{"seq":3,"event":"to')  # a killed append
     assert ledger.head() is None
+
+
+def test_a_second_stamper_of_the_same_subject_writes_nothing(stamped):
+    """The daemon and an `archive capture` may both ask for one file's token: the one
+    that comes second under the ledger's lock keeps nothing."""
+    app, srv = stamped
+    warc = next(r for r in app.store.stamp_rows() if r.kind == "warc")
+    lines = (app.settings.manifests_path / "ledger.jsonl").read_bytes()
+    token = tsa_mod.request_token(
+        bytes.fromhex(warc.sha256),
+        TSA_URL,
+        settings=CaptureSettings(proxy=srv.proxy_url),
+        timeout=5,
+    )
+    assert stamps_mod._keep(app, warc, token) is False
+    assert (app.root / warc.file).read_bytes() == base64.b64decode(warc.token)
+    assert (app.settings.manifests_path / "ledger.jsonl").read_bytes() == lines
+    assert run(app.root, "verify").exit_code == 0

@@ -143,13 +143,17 @@ def _rel(app, path: Path) -> str:
     return path.resolve().relative_to(app.root.resolve()).as_posix()
 
 
-def _keep(app, row: Any, token: Token) -> None:
-    """File, store row and ledger line for a token just got (row then line, under the
-    ledger's lock, as every ledgered row is written)."""
+def _keep(app, row: Any, token: Token) -> bool:
+    """File, store row and ledger line for a token just got, all under the ledger's lock
+    (row then line, as every ledgered row is written). False, and nothing written, when
+    another process (the daemon beside an `archive capture`) stamped the subject first."""
     path = token_path(app, row.kind, row.name)
-    _write_file(path, token.reply)
     rel = _rel(app, path)
     with _ledger(app).batch() as batch:
+        now = app.store.stamp_of(row.kind, row.name)
+        if now is None or now.token is not None:
+            return False
+        _write_file(path, token.reply)
         seq = batch.seqs(1)[0]
         app.store.stamp_done(
             row.id,
@@ -169,6 +173,7 @@ def _keep(app, row: Any, token: Token) -> None:
             token_file=rel,
             token_sha256=hashlib.sha256(token.reply).hexdigest(),
         )
+    return True
 
 
 def _backoff(app, attempts: int) -> timedelta:
@@ -207,8 +212,8 @@ def stamp_pending(app, *, budget: float | None = None) -> StampReport:
             # every TSA is down: the rest would wait for the same timeouts
             report.queued += len(due) - i - 1
             break
-        _keep(app, row, token)
-        report.stamped.append(row.name)
+        if _keep(app, row, token):
+            report.stamped.append(row.name)
     return report
 
 
