@@ -11,6 +11,7 @@ from pathlib import Path
 
 from archiver import config
 from archiver.errors import ArchiveNotFound, ArchiveWriteError
+from archiver.evidence import signing
 from archiver.store import Store, open_store, utcnow
 
 logger = logging.getLogger(__name__)
@@ -70,4 +71,9 @@ def init_archive(directory: Path) -> tuple[Path, list[str]]:
             created.append("store")
     finally:
         store.close()
+    try:  # issue 21: the signing key, never replaced (an archive made before has none)
+        if signing.create_key(signing.key_path(settings.root, settings.evidence.signing_key)):
+            created.append(settings.evidence.signing_key)
+    except OSError as exc:
+        raise ArchiveWriteError(f"cannot create the signing key: {exc.strerror or exc}") from exc
     return cfg, created

@@ -151,6 +151,12 @@ class DaemonSettings(_Durations):
         " folders, and feeds when due.",
         duration=True,
     )
+    timestamp_every: float = _opt(
+        "1m",
+        "Ask the TSAs for queued timestamp tokens this often (only with [evidence] tsa_url;"
+        " a failed one waits its own retry time).",
+        duration=True,
+    )
     shutdown_grace: float = _opt(
         "20s", "On SIGTERM, wait this long for in-flight work before exiting.", duration=True
     )
@@ -190,6 +196,37 @@ class ReplaySettings(_Durations):
 
 
 @dataclass(frozen=True, kw_only=True)
+class EvidenceSettings(_Durations):
+    tsa_url: list[str] = _opt(
+        [],
+        "RFC 3161 time-stamping services, tried in order until one answers, e.g."
+        ' ["https://freetsa.org/tsr"]; each closed WARC file and the ledger head get a'
+        " token (empty: no trusted timestamps). Reached like every fetch ([capture]"
+        " proxy, ca_bundle, the private-address guard).",
+    )
+    stamp_every: float = _opt(
+        "1h", "Stamp the ledger's last line at most this often (when it changed).", duration=True
+    )
+    tsa_trust: str = _opt(
+        "",
+        "PEM file of the certificates trusted for TSA tokens (root and intermediates);"
+        " `archive verify` checks each token's signer against it (empty: imprint only).",
+    )
+    tsa_timeout: float = _opt(
+        "10s", "Time allowed for one TSA request (connect, and the whole reply).", duration=True
+    )
+    tsa_retry: float = _opt(
+        "5m", "First wait before a failed stamp is tried again; doubles each time.", duration=True
+    )
+    tsa_retry_max: float = _opt("1d", "Longest wait between two stamp attempts.", duration=True)
+    signing_key: str = _opt(
+        "keys/archive-signing.pem",
+        "The archive's signing key (ECDSA, PEM, mode 0600; `archive init` or `archive key"
+        " create` makes it): signs exported WACZ packages.",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     root: Path = field(default=Path("."), metadata={"internal": True})
     database: str = _opt(
@@ -210,6 +247,7 @@ class Settings:
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     replay: ReplaySettings = field(default_factory=ReplaySettings)
+    evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
 
     @property
     def warcs_path(self) -> Path:
@@ -237,6 +275,7 @@ _SECTIONS = {
     "daemon": DaemonSettings,
     "intake": IntakeSettings,
     "replay": ReplaySettings,
+    "evidence": EvidenceSettings,
 }
 
 
@@ -296,6 +335,11 @@ def _validate(s: Settings) -> None:
             s.replay.base_url == "" or s.replay.base_url.startswith(("http://", "https://")),
             "replay.base_url must be empty or an http(s) URL",
         ),
+        (
+            all(u.startswith(("http://", "https://")) for u in s.evidence.tsa_url),
+            "evidence.tsa_url entries must be http(s) URLs",
+        ),
+        (s.evidence.tsa_timeout > 0, "evidence.tsa_timeout must be positive"),
     ]
     for ok, message in checks:
         if not ok:

@@ -29,19 +29,21 @@ from apscheduler.triggers.interval import IntervalTrigger
 from archiver.capture.run import capture_pending, index_new_warcs, make_sink, recover
 from archiver.capture.warc import WarcSink
 from archiver.errors import ArchiverError, WarcWriteError
+from archiver.evidence.stamps import stamp_pending
 from archiver.workers import WorkerLock, release_dead, worker_id
 
 logger = logging.getLogger(__name__)
 
 # intake (only with [intake] folders or feeds) runs before capture, so --once captures
 # what it just added
-ONCE_ORDER = ("recover", "intake", "capture", "check", "manifest")
+ONCE_ORDER = ("recover", "intake", "capture", "stamp", "check", "manifest")
 # job → the [daemon] setting holding its interval
 SCHEDULED = {
     "intake": "intake_every",
     "capture": "capture_every",
     "check": "check_every",
     "manifest": "manifest_every",
+    "stamp": "timestamp_every",
 }
 
 
@@ -106,6 +108,7 @@ class Daemon:
             "capture": self.capture,
             "check": self.check,
             "manifest": self.manifest,
+            "stamp": self.stamp,
         }
 
     # ------------------------------------------------------------ the jobs
@@ -156,6 +159,10 @@ class Daemon:
         written = refresh(self.app)  # None: every dirty article, read under its lock
         articles = sum(1 for path in written if path.suffix == ".json")
         return f"Rewrote the manifests of {articles} articles."
+
+    def stamp(self) -> str:
+        """Ask the TSAs for the queued timestamp tokens (closed WARC files, ledger head)."""
+        return stamp_pending(self.app).line()
 
     # ------------------------------------------------------------ one run
 
@@ -268,7 +275,8 @@ class Daemon:
     def _enabled(self, names) -> list[str]:
         intake = self.app.settings.intake
         wanted = bool(intake.folders or intake.feeds)  # no sources: no job, no log line
-        return [n for n in names if n != "intake" or wanted]
+        stamping = bool(self.app.settings.evidence.tsa_url)  # no TSA: no stamp job
+        return [n for n in names if (n != "intake" or wanted) and (n != "stamp" or stamping)]
 
     def _shutdown_on_stop(self, sched: BlockingScheduler) -> None:
         self.stop.wait()

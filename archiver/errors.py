@@ -10,7 +10,8 @@ ArchiverError                    base; carries an exit code and a one-line messa
  ├── StoreError                  the database refused an operation (exit 5)
  ├── FetchError                  one fetch failed; caught per target, never fatal (exit 6)
  │    ├── RefusedAddress         SSRF guard refused a scheme, name or address
- │    └── FetchTimeout           connect/read/page time limit exceeded
+ │    ├── FetchTimeout           connect/read/page time limit exceeded
+ │    └── TsaError               a time-stamping service failed or answered badly
  ├── ArchiveWriteError           a file of the archive could not be written (disk full) (exit 7)
  │    └── WarcWriteError         a WARC file could not be written (disk full, permissions)
  └── VerifyFailed                `archive verify` found problems (exit 8)
@@ -78,6 +79,10 @@ class RefusedAddress(FetchError):
 
 class FetchTimeout(FetchError):
     """A connect, read or whole-page time limit was exceeded."""
+
+
+class TsaError(FetchError):
+    """A time-stamping service was unreachable, too slow, or answered no valid token."""
 
 
 class ArchiveWriteError(ArchiverError):

@@ -105,6 +105,12 @@ run 0 "$ARCHIVE" export "$ID" --json
 run 0 "$ARCHIVE" export "$ID" --robust-links
 run 0 "$ARCHIVE" export "$ID" --wacz "$WORK/one.wacz"
 run 0 "$ARCHIVE" export --all --wacz "$WORK/all.wacz"
+# issue 21: the signing key `init` made, and a signed WACZ checked from the file alone
+run 0 "$ARCHIVE" key show
+run 0 "$ARCHIVE" key show --json
+run 0 "$ARCHIVE" key create
+(cd / && run 0 "$ARCHIVE" verify --wacz "$WORK/one.wacz")
+grep -q "signature holds" "$WORK/out" || fail "verify --wacz: the exported WACZ is not signed"
 run 0 "$ARCHIVE" index
 mkdir -p inbox
 cp "$REPO/samples/seed-article.txt" inbox/

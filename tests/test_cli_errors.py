@@ -38,6 +38,7 @@ COMMANDS: dict[str, list[str]] = {
     "export": ["{article_id}", "--csv"],
     "index": [],
     "intake": ["--once", "--queue"],
+    "key": ["show"],
     "manifest": [],
     "migrate": ["--to", "sqlite:///{tmp}/copy.db"],
     "replay": [],
@@ -48,7 +49,7 @@ COMMANDS: dict[str, list[str]] = {
     "verify": [],
 }
 # these never open the store: a database that is not one is not their business
-NO_STORE = {"index", "replay"}
+NO_STORE = {"index", "key", "replay"}
 
 
 @pytest.fixture

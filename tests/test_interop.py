@@ -218,10 +218,13 @@ def test_sample_article_exports_to_a_wacz_that_validates(archive, sample_article
             data = z.read(path)
             assert res["hash"] == f"sha256:{sha256(data)}" and res["bytes"] == len(data)
             assert res["name"] == Path(path).name
-        assert json.loads(z.read("datapackage-digest.json")) == {
+        digest = json.loads(z.read("datapackage-digest.json"))
+        assert {k: digest[k] for k in ("path", "hash")} == {
             "path": "datapackage.json",
             "hash": f"sha256:{sha256(z.read('datapackage.json'))}",
         }
+        # signed with the archive's key (issue 21; tests/test_evidence.py checks it)
+        assert digest["signedData"]["hash"] == digest["hash"]
 
         # pages: per citation its snapshot to cite, at the snapshot's final URL and time
         header, *pages = map(json.loads, z.read("pages/pages.jsonl").decode().splitlines())

@@ -257,6 +257,7 @@ def test_clean_archive_verifies(archive):
             "review": {"rows": 0, "lines": 0},
             "warc-closed": {"rows": 1, "lines": 1},
         },
+        "timestamp_tokens": [],  # no [evidence] tsa_url: none (issue 21)
         "problems": [],
     }
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from archiver.app import App
+from archiver.app import App, load_app
 from archiver.cli.base import cli, echo, echo_json, pass_app, short_name
 from archiver.terminal import one_line
 
@@ -76,20 +76,47 @@ def review(
 
 @cli.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="One JSON report on stdout.")
-@pass_app
-def verify_cmd(app: App, as_json: bool) -> None:
-    """Re-hash every WARC file and record, check each snapshot and the ledger chain.
+@click.option(
+    "--wacz",
+    "wacz_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Check one WACZ package alone (no archive needed): hashes, signature, tokens.",
+)
+@click.option(
+    "--tsa-trust",
+    metavar="PEM",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --wacz: PEM certificates trusted for the package's timestamp tokens.",
+)
+@click.pass_context
+def verify_cmd(ctx: click.Context, as_json: bool, wacz_file: Path | None, tsa_trust) -> None:
+    """Re-hash every WARC file and record, check each snapshot, the ledger chain and
+    every timestamp token; or, with --wacz, one exported package on its own.
 
     Prints one line per problem (FILE:OFFSET: what) and a summary; exits 8 if any.
+    A WACZ that is intact but unsigned says NOT SIGNED ("signature": "absent").
 
     \b
     Examples:
       archive verify
       archive verify --json > verify-report.json
+      archive verify --wacz prosecuting.wacz --tsa-trust tsa-roots.pem
     """
     from archiver.errors import VerifyFailed
+
+    if wacz_file is not None:
+        from archiver.cli.evidence import verify_wacz_cmd
+
+        verify_wacz_cmd(wacz_file, tsa_trust, as_json)
+        return
+    if tsa_trust is not None:
+        raise click.UsageError("--tsa-trust goes with --wacz ([evidence] tsa_trust otherwise)")
     from archiver.manifest.verify import verify
 
+    obj = ctx.ensure_object(dict)
+    app = obj.get("app") or load_app(obj.get("config"))
+    obj["app"] = app
     report = verify(app)
     if as_json:
         echo_json(report.as_dict())
@@ -178,9 +205,11 @@ def _export_interop(
         prefix = replay_prefix(app.settings.replay.base_url)
         click.echo(robust_links_text(doc, prefix), nl=False)
         return
+    from archiver.evidence.waczsign import make_signer
     from archiver.interop.wacz import build_wacz
 
-    report = build_wacz(app, wacz_path, article, all_warcs=all_warcs)
+    sign = make_signer(app)
+    report = build_wacz(app, wacz_path, article, all_warcs=all_warcs, sign=sign)
     echo(report.line())
     if report.skipped_open:
         echo(

@@ -350,8 +350,15 @@ def _write(dest: Path, fill) -> None:
         raise
 
 
-def build_wacz(app, dest: Path, article_id: str | None, *, all_warcs: bool) -> WaczReport:
-    """Write the WACZ for one article (or every article); returns what went in."""
+def build_wacz(
+    app, dest: Path, article_id: str | None, *, all_warcs: bool, sign=None
+) -> WaczReport:
+    """Write the WACZ for one article (or every article); returns what went in.
+
+    ``sign(datapackage bytes, created) -> datapackage-digest.json bytes`` signs the
+    package (`archiver.evidence.waczsign.make_signer`); without it the digest is unsigned.
+    A WARC file's timestamp token (``<file>.tsr`` beside it) goes in as evidence/<name>.tsr.
+    """
     ids = [article_id] if article_id else app.store.article_ids()
     docs = [app.store.article_doc(a) for a in ids]
     if all_warcs:
@@ -391,11 +398,15 @@ def build_wacz(app, dest: Path, article_id: str | None, *, all_warcs: bool) -> W
                     f"{w} changed since it was closed (sha256 differs from "
                     "the store's): run `archive verify`"
                 )
+            token = Path(str(paths[w]) + ".tsr")
+            if token.is_file():
+                z.add_bytes(f"evidence/{names[w]}.tsr", token.read_bytes())
         package = datapackage(
             z.resources, title=title, created=created, main=main_page(docs, pages)
         )
         z.add_bytes("datapackage.json", package, listed=False)
-        z.add_bytes("datapackage-digest.json", digest_doc(package), listed=False)
+        digest = sign(package, created) if sign else digest_doc(package)
+        z.add_bytes("datapackage-digest.json", digest, listed=False)
 
     _write(dest, fill)
     return WaczReport(

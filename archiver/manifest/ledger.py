@@ -155,6 +155,21 @@ class Ledger:
         with self.batch() as batch:
             return batch.add(event, at=at, **fields)
 
+    def head(self) -> bytes | None:
+        """The last line (read from the end of the file), or None: no line yet, or the
+        file ends in a line a killed append left unfinished (the next append cuts it)."""
+        try:
+            with open(self.path, "rb") as f:
+                end = f.seek(0, os.SEEK_END)
+                if end == 0:
+                    return None
+                f.seek(end - 1)
+                if f.read(1) != b"\n":
+                    return None
+                return _last_line(f)
+        except FileNotFoundError:
+            return None
+
     def lines(self) -> Iterator[tuple[int, bytes]]:
         if not self.path.exists():
             return

@@ -18,11 +18,13 @@
    and warc_file row has a line naming it whose digest is the row's content digest,
    every line naming a row names one that exists, and a snapshot or check row has one
    line only.
+6. Every stored RFC 3161 timestamp token holds for its subject (`evidence.stamps`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -37,6 +39,7 @@ from typing import Any
 from sqlalchemy import select
 
 from archiver.errors import ArchiverError
+from archiver.evidence.stamps import check_stored_tokens
 from archiver.manifest.ledger import LEDGER_NAME, Ledger
 from archiver.manifest.pairs import PairedLines, pair_problems
 from archiver.manifest.warcscan import (
@@ -82,6 +85,7 @@ class VerifyReport:
     ledger_lines: int
     problems: tuple[Problem, ...]
     pairs: dict[str, dict[str, int]] = field(default_factory=dict)  # kind → rows, lines
+    tokens: tuple[dict[str, Any], ...] = ()  # timestamp tokens (`evidence.stamps`)
 
     @property
     def ok(self) -> bool:
@@ -89,9 +93,10 @@ class VerifyReport:
 
     def summary(self) -> str:
         verdict = "all hold" if self.ok else f"{len(self.problems)} problem(s)"
+        tokens = f", {len(self.tokens)} timestamp tokens" if self.tokens else ""
         return (
             f"Verified {self.files} WARC files ({self.records} records), "
-            f"{self.snapshots} snapshots, ledger of {self.ledger_lines} lines: {verdict}."
+            f"{self.snapshots} snapshots, ledger of {self.ledger_lines} lines{tokens}: {verdict}."
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -102,6 +107,7 @@ class VerifyReport:
             "snapshots": self.snapshots,
             "ledger_lines": self.ledger_lines,
             "ledger_pairs": self.pairs,
+            "timestamp_tokens": list(self.tokens),
             "problems": [p.as_dict() for p in self.problems],
         }
 
@@ -596,4 +602,8 @@ def verify(app, *, workers: int | None = None, part_bytes: int = PART_BYTES) -> 
     ``PARALLEL_BYTES`` of WARC; none either while this process runs other threads);
     ``part_bytes``: about how much of a file each reads.
     """
-    return _Verifier(app, workers, part_bytes).run()
+    report = _Verifier(app, workers, part_bytes).run()
+    results, problems = check_stored_tokens(app)
+    found = tuple(Problem(file, what) for file, what in problems)
+    tokens = tuple(r.as_dict() for r in results)
+    return dataclasses.replace(report, problems=report.problems + found, tokens=tokens)

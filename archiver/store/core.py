@@ -21,6 +21,7 @@ from archiver.store.daemon import DaemonMixin
 from archiver.store.intake import IntakeMixin
 from archiver.store.ledgered import LedgeredMixin
 from archiver.store.reviews import ReviewsMixin
+from archiver.store.stamps import StampsMixin
 from archiver.store.users import UsersMixin
 from archiver.store.work import WorkMixin
 
@@ -181,6 +182,7 @@ class Store(
     DaemonMixin,
     IntakeMixin,
     LedgeredMixin,
+    StampsMixin,
     UsersMixin,
     BrowseMixin,
     BaseStore,

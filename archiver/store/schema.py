@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 class UTCDateTime(TypeDecorator):
@@ -290,6 +290,30 @@ user_account = Table(
     Column("password_changed_at", UTCDateTime, nullable=False),
 )
 
+# RFC 3161 timestamp tokens (issue 21), one per subject: a closed WARC file (``name`` its
+# root-relative path) or a ledger line (``name`` "ledger.jsonl#SEQ"); ``sha256`` is the
+# subject's digest the token's message imprint must equal. A row without a token is
+# queued: ``next_try`` says when the next attempt is due. ``token`` is the whole
+# TimeStampResp (DER, base64: every table stays JSON-copyable by `archive migrate`).
+timestamp_token = Table(
+    "timestamp_token",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("queued_at", UTCDateTime, nullable=False),
+    Column("tsa", Text, nullable=True),
+    Column("token", Text, nullable=True),
+    Column("gen_time", UTCDateTime, nullable=True),
+    Column("file", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_try", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("ledger_seq", BigInteger, nullable=True),  # the line naming the token
+    UniqueConstraint("kind", "name", name="uq_timestamp_token_subject"),
+)
+
 # The editors' article list (`archive serve`) pages through articles newest first.
 ix_article_added = Index("ix_article_added", article.c.added_at, article.c.id)
 
@@ -351,5 +375,10 @@ def _v8(conn) -> None:
         conn.execute(text("ALTER TABLE intake_source ADD COLUMN claimed_by VARCHAR(128)"))
 
 
+def _v9(conn) -> None:
+    """Trusted timestamps (issue 21): the timestamp_token table."""
+    timestamp_token.create(conn, checkfirst=True)
+
+
 # Each entry brings a store from version N-1 to N; append, never edit.
-MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8}
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9}
