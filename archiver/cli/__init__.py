@@ -1,6 +1,14 @@
 """The `archive` command (entry point `archiver.cli:main`); see `archiver.cli.base`."""
 
-from archiver.cli import accounts, capturing, editing, service, status, web  # noqa: F401
+from archiver.cli import (  # noqa: F401
+    accounts,
+    capturing,
+    editing,
+    screenshots,
+    service,
+    status,
+    web,
+)
 from archiver.cli.base import cli, err, main, out
 from archiver.cli.editing import _login_name
 

@@ -21,6 +21,7 @@ from archiver.store.daemon import DaemonMixin
 from archiver.store.intake import IntakeMixin
 from archiver.store.ledgered import LedgeredMixin
 from archiver.store.reviews import ReviewsMixin
+from archiver.store.screenshots import ScreenshotsMixin
 from archiver.store.users import UsersMixin
 from archiver.store.work import WorkMixin
 
@@ -183,6 +184,7 @@ class Store(
     LedgeredMixin,
     UsersMixin,
     BrowseMixin,
+    ScreenshotsMixin,
     BaseStore,
 ):
     """The archive's database: articles, citations, targets, snapshots, checks, reviews,

@@ -22,27 +22,17 @@ Snapshots in WARC files still being written (``.open``) are not indexed yet.
 from __future__ import annotations
 
 import logging
-import secrets
-import socket
-import subprocess
-import tempfile
-import threading
-import time
-from pathlib import Path
 from urllib.parse import quote
 
 import requests
 from flask import Blueprint, Flask, Response, request
 
-from archiver.app import App
 from archiver.interop import replay as pywb
-from archiver.interop.cdxj import index_closed
-from archiver.interop.robust import replay_url
+from archiver.interop.pywbserver import STATIC_PREFIX, ReplayServer
 
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = pywb.INSTALL_HINT
-STATIC_PREFIX = "pywb-static"
 REPLAY_CSP = (
     "sandbox allow-scripts allow-forms allow-popups; "
     "default-src 'self' data: blob: 'unsafe-inline' 'unsafe-eval'; frame-ancestors 'self'"
@@ -58,73 +48,6 @@ _DROP_RESPONSE = {
     "server",
     "date",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ReplayServer:
-    """pywb on a loopback port, configured for our index and WARCs, one random collection."""
-
-    def __init__(self, archive: App, *, start_timeout: float = 30.0) -> None:
-        self.archive = archive
-        self.collection = "r" + secrets.token_hex(16)
-        self.port = free_port()
-        self.start_timeout = start_timeout
-        self._proc: subprocess.Popen | None = None
-        self._folder: tempfile.TemporaryDirectory | None = None
-        self._index_lock = threading.Lock()
-
-    def config(self, index: Path) -> dict:
-        config = pywb.pywb_config(index, self.archive.settings.warcs_path)
-        config["collections"] = {self.collection: config["collections"].popitem()[1]}
-        config.update(framed_replay=False, static_prefix=STATIC_PREFIX)
-        return config
-
-    def start(self) -> ReplayServer:
-        report = index_closed(self.archive)
-        self._folder = tempfile.TemporaryDirectory(prefix="archiver-replay-")
-        folder = Path(self._folder.name)
-        pywb.write_config(folder, self.config(report.index))
-        self._proc = pywb.start(
-            folder, self.port, "127.0.0.1", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        self._wait_ready()
-        return self
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"pywb exited at start (code {self._proc.returncode})")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("pywb did not start listening in time")
-
-    def refresh_index(self) -> None:
-        """Index WARC files closed since the start (pywb re-reads the index per lookup)."""
-        with self._index_lock:
-            index_closed(self.archive)
-
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        if self._folder is not None:
-            self._folder.cleanup()
-
-    def frame_url(self, snapshot: dict) -> str:
-        return replay_url(f"/{self.collection}/", snapshot["captured_at"], snapshot["final_url"])
 
 
 def frame_url(flask_app: Flask, snapshot: dict) -> str | None:
@@ -179,3 +102,6 @@ def blueprint(server: ReplayServer) -> Blueprint:
     bp.add_url_rule(f"/{server.collection}/<path:rest>", "content", replay)
     bp.add_url_rule(f"/{STATIC_PREFIX}/<path:rest>", "static", replay)
     return bp
+
+
+__all__ = ["INSTALL_HINT", "ReplayServer", "blueprint", "frame_url"]
