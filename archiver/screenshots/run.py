@@ -59,7 +59,8 @@ class ShotSummary:
         if not self.taken and not self.failed:
             return "No screenshots missing."
         failed = f"; {self.failed} failed (tried again next run)" if self.failed else ""
-        return f"Took {self.taken} screenshots{failed}."
+        plural = "" if self.taken == 1 else "s"
+        return f"Took {self.taken} screenshot{plural}{failed}."
 
 
 def unavailable(app) -> str | None:
