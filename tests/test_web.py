@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import lxml.html
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from archiver import users
+from archiver.capture.records import resource_record
+from archiver.capture.run import make_sink
 from archiver.cli import cli
 from archiver.manifest import ledger_for
+from archiver.store import schema as t
 from archiver.store.browse import ArticleFilter
+from archiver.store.screenshots import ShotRow
 from archiver.web import guard
 from archiver.web.app import ServeSettings, create_app
 from archiver.web.replay import ReplayServer
@@ -378,6 +385,91 @@ def test_snapshot_page_without_replay_says_how_to_install(archive, editor):
     assert "pip install &#39;archiver[replay]&#39;" in text and "<iframe" not in text
     assert editor.get(f"/articles/{aid}/1/snapshots/3").status_code == 404
     assert editor.get(f"/articles/{aid}/9/snapshots/1").status_code == 404
+
+
+def _png(width: int = 3, height: int = 2) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = b"".join(b"\x00" + bytes([40 * y, 90, 200]) * width for y in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _store_screenshot(app, aid: str, body: bytes, *, content_type="image/png", record_id=None):
+    """A screenshot of citation 1's first snapshot, as `archive screenshots` stores it."""
+    s = t.snapshot
+    with app.store.read() as conn:
+        snap = conn.execute(
+            select(s.c.id, s.c.target_id)
+            .join(t.citation, t.citation.c.target_id == s.c.target_id)
+            .where(t.citation.c.article_id == aid, t.citation.c.n == 1)
+            .order_by(s.c.captured_at)
+        ).first()
+    sink = make_sink(app, tag="screenshots")
+    rid = sink.ids()
+    rec = resource_record(
+        "urn:screenshot:https://example.org/",
+        body,
+        content_type=content_type,
+        date=app.clock(),
+        record_id=rid,
+    )
+    [loc] = sink.write([rec])
+    sink.close()
+    app.store.add_screenshot(
+        ShotRow(
+            snapshot_id=snap.id,
+            taken_at=app.clock(),
+            warc=loc.warc,
+            offset=loc.offset,
+            length=loc.length,
+            record_id=record_id or rid,
+            digest="sha256:" + "0" * 64,
+            width=3,
+            height=2,
+        ),
+        snap.target_id,
+    )
+
+
+def test_the_screenshot_is_served_from_its_warc_record_to_signed_in_users(archive, editor):
+    aid = _article_id(archive)
+    png = _png()
+    _store_screenshot(archive, aid, png)
+    page = _tree(editor.get(f"/articles/{aid}/1/snapshots/1"))
+    (img,) = css(page, "img.screenshot")
+    src = img.get("src")
+    assert src == f"/articles/{aid}/1/snapshots/1/screenshot.png"
+    res = editor.get(src)
+    assert res.status_code == 200 and res.mimetype == "image/png" and res.data == png
+    assert res.headers["X-Content-Type-Options"] == "nosniff"
+    assert _client(archive).get(src).status_code == 302  # no session: to the sign-in page
+    viewer = _client(archive)
+    _sign_in(viewer, "olga", "viewer password")
+    assert viewer.get(src).data == png
+    assert editor.get(f"/articles/{aid}/2/snapshots/1/screenshot.png").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body, record_id",
+    [
+        (b"<script>alert(1)</script>", None),  # hostile bytes where the PNG should be
+        (_png(), "<urn:uuid:00000000-0000-0000-0000-000000000000>"),  # not the recorded one
+    ],
+)
+def test_a_screenshot_record_that_is_not_the_png_recorded_is_not_served(
+    archive, editor, body, record_id
+):
+    aid = _article_id(archive)
+    _store_screenshot(archive, aid, body, record_id=record_id)
+    assert editor.get(f"/articles/{aid}/1/snapshots/1/screenshot.png").status_code == 404
 
 
 def test_sign_out_needs_the_token_and_ends_the_session(archive, editor):
