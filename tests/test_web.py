@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import struct
 import zlib
 from datetime import timedelta
@@ -17,11 +18,13 @@ from archiver import users
 from archiver.capture.records import resource_record
 from archiver.capture.run import make_sink
 from archiver.cli import cli
+from archiver.errors import ReplayStartError
 from archiver.manifest import ledger_for
 from archiver.store import schema as t
 from archiver.store.browse import ArticleFilter
 from archiver.store.screenshots import ShotRow
 from archiver.web import guard
+from archiver.web import server as server_module
 from archiver.web.app import ServeSettings, create_app
 from archiver.web.replay import ReplayServer
 from archiver.web.server import plan
@@ -612,3 +615,66 @@ def test_cite_this_instead_names_the_configured_replay_like_the_manifest(tmp_pat
     version = lxml.html.fragment_fromstring(snippet).get("data-versionurl")
     assert version == "https://replay.example/archive/20261120093000/https://t.me/channel/2850"
     app.close()
+
+
+# ------------------------------------------------------------------ pywb failing to start
+
+
+@needs_pywb
+def test_pywb_that_cannot_start_is_one_line_naming_why(tmp_path):
+    app = make_archive(tmp_path / "a")
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        with pytest.raises(ReplayStartError) as info:
+            ReplayServer(app, port=taken.getsockname()[1], start_timeout=30).start()
+    finally:
+        taken.close()
+        app.close()
+    message = str(info.value)
+    assert "\n" not in message and "pywb" in message
+    assert "exited at start" in message or "did not listen" in message
+    assert ReplayStartError.exit_code == 9
+
+
+def test_serve_with_a_failing_replay_exits_9_with_one_line(tmp_path, monkeypatch):
+    app = make_archive(tmp_path / "a")
+    app.close()
+
+    def broken(self):
+        raise ReplayStartError("pywb exited at start (code 1) on port 1: Address in use")
+
+    monkeypatch.setattr(server_module, "pywb_installed", lambda: True)
+    monkeypatch.setattr(server_module.ReplayServer, "start", broken)
+    result = CliRunner().invoke(
+        cli, ["--config", str(tmp_path / "a" / "config.toml"), "serve", "--port", "1"]
+    )
+    assert result.exit_code == 9, result.output
+    assert result.output.strip().splitlines() == [
+        "Error: pywb exited at start (code 1) on port 1: Address in use"
+    ]
+
+
+def test_serve_on_a_taken_port_is_one_line(tmp_path, monkeypatch):
+    app = make_archive(tmp_path / "a")
+    app.close()
+    monkeypatch.setattr(server_module, "pywb_installed", lambda: False)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        result = CliRunner().invoke(
+            cli,
+            [
+                "--config",
+                str(tmp_path / "a" / "config.toml"),
+                "serve",
+                "--port",
+                str(taken.getsockname()[1]),
+            ],
+        )
+    finally:
+        taken.close()
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1].startswith("Error: cannot listen on")

@@ -20,6 +20,8 @@ import threading
 import time
 from pathlib import Path
 
+import requests
+
 from archiver.errors import ReplayStartError
 from archiver.interop import replay as pywb
 from archiver.interop.cdxj import index_closed
@@ -99,14 +101,21 @@ class ReplayServer:
                     f"pywb exited at start (code {self._proc.returncode}) on port "
                     f"{self.port}: {why}"
                 )
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.2)
+            if self._answers():
+                return
+            time.sleep(0.2)
         raise ReplayStartError(
             f"pywb did not listen on 127.0.0.1:{self.port} within {self.start_timeout:.0f}s"
         )
+
+    def _answers(self) -> bool:
+        """pywb answers for our collection (random name): not merely something listening,
+        which could be another program holding the port."""
+        try:
+            r = requests.get(f"{self.origin}/{self.collection}/", timeout=2, allow_redirects=False)
+        except requests.RequestException:
+            return False
+        return r.status_code == 200
 
     def refresh_index(self) -> None:
         """Index WARC files closed since the start (pywb re-reads the index per lookup)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import waitress
 
 from archiver.app import App
+from archiver.errors import UsageError
 from archiver.interop.replay import pywb_installed
 from archiver.web import guard
 from archiver.web.app import ServeSettings, create_app
@@ -59,10 +60,18 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _listen(flask_app, p: Plan):
+    try:
+        return waitress.create_server(flask_app, host=p.host, port=p.port, threads=8)
+    except OSError as exc:  # port taken, address not on this machine
+        raise UsageError(f"cannot listen on {p.url()}: {exc.strerror or exc}") from exc
+
+
 def serve(
     archive: App, p: Plan, *, announce: Callable[[str], None], secure_cookies: bool = False
 ) -> None:
-    """Serve until Ctrl-C or SIGTERM."""
+    """Serve until Ctrl-C or SIGTERM. pywb failing to start is `ReplayStartError`
+    (exit 9, one line saying why); the address taken is a `UsageError` (exit 2)."""
     replay_server = ReplayServer(archive).start() if p.replay else None
     settings = ServeSettings(
         login_token=p.token, local_name=login_name(), secure_cookies=secure_cookies
@@ -70,7 +79,7 @@ def serve(
     flask_app = create_app(archive, settings, replay_server=replay_server)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        server = waitress.create_server(flask_app, host=p.host, port=p.port, threads=8)
+        server = _listen(flask_app, p)
         announce(f"Serving {archive.root} at {p.url()} (Ctrl-C to stop)")
         if p.login_url():
             announce(f"No accounts yet: sign in once at {p.login_url()}")
