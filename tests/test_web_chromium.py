@@ -1,7 +1,8 @@
 """`archive serve` end to end in a real headless Chromium (Debian's chromium + chromedriver).
 
 Sign in, filter to "needs review", open the seed article, open a snapshot (the replayed
-page shows its archived text and image), approve one citation with a note and flag
+page shows its archived text and image; a screenshot loads beside it and is a real
+PNG of the right size, not blank), approve one citation with a note and flag
 another with the keyboard, then read the manifest JSON and the ledger; a viewer's
 approve is refused; the hostile article renders as text. Skipped, saying why, without
 chromium, chromedriver or selenium.
@@ -9,6 +10,7 @@ chromium, chromedriver or selenium.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import threading
@@ -18,9 +20,11 @@ import waitress
 
 from archiver import users
 from archiver.manifest import ledger_for
+from archiver.screenshots.run import take_screenshots
 from archiver.web.app import ServeSettings, create_app
 from archiver.web.replay import ReplayServer
 from tests.conftest import make_archive
+from tests.png_tools import decode, distinct_colours
 from tests.test_interop import captured_sample, needs_pywb
 from tests.test_manifest import HOSTILE, add_article
 
@@ -60,8 +64,10 @@ def browser():
 
 @pytest.fixture
 def served(tmp_path, web, sample_article):
-    app = make_archive(tmp_path / "a", web)
+    # one screenshot (the first good snapshot's) keeps the e2e time small
+    app = make_archive(tmp_path / "a", web, screenshots={"batch": 1, "width": 800, "height": 600})
     aid = captured_sample(app, sample_article)
+    assert take_screenshots(app, aid).taken == 1
     users.add_user(app.store, "maria", "correct horse", users.Role.EDITOR)
     users.add_user(app.store, "olga", "viewer password", users.Role.VIEWER)
     replay = ReplayServer(app).start()
@@ -120,6 +126,33 @@ def test_an_editor_reviews_the_seed_article_in_chromium(browser, served):
         )
     )
     browser.switch_to.default_content()
+
+    # the screenshot beside a replay: it loads, and it is a real picture of the page
+    shot_n, shot_i, shot = next(
+        (c["id"], i, s["screenshot"])
+        for c in doc["citations"]
+        for i, s in enumerate(c["snapshots"], 1)
+        if "screenshot" in s
+    )
+    browser.get(f"{base}/articles/{aid}/{shot_n}/snapshots/{shot_i}")
+    img = browser.find_element(By.CSS_SELECTOR, "img.screenshot")
+    WebDriverWait(browser, 20).until(
+        lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img)
+    )
+    assert browser.execute_script("return arguments[0].naturalWidth", img) == 800
+    encoded = browser.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        fetch(arguments[0].src).then(r => r.arrayBuffer()).then(b => {
+          let s = ''; for (const x of new Uint8Array(b)) s += String.fromCharCode(x);
+          done(btoa(s));
+        });
+        """,
+        img,
+    )
+    png = base64.b64decode(encoded)
+    assert decode(png, max_rows=1)[:2] == (shot["width"], shot["height"]) == (800, 600)
+    assert distinct_colours(png) > 4  # not a blank picture
 
     # approve citation 1 with a note; flag citation 2 with the keyboard (j, n, Esc, f)
     browser.get(f"{base}/articles/{aid}")
