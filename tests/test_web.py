@@ -26,7 +26,7 @@ from archiver.store.screenshots import ShotRow
 from archiver.web import guard
 from archiver.web import server as server_module
 from archiver.web.app import ServeSettings, create_app
-from archiver.web.replay import ReplayServer
+from archiver.web.replay import ReplayServer, replay_app
 from archiver.web.server import plan
 from archiver.web.textdiff import text_diff
 from tests.conftest import make_archive
@@ -678,3 +678,34 @@ def test_serve_on_a_taken_port_is_one_line(tmp_path, monkeypatch):
         taken.close()
     assert result.exit_code == 2, result.output
     assert result.output.strip().splitlines()[-1].startswith("Error: cannot listen on")
+
+
+@needs_pywb
+def test_the_replay_has_its_own_origin(tmp_path, web, sample_article):
+    app = make_archive(tmp_path / "a", web)
+    aid = captured_sample(app, sample_article)
+    users.add_user(app.store, "maria", "correct horse")
+    server = ReplayServer(app).start()
+    try:
+        settings = ServeSettings(secret_key="k" * 32, replay_port=8001)
+        client = create_app(app, settings, replay_server=server).test_client()
+        _sign_in(client, "maria", "correct horse")
+        res = client.get(f"/articles/{aid}/1/snapshots/1")  # the test client: localhost
+        (frame,) = _tree(res).xpath("//iframe")
+        src = urlsplit(frame.get("src"))
+        assert (src.scheme, src.netloc) == ("http", "localhost:8001")
+        assert "frame-src 'self' http://localhost:8001;" in res.headers["Content-Security-Policy"]
+        assert client.get(src.path).status_code == 404  # not on the app's origin
+
+        replay = replay_app(server, app_port=8000).test_client()
+        out = replay.get(src.path, base_url="http://localhost:8001")
+        assert out.status_code == 200
+        csp = out.headers["Content-Security-Policy"]
+        assert csp.startswith("sandbox allow-scripts") and "allow-same-origin" not in csp
+        assert csp.endswith("frame-ancestors http://localhost:8000")
+        assert "Set-Cookie" not in out.headers
+        assert replay.get(f"/articles/{aid}").status_code == 404  # no pages there
+        assert replay.get("/login").status_code == 404
+    finally:
+        server.stop()
+        app.close()

@@ -2,8 +2,9 @@
 
 A page is one query for the ids and one aggregate over the citations of that page
 only (plus a count; a search, whose matches are few, takes all its ids in one pass and
-counts them itself instead of scanning the cited URLs a second time for the count). The ids walk the articles newest first along ``ix_article_added`` and test each
-with a correlated EXISTS over its citations, stopping at the page's end: a common filter
+counts them itself instead of scanning the cited URLs a second time for the count).
+The ids walk the articles newest first along ``ix_article_added`` and test each with a
+correlated EXISTS over its citations, stopping at the page's end: a common filter
 ("needs review") costs about a page. A search of cited URLs is an uncorrelated
 ``IN (SELECT article_id …)``: one pass over the targets, instead of one probe per
 article. At 10 000 articles / 100 000 citations `python -m bench.serve` measures both.

@@ -11,18 +11,29 @@ free loopback port and forwards two kinds of path to it:
   cookie, so the session cannot be what guards the replay.)
 - ``/pywb-static/…``: pywb's own scripts (wombat), nothing from the archive.
 
-Every replay response carries ``Content-Security-Policy: sandbox allow-scripts …``
-without ``allow-same-origin``, so an archived page runs in an opaque origin even when
-opened outside its frame: its scripts cannot read the app's pages, forms or CSRF tokens,
-and ``default-src 'self'`` keeps it from loading anything from the live web. Archived
-``Set-Cookie`` headers are dropped and the browser's cookies are never forwarded.
-Snapshots in WARC files still being written (``.open``) are not indexed yet.
+Three layers keep archived scripts away from the app's cookies, pages and forms:
+
+1. Its own origin: `archive serve` answers these paths on a port of their own
+   (``--replay-port``, `replay_app`), never on the app's. A different origin cannot
+   read the app's pages (so never a CSRF token) nor its DOM. (Cookies are per host,
+   not per port: the session cookie is HttpOnly, so scripts never see it either.)
+2. ``Content-Security-Policy: sandbox allow-scripts …`` without ``allow-same-origin``
+   on every replay response, even opened outside its frame: the page runs in an opaque
+   origin (no cookies, no storage, its requests are cross-site: no SameSite cookie);
+   ``default-src 'self'`` keeps it from loading anything from the live web;
+   ``frame-ancestors`` lets only the app frame it.
+3. The frame itself: ``<iframe sandbox="allow-scripts">``.
+
+Archived ``Set-Cookie`` headers are dropped and the browser's cookies are never
+forwarded. Snapshots in WARC files still being written (``.open``) are not indexed yet.
+(Without ``replay_port`` — the Flask test client, one origin behind a proxy — the same
+paths are served on the app's origin, guarded by layers 2 and 3.)
 """
 
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from flask import Blueprint, Flask, Response, request
@@ -33,10 +44,11 @@ from archiver.interop.pywbserver import STATIC_PREFIX, ReplayServer
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = pywb.INSTALL_HINT
-REPLAY_CSP = (
+REPLAY_SANDBOX = (
     "sandbox allow-scripts allow-forms allow-popups; "
-    "default-src 'self' data: blob: 'unsafe-inline' 'unsafe-eval'; frame-ancestors 'self'"
+    "default-src 'self' data: blob: 'unsafe-inline' 'unsafe-eval'"
 )
+REPLAY_CSP = REPLAY_SANDBOX + "; frame-ancestors 'self'"  # the replay on the app's origin
 _FORWARD_REQUEST = ("Accept", "Accept-Language", "User-Agent", "Range", "If-None-Match")
 _DROP_RESPONSE = {
     "connection",
@@ -50,13 +62,23 @@ _DROP_RESPONSE = {
 }
 
 
+def origin_on(port: int) -> str:
+    """This request's scheme and host, on another port: where the browser finds it."""
+    parts = urlsplit(request.host_url)
+    host = parts.hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}:{port}"
+
+
 def frame_url(flask_app: Flask, snapshot: dict) -> str | None:
-    """Where the snapshot replays in this app, or None when pywb is not running."""
+    """Where the snapshot replays (its own origin when the replay has its own port), or
+    None when pywb is not running."""
     server: ReplayServer | None = flask_app.extensions.get("archiver.replay")
     if server is None:
         return None
     server.refresh_index()
-    return server.frame_url(snapshot)
+    port = flask_app.extensions["archiver.serve"].replay_port
+    return (origin_on(port) if port else "") + server.frame_url(snapshot)
 
 
 def _upstream_path() -> str:
@@ -67,7 +89,7 @@ def _upstream_path() -> str:
     return path + (f"?{query}" if query else "")
 
 
-def _forward(server: ReplayServer) -> Response:
+def _forward(server: ReplayServer, csp: str = REPLAY_CSP) -> Response:
     headers = {k: request.headers[k] for k in _FORWARD_REQUEST if k in request.headers}
     headers["Host"] = request.host
     try:
@@ -89,19 +111,38 @@ def _forward(server: ReplayServer) -> Response:
         direct_passthrough=True,
     )
     response.call_on_close(upstream.close)
-    response.headers["Content-Security-Policy"] = REPLAY_CSP
+    response.headers["Content-Security-Policy"] = csp
     return response
 
 
-def blueprint(server: ReplayServer) -> Blueprint:
+def blueprint(server: ReplayServer, *, app_port: int | None = None) -> Blueprint:
+    """The replay's paths; ``app_port``: they are served on their own port, and only the
+    app's origin (on ``app_port``) may frame them."""
     bp = Blueprint("replay", __name__)
 
     def replay(rest: str = "") -> Response:
-        return _forward(server)
+        if app_port is None:
+            return _forward(server)
+        return _forward(server, f"{REPLAY_SANDBOX}; frame-ancestors {origin_on(app_port)}")
 
     bp.add_url_rule(f"/{server.collection}/<path:rest>", "content", replay)
     bp.add_url_rule(f"/{STATIC_PREFIX}/<path:rest>", "static", replay)
     return bp
 
 
-__all__ = ["INSTALL_HINT", "ReplayServer", "blueprint", "frame_url"]
+def replay_app(server: ReplayServer, *, app_port: int) -> Flask:
+    """The replay alone, for its own port: no pages, no session, no static files."""
+    app = Flask("archiver.web.replay", static_folder=None)
+    app.register_blueprint(blueprint(server, app_port=app_port))
+    app.after_request(_plain_headers)
+    return app
+
+
+def _plain_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", REPLAY_SANDBOX)  # 404s too
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+__all__ = ["INSTALL_HINT", "ReplayServer", "blueprint", "frame_url", "replay_app"]

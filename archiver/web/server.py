@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from archiver.errors import UsageError
 from archiver.interop.replay import pywb_installed
 from archiver.web import guard
 from archiver.web.app import ServeSettings, create_app
-from archiver.web.replay import ReplayServer
+from archiver.web.replay import ReplayServer, replay_app
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +33,11 @@ class Plan:
     port: int
     token: str | None  # the one-time login token, only when there are no accounts
     replay: bool
+    replay_port: int  # the replay's own origin: same host, this port
 
-    def url(self, path: str = "/") -> str:
+    def url(self, path: str = "/", port: int | None = None) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{path}"
+        return f"http://{host}:{port or self.port}{path}"
 
     def login_url(self) -> str | None:
         return self.url(f"/login/token?token={self.token}") if self.token else None
@@ -49,22 +51,33 @@ def login_name() -> str:
         return "local-editor"
 
 
-def plan(archive: App, host: str, port: int) -> Plan:
+def plan(archive: App, host: str, port: int, replay_port: int | None = None) -> Plan:
+    """``replay_port`` defaults to the app's port + 1 (- 1 at 65535)."""
     accounts = archive.store.user_count()
     guard.check_bind(host, accounts)
     token = guard.new_token() if accounts == 0 else None
-    return Plan(host=host, port=port, token=token, replay=pywb_installed())
+    replay_port = replay_port or (port + 1 if port < 65535 else port - 1)
+    if replay_port == port:
+        raise UsageError(f"--replay-port must differ from --port ({port})")
+    return Plan(host=host, port=port, token=token, replay=pywb_installed(), replay_port=replay_port)
 
 
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _listen(flask_app, p: Plan):
+def _listen(flask_app, p: Plan, port: int):
     try:
-        return waitress.create_server(flask_app, host=p.host, port=p.port, threads=8)
+        return waitress.create_server(flask_app, host=p.host, port=port, threads=8)
     except OSError as exc:  # port taken, address not on this machine
-        raise UsageError(f"cannot listen on {p.url()}: {exc.strerror or exc}") from exc
+        raise UsageError(f"cannot listen on {p.url(port=port)}: {exc.strerror or exc}") from exc
+
+
+def _replay_beside(replay_server: ReplayServer, p: Plan):
+    """The replay on its own port (its own origin), served from a thread."""
+    server = _listen(replay_app(replay_server, app_port=p.port), p, p.replay_port)
+    threading.Thread(target=server.run, name="replay-origin", daemon=True).start()
+    return server
 
 
 def serve(
@@ -74,21 +87,31 @@ def serve(
     (exit 9, one line saying why); the address taken is a `UsageError` (exit 2)."""
     replay_server = ReplayServer(archive).start() if p.replay else None
     settings = ServeSettings(
-        login_token=p.token, local_name=login_name(), secure_cookies=secure_cookies
+        login_token=p.token,
+        local_name=login_name(),
+        secure_cookies=secure_cookies,
+        replay_port=p.replay_port if p.replay else None,
     )
     flask_app = create_app(archive, settings, replay_server=replay_server)
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    replay_origin = None
     try:
-        server = _listen(flask_app, p)
+        server = _listen(flask_app, p, p.port)
+        if replay_server is not None:
+            replay_origin = _replay_beside(replay_server, p)
         announce(f"Serving {archive.root} at {p.url()} (Ctrl-C to stop)")
         if p.login_url():
             announce(f"No accounts yet: sign in once at {p.login_url()}")
         if not p.replay:
             announce("Snapshot replay is off: pip install 'archiver[replay]' to see captures")
+        else:
+            announce(f"Snapshots replay on their own origin, {p.url(port=p.replay_port)}")
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if replay_origin is not None:
+            replay_origin.close()
         if replay_server is not None:
             replay_server.stop()
