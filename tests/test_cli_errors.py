@@ -386,6 +386,8 @@ def test_review_bad_references(ref, arch):
         ["serve", "--host", "192.168.1.10"],  # no accounts: only loopback
         ["serve", "--replay-port", "0"],
         ["serve", "--port", "8000", "--replay-port", "8000"],
+        ["serve", "--replay-url", "javascript:alert(1)"],
+        ["serve", "--replay-url", "https://replay.example.org/path"],
         ["screenshots", "one", "two"],
     ],
 )

@@ -706,6 +706,22 @@ def test_the_replay_has_its_own_origin(tmp_path, web, sample_article):
         assert "Set-Cookie" not in out.headers
         assert replay.get(f"/articles/{aid}").status_code == 404  # no pages there
         assert replay.get("/login").status_code == 404
+
+        # behind a TLS proxy: the public origin given (--replay-url), no frame-ancestors
+        settings = ServeSettings(
+            secret_key="k" * 32, replay_port=8001, replay_url="https://replay.example.org/"
+        )
+        client = create_app(app, settings, replay_server=server).test_client()
+        _sign_in(client, "maria", "correct horse")
+        res = client.get(f"/articles/{aid}/1/snapshots/1")
+        (frame,) = _tree(res).xpath("//iframe")
+        assert frame.get("src").startswith(f"https://replay.example.org/{server.collection}/")
+        assert (
+            "frame-src 'self' https://replay.example.org;" in res.headers["Content-Security-Policy"]
+        )
+        proxied = replay_app(server, app_port=8000, proxied=True).test_client()
+        csp = proxied.get(src.path).headers["Content-Security-Policy"]
+        assert csp.startswith("sandbox allow-scripts") and "frame-ancestors" not in csp
     finally:
         server.stop()
         app.close()

@@ -44,6 +44,7 @@ class ServeSettings:
     login_limit: int = 5
     login_window: float = 300.0
     replay_port: int | None = None  # the replay's own port (None: on the app's origin)
+    replay_url: str | None = None  # its origin as browsers reach it (behind a TLS proxy)
 
 
 def create_app(
@@ -94,10 +95,10 @@ def _security_headers(response):
 
 def _page_csp() -> str:
     """The pages' policy; frames may also come from the replay's own port."""
-    port = current_app.extensions["archiver.serve"].replay_port
-    if port is None:
+    origin = replay.replay_origin(current_app)
+    if origin is None:
         return PAGE_CSP
-    return PAGE_CSP.replace("frame-src 'self'", f"frame-src 'self' {replay.origin_on(port)}")
+    return PAGE_CSP.replace("frame-src 'self'", f"frame-src 'self' {origin}")
 
 
 def _template_globals() -> dict:

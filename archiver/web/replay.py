@@ -77,8 +77,15 @@ def frame_url(flask_app: Flask, snapshot: dict) -> str | None:
     if server is None:
         return None
     server.refresh_index()
-    port = flask_app.extensions["archiver.serve"].replay_port
-    return (origin_on(port) if port else "") + server.frame_url(snapshot)
+    return (replay_origin(flask_app) or "") + server.frame_url(snapshot)
+
+
+def replay_origin(flask_app: Flask) -> str | None:
+    """The replay's own origin for this request (None: it is on the app's origin)."""
+    settings = flask_app.extensions["archiver.serve"]
+    if settings.replay_url:
+        return settings.replay_url.rstrip("/")
+    return origin_on(settings.replay_port) if settings.replay_port else None
 
 
 def _upstream_path() -> str:
@@ -115,14 +122,20 @@ def _forward(server: ReplayServer, csp: str = REPLAY_CSP) -> Response:
     return response
 
 
-def blueprint(server: ReplayServer, *, app_port: int | None = None) -> Blueprint:
-    """The replay's paths; ``app_port``: they are served on their own port, and only the
-    app's origin (on ``app_port``) may frame them."""
+def blueprint(
+    server: ReplayServer, *, app_port: int | None = None, proxied: bool = False
+) -> Blueprint:
+    """The replay's paths. With ``app_port`` they are served on their own port and only
+    the app's origin (this host, ``app_port``) may frame them; ``proxied`` (public
+    origins set by a reverse proxy, unknown here): the frame-ancestors check is left
+    out (the replay is sandboxed and its paths are secret, framing it gains nothing)."""
     bp = Blueprint("replay", __name__)
 
     def replay(rest: str = "") -> Response:
         if app_port is None:
             return _forward(server)
+        if proxied:
+            return _forward(server, REPLAY_SANDBOX)
         return _forward(server, f"{REPLAY_SANDBOX}; frame-ancestors {origin_on(app_port)}")
 
     bp.add_url_rule(f"/{server.collection}/<path:rest>", "content", replay)
@@ -130,10 +143,10 @@ def blueprint(server: ReplayServer, *, app_port: int | None = None) -> Blueprint
     return bp
 
 
-def replay_app(server: ReplayServer, *, app_port: int) -> Flask:
+def replay_app(server: ReplayServer, *, app_port: int, proxied: bool = False) -> Flask:
     """The replay alone, for its own port: no pages, no session, no static files."""
     app = Flask("archiver.web.replay", static_folder=None)
-    app.register_blueprint(blueprint(server, app_port=app_port))
+    app.register_blueprint(blueprint(server, app_port=app_port, proxied=proxied))
     app.after_request(_plain_headers)
     return app
 

@@ -14,6 +14,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import waitress
 
@@ -34,6 +35,7 @@ class Plan:
     token: str | None  # the one-time login token, only when there are no accounts
     replay: bool
     replay_port: int  # the replay's own origin: same host, this port
+    replay_url: str | None = None  # that origin as browsers reach it (a TLS proxy's)
 
     def url(self, path: str = "/", port: int | None = None) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -51,7 +53,13 @@ def login_name() -> str:
         return "local-editor"
 
 
-def plan(archive: App, host: str, port: int, replay_port: int | None = None) -> Plan:
+def plan(
+    archive: App,
+    host: str,
+    port: int,
+    replay_port: int | None = None,
+    replay_url: str | None = None,
+) -> Plan:
     """``replay_port`` defaults to the app's port + 1 (- 1 at 65535)."""
     accounts = archive.store.user_count()
     guard.check_bind(host, accounts)
@@ -59,7 +67,21 @@ def plan(archive: App, host: str, port: int, replay_port: int | None = None) -> 
     replay_port = replay_port or (port + 1 if port < 65535 else port - 1)
     if replay_port == port:
         raise UsageError(f"--replay-port must differ from --port ({port})")
-    return Plan(host=host, port=port, token=token, replay=pywb_installed(), replay_port=replay_port)
+    if replay_url is not None and not _is_origin(replay_url):
+        raise UsageError(f"--replay-url must be an http(s) origin, not {replay_url!r}")
+    return Plan(
+        host=host,
+        port=port,
+        token=token,
+        replay=pywb_installed(),
+        replay_port=replay_port,
+        replay_url=replay_url,
+    )
+
+
+def _is_origin(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/")
 
 
 def _interrupt(signum, frame) -> None:
@@ -75,7 +97,8 @@ def _listen(flask_app, p: Plan, port: int):
 
 def _replay_beside(replay_server: ReplayServer, p: Plan):
     """The replay on its own port (its own origin), served from a thread."""
-    server = _listen(replay_app(replay_server, app_port=p.port), p, p.replay_port)
+    flask_app = replay_app(replay_server, app_port=p.port, proxied=p.replay_url is not None)
+    server = _listen(flask_app, p, p.replay_port)
     threading.Thread(target=server.run, name="replay-origin", daemon=True).start()
     return server
 
@@ -91,6 +114,7 @@ def serve(
         local_name=login_name(),
         secure_cookies=secure_cookies,
         replay_port=p.replay_port if p.replay else None,
+        replay_url=p.replay_url if p.replay else None,
     )
     flask_app = create_app(archive, settings, replay_server=replay_server)
     previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -105,7 +129,9 @@ def serve(
         if not p.replay:
             announce("Snapshot replay is off: pip install 'archiver[replay]' to see captures")
         else:
-            announce(f"Snapshots replay on their own origin, {p.url(port=p.replay_port)}")
+            where = p.url(port=p.replay_port)
+            public = f" (reached as {p.replay_url})" if p.replay_url else ""
+            announce(f"Snapshots replay on their own origin, {where}{public}")
         server.run()
     except KeyboardInterrupt:
         pass
