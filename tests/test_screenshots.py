@@ -222,3 +222,20 @@ def test_screenshots_of_the_seed_article(tmp_path, web, sample_article):
         assert len(listed) == len(good)
     finally:
         app.close()
+
+
+def test_without_pywb_one_line_and_exit_3(tmp_path, monkeypatch):
+    import archiver.cli.screenshots as command
+    import archiver.screenshots.run as service
+
+    monkeypatch.setattr(service, "pywb_installed", lambda: False)
+    monkeypatch.setattr(command, "pywb_installed", lambda: False)
+    make_archive(tmp_path / "a").close()
+    result = CliRunner().invoke(
+        cli, ["--config", str(tmp_path / "a" / "config.toml"), "screenshots"]
+    )
+    assert result.exit_code == 3, result.output
+    assert result.output.strip().splitlines() == [
+        "Error: Screenshots skipped: the replay extra (pywb) is not installed: "
+        "pip install 'archiver[replay]'"
+    ]
