@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.cli import cli
+from archiver.interop.wacz import warcs_for
 from archiver.manifest import ledger_for, refresh
 from archiver.manifest.verify import verify
 from archiver.screenshots import chromium
@@ -210,6 +211,7 @@ def test_screenshots_of_the_seed_article(tmp_path, web, sample_article):
         assert "urn:screenshot:" in (app.settings.warcs_path / "index.cdxj").read_text()
         report = verify(app)
         assert report.ok, [str(p) for p in report.problems]
+        assert shot["warc"] in warcs_for(app, [doc])  # a WACZ export carries it
 
         config = str(app.settings.root / "config.toml")
         result = CliRunner().invoke(cli, ["--config", config, "screenshots", aid])
