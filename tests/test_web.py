@@ -681,10 +681,8 @@ def test_serve_on_a_taken_port_is_one_line(tmp_path, monkeypatch):
 
 
 @needs_pywb
-def test_the_replay_has_its_own_origin(tmp_path, web, sample_article):
-    app = make_archive(tmp_path / "a", web)
-    aid = captured_sample(app, sample_article)
-    users.add_user(app.store, "maria", "correct horse")
+def test_the_replay_has_its_own_origin(archive):
+    app, aid = archive, _article_id(archive)  # no capture: the headers are the point
     server = ReplayServer(app).start()
     try:
         settings = ServeSettings(secret_key="k" * 32, replay_port=8001)
@@ -699,7 +697,7 @@ def test_the_replay_has_its_own_origin(tmp_path, web, sample_article):
 
         replay = replay_app(server, app_port=8000).test_client()
         out = replay.get(src.path, base_url="http://localhost:8001")
-        assert out.status_code == 200
+        assert out.status_code == 404  # pywb's answer (no such record), with our headers
         csp = out.headers["Content-Security-Policy"]
         assert csp.startswith("sandbox allow-scripts") and "allow-same-origin" not in csp
         assert csp.endswith("frame-ancestors http://localhost:8000")
@@ -724,4 +722,3 @@ def test_the_replay_has_its_own_origin(tmp_path, web, sample_article):
         assert csp.startswith("sandbox allow-scripts") and "frame-ancestors" not in csp
     finally:
         server.stop()
-        app.close()
