@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import json
 import os
@@ -23,18 +24,23 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
+from archiver.capture.records import resource_record
+from archiver.capture.run import make_sink
 from archiver.cli import cli
 from archiver.interop.wacz import warcs_for
 from archiver.manifest import ledger_for, refresh
 from archiver.manifest.verify import verify
 from archiver.screenshots import chromium
 from archiver.screenshots.run import take_screenshots, unavailable
+from archiver.store import schema as t
+from archiver.store.screenshots import ShotRow
 from tests.conftest import make_archive
 from tests.png_tools import decode, distinct_colours
 from tests.test_interop import captured_sample, needs_pywb
-from tests.test_manifest import add_article, validator
+from tests.test_manifest import add_article, add_snapshot, target_of, validator
 
 CHROMIUM = chromium.find_chromium()
 needs_chromium = pytest.mark.skipif(
@@ -246,3 +252,46 @@ def test_without_pywb_one_line_and_exit_3(tmp_path, monkeypatch):
         "Error: Screenshots skipped: the replay extra (pywb) is not installed: "
         "pip install 'archiver[replay]'"
     ]
+
+
+@pytest.mark.parametrize("wrong", [None, "record_id", "length", "offset"])
+def test_verify_checks_each_screenshot_row_against_its_record(tmp_path, wrong):
+    app = make_archive(tmp_path / "a")
+    try:
+        aid = add_article(app, "A\n\nAt https://example.org/p it was.\n", "a.txt")
+        add_snapshot(app, target_of(app, aid, 1))
+        with app.store.read() as conn:
+            snap = conn.execute(select(t.snapshot.c.id, t.snapshot.c.target_id)).first()
+        sink = make_sink(app, tag="screenshots")
+        rid = sink.ids()
+        png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+        record = resource_record(
+            "urn:screenshot:https://example.org/p",
+            png,
+            content_type="image/png",
+            date=app.clock(),
+            record_id=rid,
+        )
+        [loc] = sink.write([record])
+        sink.close()
+        row = ShotRow(
+            snapshot_id=snap.id,
+            taken_at=app.clock(),
+            warc=loc.warc,
+            offset=loc.offset,
+            length=loc.length,
+            record_id=rid,
+            digest="sha256:" + "0" * 64,
+            width=1,
+            height=1,
+        )
+        bad = {
+            "record_id": {"record_id": "<urn:uuid:00000000-0000-0000-0000-000000000000>"},
+            "length": {"length": loc.length + 1},
+            "offset": {"offset": 0},  # the warcinfo record
+        }.get(wrong, {})
+        app.store.add_screenshot(dataclasses.replace(row, **bad), snap.target_id)
+        found = [str(p) for p in verify(app).problems if "screenshot" in str(p)]
+    finally:
+        app.close()
+    assert bool(found) == (wrong is not None), found

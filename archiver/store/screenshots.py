@@ -78,13 +78,12 @@ class ScreenshotsMixin:
             conn.execute(t.screenshot.insert().values(**row.__dict__))
             self.mark_dirty_for_target(conn, target_id)
 
-    def screenshot_of(self, warc: str, offset: int) -> ShotRow | None:
-        """The screenshot stored at (warc, offset), or None."""
+    def all_screenshots(self) -> list:
+        """Every screenshot row's location, for `archive verify`: (warc, offset, length,
+        record_id), by file and offset."""
         shot = t.screenshot
+        q = select(shot.c.warc, shot.c.offset, shot.c.length, shot.c.record_id).order_by(
+            shot.c.warc, shot.c.offset
+        )
         with self.read() as conn:
-            r = conn.execute(
-                select(shot).where(shot.c.warc == warc, shot.c.offset == offset)
-            ).first()
-        if r is None:
-            return None
-        return ShotRow(**{k: getattr(r, k) for k in ShotRow.__dataclass_fields__})
+            return conn.execute(q).all()
