@@ -53,6 +53,7 @@ HOSTILE_PAGE = """<!doctype html><html><body style="background:#fde">
 fetch('http://127.0.0.1:{beacon}/fetch').catch(() => {{}});
 new Image().src = 'http://127.0.0.1:{beacon}/img';
 new Image().src = 'http://www.bbc.com/live-beacon';
+fetch('http://127.0.0.1:{web}/fixture-web-beacon').catch(() => {{}});
 </script></body></html>"""
 
 
@@ -91,7 +92,10 @@ def loopback_server():
 @needs_chromium
 def test_a_rendered_page_reaches_nothing_but_the_replay(loopback_server, web):
     beacon = loopback_server()
-    page = loopback_server(HOSTILE_PAGE.format(beacon=beacon.server_port).encode())
+    page = loopback_server(
+        HOSTILE_PAGE.format(beacon=beacon.server_port, web=web.http_port).encode()
+    )
+    hits_before = len(web.hits)
     url = f"http://127.0.0.1:{page.server_port}/page"
     png = chromium.render(
         CHROMIUM,
@@ -105,6 +109,7 @@ def test_a_rendered_page_reaches_nothing_but_the_replay(loopback_server, web):
     assert page.seen[0] == "/page"
     assert beacon.seen == []
     assert web.hits.count(host="www.bbc.com") == 0
+    assert len(web.hits) == hits_before  # the fixture web (the "live web") saw nothing
     # the control: without the proxy flags the same page reaches the loopback beacon
     with tempfile.TemporaryDirectory() as folder:
         args = chromium.chromium_args(
@@ -113,6 +118,7 @@ def test_a_rendered_page_reaches_nothing_but_the_replay(loopback_server, web):
         leaky = [a for a in args if not a.startswith("--proxy")]
         chromium._run(leaky, 60)
     assert beacon.seen, "the control run should have reached the beacon"
+    assert len(web.hits) > hits_before, "and the fixture web"
 
 
 def test_chromium_flags_no_sandbox_only_as_root():
