@@ -312,3 +312,15 @@ def test_an_archived_script_cannot_reach_the_app(browser, served):
     assert out["read"] == "blocked"  # not the app's pages (no CSRF token to steal)
     review = app.store.article_doc(aid)["citations"][0]["review"]
     assert review["state"] == "pending" and review["note"] is None  # the POST did nothing
+
+    # the control: the same probes run by a script of the app's own origin do get through
+    control = browser.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        fetch(arguments[0], {credentials: 'include'}).then(r => r.text()).then(
+          t => done({cookie: document.cookie, read: 'read:' + t.includes('csrf_token')}),
+          e => done({cookie: document.cookie, read: 'blocked'}));
+        """,
+        f"{base}/articles/{aid}",
+    )
+    assert "app-secret" in control["cookie"] and control["read"] == "read:true"
