@@ -28,7 +28,7 @@ from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture.records import resource_record
-from archiver.capture.run import make_sink
+from archiver.capture.run import make_sink, recover
 from archiver.cli import cli
 from archiver.interop.wacz import warcs_for
 from archiver.manifest import ledger_for, refresh
@@ -301,3 +301,47 @@ def test_verify_checks_each_screenshot_row_against_its_record(tmp_path, wrong):
     finally:
         app.close()
     assert bool(found) == (wrong is not None), found
+
+
+def test_recovery_drops_the_rows_of_screenshots_a_killed_run_did_not_finish(tmp_path):
+    app = make_archive(tmp_path / "a")
+    try:
+        text = "A\n\nAt https://example.org/1 and https://example.org/2 it was.\n"
+        aid = add_article(app, text, "a.txt")
+        for n in (1, 2):
+            add_snapshot(app, target_of(app, aid, n))
+        with app.store.read() as conn:
+            snaps = conn.execute(
+                select(t.snapshot.c.id, t.snapshot.c.target_id).order_by(t.snapshot.c.id)
+            ).all()
+        sink = make_sink(app, tag="screenshots")
+        for snap in snaps:
+            rid = sink.ids()
+            png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+            record = resource_record(
+                "urn:screenshot:x", png, content_type="image/png", date=app.clock(), record_id=rid
+            )
+            [loc] = sink.write([record])
+            row = ShotRow(
+                snapshot_id=snap.id,
+                taken_at=app.clock(),
+                warc=loc.warc,
+                offset=loc.offset,
+                length=loc.length,
+                record_id=rid,
+                digest="sha256:" + "0" * 64,
+                width=1,
+                height=1,
+            )
+            app.store.add_screenshot(row, snap.target_id)
+        # killed while the second record's bytes were only partly on disk
+        path = app.settings.root / (loc.warc + ".open")
+        sink._f.close()  # the flock goes with the process; the file stays .open
+        os.truncate(path, loc.offset + loc.length // 2)
+        recover(app)
+        with app.store.read() as conn:
+            kept = conn.execute(select(t.screenshot.c.snapshot_id)).scalars().all()
+        problems = [str(p) for p in verify(app).problems if "screenshot" in str(p)]
+    finally:
+        app.close()
+    assert kept == [snaps[0].id] and problems == []
