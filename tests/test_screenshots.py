@@ -345,3 +345,29 @@ def test_recovery_drops_the_rows_of_screenshots_a_killed_run_did_not_finish(tmp_
     finally:
         app.close()
     assert kept == [snaps[0].id] and problems == []
+
+
+def test_a_second_screenshot_of_a_snapshot_is_not_listed(tmp_path):
+    app = make_archive(tmp_path / "a")
+    try:
+        aid = add_article(app, "A\n\nAt https://example.org/p it was.\n", "a.txt")
+        add_snapshot(app, target_of(app, aid, 1))
+        with app.store.read() as conn:
+            snap = conn.execute(select(t.snapshot.c.id, t.snapshot.c.target_id)).first()
+        row = ShotRow(
+            snapshot_id=snap.id,
+            taken_at=app.clock(),
+            warc="warcs/x.warc.gz",
+            offset=0,
+            length=1,
+            record_id="<urn:uuid:1>",
+            digest="sha256:" + "0" * 64,
+            width=1,
+            height=1,
+        )
+        assert app.store.add_screenshot(row, snap.target_id) is True
+        assert app.store.add_screenshot(row, snap.target_id) is False  # a race lost
+        with app.store.read() as conn:
+            assert len(conn.execute(select(t.screenshot.c.id)).all()) == 1
+    finally:
+        app.close()

@@ -161,7 +161,9 @@ def _record(app, sink: WarcSink, w: ShotWanted, png: Png, renderer: str) -> Shot
         height=png.height,
     )
     with ledger_for(app.settings).batch() as batch:
-        app.store.add_screenshot(row, w.target_id)
+        if not app.store.add_screenshot(row, w.target_id):
+            logger.info("snapshot %d got a screenshot from another run first", w.snapshot_id)
+            return row
         batch.add(
             EVENT,
             at=taken_at,

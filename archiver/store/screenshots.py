@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from archiver.store import schema as t
 
@@ -72,11 +73,17 @@ class ScreenshotsMixin:
                 for r in conn.execute(_wanted_query(article_id, limit))
             ]
 
-    def add_screenshot(self, row: ShotRow, target_id: int) -> None:
-        """Record a screenshot written to a WARC file; its articles' manifests go dirty."""
-        with self.tx() as conn:
-            conn.execute(t.screenshot.insert().values(**row.__dict__))
-            self.mark_dirty_for_target(conn, target_id)
+    def add_screenshot(self, row: ShotRow, target_id: int) -> bool:
+        """Record a screenshot written to a WARC file; its articles' manifests go dirty.
+        False when the snapshot has one already (another run, e.g. the daemon's and the
+        CLI's at once, took it first: its record stays in the WARC, unlisted)."""
+        try:
+            with self.tx() as conn:
+                conn.execute(t.screenshot.insert().values(**row.__dict__))
+                self.mark_dirty_for_target(conn, target_id)
+        except IntegrityError:
+            return False
+        return True
 
     def all_screenshots(self) -> list:
         """Every screenshot row's location, for `archive verify`: (warc, offset, length,
