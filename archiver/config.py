@@ -145,6 +145,12 @@ class DaemonSettings(_Durations):
     capture_every: float = _opt("1m", "Run pending captures this often.", duration=True)
     check_every: float = _opt("1h", "Run due link checks this often.", duration=True)
     manifest_every: float = _opt("5m", "Rewrite changed manifests this often.", duration=True)
+    screenshot_every: float = _opt(
+        "10m",
+        "Render missing screenshots this often (skipped, one line, without Chromium or"
+        " the replay extra).",
+        duration=True,
+    )
     intake_every: float = _opt(
         "5m",
         "Run intake at least this often (feed_every, if shorter, wins): poll [intake]"
@@ -227,6 +233,19 @@ class EvidenceSettings(_Durations):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScreenshotSettings(_Durations):
+    chromium: str = _opt(
+        "",
+        "Chromium binary for `archive screenshots` (empty: chromium, chromium-browser or"
+        " google-chrome on PATH; none: screenshots are skipped with one line).",
+    )
+    timeout: float = _opt("60s", "Time allowed to render one screenshot.", duration=True)
+    width: int = _opt(1280, "Screenshot width in CSS pixels.")
+    height: int = _opt(1600, "Screenshot height in CSS pixels (the top of the page).")
+    batch: int = _opt(200, "Most screenshots one run (CLI or daemon job) renders.")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     root: Path = field(default=Path("."), metadata={"internal": True})
     database: str = _opt(
@@ -248,6 +267,7 @@ class Settings:
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     replay: ReplaySettings = field(default_factory=ReplaySettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
+    screenshots: ScreenshotSettings = field(default_factory=ScreenshotSettings)
 
     @property
     def warcs_path(self) -> Path:
@@ -276,6 +296,7 @@ _SECTIONS = {
     "intake": IntakeSettings,
     "replay": ReplaySettings,
     "evidence": EvidenceSettings,
+    "screenshots": ScreenshotSettings,
 }
 
 
@@ -331,6 +352,10 @@ def _validate(s: Settings) -> None:
         (0.0 <= s.check.drift_threshold <= 1.0, "check.drift_threshold must be 0..1"),
         (s.check.dead_after >= 1, "check.dead_after must be at least 1"),
         (1 <= s.replay.port <= 65535, "replay.port must be 1..65535"),
+        (s.screenshots.timeout > 0, "screenshots.timeout must be positive"),
+        (16 <= s.screenshots.width <= 4096, "screenshots.width must be 16..4096"),
+        (16 <= s.screenshots.height <= 16384, "screenshots.height must be 16..16384"),
+        (s.screenshots.batch >= 1, "screenshots.batch must be at least 1"),
         (
             s.replay.base_url == "" or s.replay.base_url.startswith(("http://", "https://")),
             "replay.base_url must be empty or an http(s) URL",

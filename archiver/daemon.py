@@ -1,9 +1,11 @@
 """`archive daemon`: APScheduler decides *when*; the jobs are the CLI's own service calls.
 
 Jobs: recover (leftover `.open` WARCs, claims of dead workers) once at start, then
-intake (when `[intake]` has sources), capture, check and manifest on their `[daemon]`
-intervals. Each run writes a heartbeat row and logs one line; a failing run logs one
-line and the daemon carries on. `--once` runs each job once, in that order.
+intake (when `[intake]` has sources), capture, screenshots, check and manifest on their
+`[daemon]` intervals. Screenshots need Chromium and the replay extra: without either
+the job is left out, with one line at start saying why. Each run writes a heartbeat
+row and logs one line; a failing run logs one line and the daemon carries on. `--once`
+runs each job once, in that order.
 
 Shutdown (SIGTERM/SIGINT): stop taking work, let in-flight work finish within
 `daemon.shutdown_grace`, close the WARC file, release claims, exit 0. Past the grace
@@ -30,17 +32,20 @@ from archiver.capture.run import capture_pending, index_new_warcs, make_sink, re
 from archiver.capture.warc import WarcSink
 from archiver.errors import ArchiverError, WarcWriteError
 from archiver.evidence.stamps import stamp_pending
+from archiver.screenshots.run import take_screenshots, unavailable
 from archiver.workers import WorkerLock, release_dead, worker_id
 
 logger = logging.getLogger(__name__)
 
 # intake (only with [intake] folders or feeds) runs before capture, so --once captures
 # what it just added
-ONCE_ORDER = ("recover", "intake", "capture", "stamp", "check", "manifest")
+# screenshots before stamp: the screenshots' WARC file is stamped in the same --once run
+ONCE_ORDER = ("recover", "intake", "capture", "screenshots", "stamp", "check", "manifest")
 # job → the [daemon] setting holding its interval
 SCHEDULED = {
     "intake": "intake_every",
     "capture": "capture_every",
+    "screenshots": "screenshot_every",
     "check": "check_every",
     "manifest": "manifest_every",
     "stamp": "timestamp_every",
@@ -102,10 +107,12 @@ class Daemon:
         self.abandoned: list[str] = []
         self._busy = threading.Condition()
         self._running: set[str] = set()
+        self.no_screenshots = unavailable(app)  # why the job is left out, or None
         self.jobs: dict[str, Callable[[], str]] = {
             "recover": self.recover,
             "intake": self.intake,
             "capture": self.capture,
+            "screenshots": self.screenshots,
             "check": self.check,
             "manifest": self.manifest,
             "stamp": self.stamp,
@@ -145,6 +152,9 @@ class Daemon:
             self.sink.close()  # idle: close the file, so it is verifiable and in the ledger
             index_new_warcs(self.app)
         return summary.line()
+
+    def screenshots(self) -> str:
+        return take_screenshots(self.app, stop=self.stop).line()
 
     def check(self) -> str:
         from archiver.check.run import check_due
@@ -222,6 +232,8 @@ class Daemon:
                 self.app.root,
                 extra={"worker": self.worker},
             )
+            if self.no_screenshots:
+                logger.info("%s", self.no_screenshots, extra={"job": "screenshots"})
             if once:
                 ok = self._run_once()
             else:
@@ -275,8 +287,12 @@ class Daemon:
     def _enabled(self, names) -> list[str]:
         intake = self.app.settings.intake
         wanted = bool(intake.folders or intake.feeds)  # no sources: no job, no log line
-        stamping = bool(self.app.settings.evidence.tsa_url)  # no TSA: no stamp job
-        return [n for n in names if (n != "intake" or wanted) and (n != "stamp" or stamping)]
+        left_out = {"intake"} if not wanted else set()
+        if not self.app.settings.evidence.tsa_url:  # no TSA: no stamp job
+            left_out.add("stamp")
+        if self.no_screenshots:  # said once at start
+            left_out.add("screenshots")
+        return [n for n in names if n not in left_out]
 
     def _shutdown_on_stop(self, sched: BlockingScheduler) -> None:
         self.stop.wait()

@@ -14,7 +14,9 @@ ArchiverError                    base; carries an exit code and a one-line messa
  │    └── TsaError               a time-stamping service failed or answered badly
  ├── ArchiveWriteError           a file of the archive could not be written (disk full) (exit 7)
  │    └── WarcWriteError         a WARC file could not be written (disk full, permissions)
- └── VerifyFailed                `archive verify` found problems (exit 8)
+ ├── VerifyFailed                `archive verify` found problems (exit 8)
+ ├── ReplayStartError            pywb (the replay beside `archive serve`) did not start (exit 9)
+ └── ChromiumMissing             `archive screenshots` has no headless Chromium to run (exit 10)
 
 Lower-level errors (requests, OSError, SQLAlchemy) become these at one boundary each,
 chained with ``from exc``.
@@ -99,3 +101,15 @@ class VerifyFailed(ArchiverError):
     """`archive verify` found at least one problem."""
 
     exit_code = 8
+
+
+class ReplayStartError(ArchiverError):
+    """pywb, run beside `archive serve` or `archive screenshots`, did not start."""
+
+    exit_code = 9
+
+
+class ChromiumMissing(ArchiverError):
+    """No headless Chromium to render screenshots with (install Debian's `chromium`)."""
+
+    exit_code = 10

@@ -125,6 +125,11 @@ run 3 "$ARCHIVE" replay --port 18080
 grep -qx "Error: .*pip install 'archiver\[replay\]'.*" "$WORK/err" \
   || { cat "$WORK/err" >&2; fail "replay without pywb: no one-line error naming the extra"; }
 [ "$(wc -l <"$WORK/err")" -eq 1 ] || { cat "$WORK/err" >&2; fail "replay: more than one line"; }
+# screenshots render from the replay: without pywb, skipped with one line, exit 3 (README)
+run 3 "$ARCHIVE" screenshots
+grep -qx "Error: Screenshots skipped: .*pip install 'archiver\[replay\]'.*" "$WORK/err" \
+  || { cat "$WORK/err" >&2; fail "screenshots without pywb: no one-line skip naming the extra"; }
+[ "$(wc -l <"$WORK/err")" -eq 1 ] || { cat "$WORK/err" >&2; fail "screenshots: more than one line"; }
 # accounts are core (argon2-cffi); `archive serve` needs the serve extra: one Error: line
 printf 'correct horse battery\ncorrect horse battery\n' >"$WORK/pw"
 RUN_STDIN="$WORK/pw" run 0 "$ARCHIVE" user add smoke-editor --role editor

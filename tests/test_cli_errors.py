@@ -43,6 +43,7 @@ COMMANDS: dict[str, list[str]] = {
     "migrate": ["--to", "sqlite:///{tmp}/copy.db"],
     "replay": [],
     "review": ["{article_id}:1", "--approve"],
+    "screenshots": ["{article_id}"],
     "serve": ["--host", "0.0.0.0"],  # refused with no accounts: never starts serving
     "status": [],
     "user": ["list"],
@@ -384,13 +385,20 @@ def test_review_bad_references(ref, arch):
         ["user", "add", "maria", "--role", "admin"],
         ["serve", "--port", "0"],
         ["serve", "--host", "192.168.1.10"],  # no accounts: only loopback
+        ["serve", "--replay-port", "0"],
+        ["serve", "--port", "8000", "--replay-port", "8000"],
+        ["serve", "--replay-url", "javascript:alert(1)"],
+        ["serve", "--replay-url", "https://replay.example.org/path"],
+        ["screenshots", "one", "two"],
     ],
 )
 def test_usage_errors(args, arch):
     one_error(run(arch, *args), exit_code=2)
 
 
-@pytest.mark.parametrize("command", ["status", "export", "manifest", "check", "review"])
+@pytest.mark.parametrize(
+    "command", ["status", "export", "manifest", "check", "review", "screenshots"]
+)
 def test_an_unknown_article(command, arch):
     args = {"export": ["--csv"], "review": ["--approve"]}.get(command, [])
     target = "no-such-article:1" if command == "review" else "no-such-article"

@@ -41,10 +41,19 @@ WARCIO = str(Path(sys.executable).parent / "warcio")
 # ---------------------------------------------------------------- helpers
 
 
-def new_archive(tmp_path: Path, web, *, workers: int = 4, **daemon) -> Path:
+NO_CHROMIUM = {"chromium": "no-chromium-for-this-test"}  # the screenshots job left out
+
+
+def new_archive(
+    tmp_path: Path, web, *, workers: int = 4, screenshots: dict | None = None, **daemon
+) -> Path:
     settings = {"capture_every": "1s", "check_every": "1h", **daemon}
     app = make_archive(
-        tmp_path / "a", web, daemon=settings, capture={"workers": workers, "per_host_delay": "0s"}
+        tmp_path / "a",
+        web,
+        daemon=settings,
+        capture={"workers": workers, "per_host_delay": "0s"},
+        screenshots=NO_CHROMIUM if screenshots is None else screenshots,
     )
     app.close()
     return app.settings.root / "config.toml"
@@ -228,6 +237,44 @@ def test_a_failing_job_is_logged_and_the_others_run(tmp_path, web, monkeypatch, 
     assert len(failed) == 1 and failed[0].job == "check"
     doc = json.loads(JsonFormatter().format(failed[0]))
     assert doc["level"] == "error" and doc["job"] == "check" and doc["time"].endswith("Z")
+
+
+@pytest.mark.timeout(60)
+def test_without_chromium_the_screenshots_job_is_one_line_at_start(tmp_path, web, caplog):
+    cfg = new_archive(tmp_path, web)
+    from archiver import config
+    from archiver.app import App
+
+    app = App(settings=config.load_settings(cfg))
+    with caplog.at_level(logging.INFO, logger="archiver.daemon"):
+        assert Daemon(app, worker="w").run(once=True) == 0
+    beats = {b["job"] for b in app.store.heartbeats()}
+    app.close()
+    said = [r.getMessage() for r in caplog.records if "creenshots" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("Screenshots skipped:"), said
+    assert "screenshots" not in beats
+
+
+@pytest.mark.timeout(90)
+def test_once_takes_the_missing_screenshots(tmp_path, web):
+    from archiver.screenshots.run import unavailable
+
+    cfg = new_archive(tmp_path, web, screenshots={"width": 320, "height": 240})
+    from archiver import config
+    from archiver.app import App
+
+    app = App(settings=config.load_settings(cfg))
+    try:
+        if unavailable(app):
+            pytest.skip(unavailable(app))
+        run(cfg, "add", str(write_article(tmp_path / "in", "s", ["https://cases.test/ok"])))
+        assert Daemon(app, worker="w").run(once=True) == 0
+        beats = {b["job"]: b for b in app.store.heartbeats()}
+        assert beats["screenshots"]["summary"] == "Took 1 screenshot."
+        with app.store.read() as conn:
+            assert conn.execute(select(func.count()).select_from(t.screenshot)).scalar_one() == 1
+    finally:
+        app.close()
 
 
 @pytest.mark.timeout(60)

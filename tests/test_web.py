@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import json
+import socket
+import struct
+import zlib
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import lxml.html
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from archiver import users
+from archiver.capture.records import resource_record
+from archiver.capture.run import make_sink
 from archiver.cli import cli
+from archiver.errors import ReplayStartError
 from archiver.manifest import ledger_for
+from archiver.store import schema as t
 from archiver.store.browse import ArticleFilter
+from archiver.store.screenshots import ShotRow
 from archiver.web import guard
+from archiver.web import server as server_module
 from archiver.web.app import ServeSettings, create_app
-from archiver.web.replay import ReplayServer
+from archiver.web.replay import ReplayServer, replay_app
 from archiver.web.server import plan
 from archiver.web.textdiff import text_diff
 from tests.conftest import make_archive
@@ -380,6 +390,91 @@ def test_snapshot_page_without_replay_says_how_to_install(archive, editor):
     assert editor.get(f"/articles/{aid}/9/snapshots/1").status_code == 404
 
 
+def _png(width: int = 3, height: int = 2) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = b"".join(b"\x00" + bytes([40 * y, 90, 200]) * width for y in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _store_screenshot(app, aid: str, body: bytes, *, content_type="image/png", record_id=None):
+    """A screenshot of citation 1's first snapshot, as `archive screenshots` stores it."""
+    s = t.snapshot
+    with app.store.read() as conn:
+        snap = conn.execute(
+            select(s.c.id, s.c.target_id)
+            .join(t.citation, t.citation.c.target_id == s.c.target_id)
+            .where(t.citation.c.article_id == aid, t.citation.c.n == 1)
+            .order_by(s.c.captured_at)
+        ).first()
+    sink = make_sink(app, tag="screenshots")
+    rid = sink.ids()
+    rec = resource_record(
+        "urn:screenshot:https://example.org/",
+        body,
+        content_type=content_type,
+        date=app.clock(),
+        record_id=rid,
+    )
+    [loc] = sink.write([rec])
+    sink.close()
+    app.store.add_screenshot(
+        ShotRow(
+            snapshot_id=snap.id,
+            taken_at=app.clock(),
+            warc=loc.warc,
+            offset=loc.offset,
+            length=loc.length,
+            record_id=record_id or rid,
+            digest="sha256:" + "0" * 64,
+            width=3,
+            height=2,
+        ),
+        snap.target_id,
+    )
+
+
+def test_the_screenshot_is_served_from_its_warc_record_to_signed_in_users(archive, editor):
+    aid = _article_id(archive)
+    png = _png()
+    _store_screenshot(archive, aid, png)
+    page = _tree(editor.get(f"/articles/{aid}/1/snapshots/1"))
+    (img,) = css(page, "img.screenshot")
+    src = img.get("src")
+    assert src == f"/articles/{aid}/1/snapshots/1/screenshot.png"
+    res = editor.get(src)
+    assert res.status_code == 200 and res.mimetype == "image/png" and res.data == png
+    assert res.headers["X-Content-Type-Options"] == "nosniff"
+    assert _client(archive).get(src).status_code == 302  # no session: to the sign-in page
+    viewer = _client(archive)
+    _sign_in(viewer, "olga", "viewer password")
+    assert viewer.get(src).data == png
+    assert editor.get(f"/articles/{aid}/2/snapshots/1/screenshot.png").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body, record_id",
+    [
+        (b"<script>alert(1)</script>", None),  # hostile bytes where the PNG should be
+        (_png(), "<urn:uuid:00000000-0000-0000-0000-000000000000>"),  # not the recorded one
+    ],
+)
+def test_a_screenshot_record_that_is_not_the_png_recorded_is_not_served(
+    archive, editor, body, record_id
+):
+    aid = _article_id(archive)
+    _store_screenshot(archive, aid, body, record_id=record_id)
+    assert editor.get(f"/articles/{aid}/1/snapshots/1/screenshot.png").status_code == 404
+
+
 def test_sign_out_needs_the_token_and_ends_the_session(archive, editor):
     assert editor.post("/logout").status_code == 403
     with editor.session_transaction() as session:
@@ -520,3 +615,110 @@ def test_cite_this_instead_names_the_configured_replay_like_the_manifest(tmp_pat
     version = lxml.html.fragment_fromstring(snippet).get("data-versionurl")
     assert version == "https://replay.example/archive/20261120093000/https://t.me/channel/2850"
     app.close()
+
+
+# ------------------------------------------------------------------ pywb failing to start
+
+
+@needs_pywb
+def test_pywb_that_cannot_start_is_one_line_naming_why(tmp_path):
+    app = make_archive(tmp_path / "a")
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        with pytest.raises(ReplayStartError) as info:
+            ReplayServer(app, port=taken.getsockname()[1], start_timeout=30).start()
+    finally:
+        taken.close()
+        app.close()
+    message = str(info.value)
+    assert "\n" not in message and "pywb" in message
+    assert "exited at start" in message or "did not listen" in message
+    assert ReplayStartError.exit_code == 9
+
+
+def test_serve_with_a_failing_replay_exits_9_with_one_line(tmp_path, monkeypatch):
+    app = make_archive(tmp_path / "a")
+    app.close()
+
+    def broken(self):
+        raise ReplayStartError("pywb exited at start (code 1) on port 1: Address in use")
+
+    monkeypatch.setattr(server_module, "pywb_installed", lambda: True)
+    monkeypatch.setattr(server_module.ReplayServer, "start", broken)
+    result = CliRunner().invoke(
+        cli, ["--config", str(tmp_path / "a" / "config.toml"), "serve", "--port", "1"]
+    )
+    assert result.exit_code == 9, result.output
+    assert result.output.strip().splitlines() == [
+        "Error: pywb exited at start (code 1) on port 1: Address in use"
+    ]
+
+
+def test_serve_on_a_taken_port_is_one_line(tmp_path, monkeypatch):
+    app = make_archive(tmp_path / "a")
+    app.close()
+    monkeypatch.setattr(server_module, "pywb_installed", lambda: False)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        result = CliRunner().invoke(
+            cli,
+            [
+                "--config",
+                str(tmp_path / "a" / "config.toml"),
+                "serve",
+                "--port",
+                str(taken.getsockname()[1]),
+            ],
+        )
+    finally:
+        taken.close()
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1].startswith("Error: cannot listen on")
+
+
+@needs_pywb
+def test_the_replay_has_its_own_origin(archive):
+    app, aid = archive, _article_id(archive)  # no capture: the headers are the point
+    server = ReplayServer(app).start()
+    try:
+        settings = ServeSettings(secret_key="k" * 32, replay_port=8001)
+        client = create_app(app, settings, replay_server=server).test_client()
+        _sign_in(client, "maria", "correct horse")
+        res = client.get(f"/articles/{aid}/1/snapshots/1")  # the test client: localhost
+        (frame,) = _tree(res).xpath("//iframe")
+        src = urlsplit(frame.get("src"))
+        assert (src.scheme, src.netloc) == ("http", "localhost:8001")
+        assert "frame-src 'self' http://localhost:8001;" in res.headers["Content-Security-Policy"]
+        assert client.get(src.path).status_code == 404  # not on the app's origin
+
+        replay = replay_app(server, app_port=8000).test_client()
+        out = replay.get(src.path, base_url="http://localhost:8001")
+        assert out.status_code == 404  # pywb's answer (no such record), with our headers
+        csp = out.headers["Content-Security-Policy"]
+        assert csp.startswith("sandbox allow-scripts") and "allow-same-origin" not in csp
+        assert csp.endswith("frame-ancestors http://localhost:8000")
+        assert "Set-Cookie" not in out.headers
+        assert replay.get(f"/articles/{aid}").status_code == 404  # no pages there
+        assert replay.get("/login").status_code == 404
+
+        # behind a TLS proxy: the public origin given (--replay-url), no frame-ancestors
+        settings = ServeSettings(
+            secret_key="k" * 32, replay_port=8001, replay_url="https://replay.example.org/"
+        )
+        client = create_app(app, settings, replay_server=server).test_client()
+        _sign_in(client, "maria", "correct horse")
+        res = client.get(f"/articles/{aid}/1/snapshots/1")
+        (frame,) = _tree(res).xpath("//iframe")
+        assert frame.get("src").startswith(f"https://replay.example.org/{server.collection}/")
+        assert (
+            "frame-src 'self' https://replay.example.org;" in res.headers["Content-Security-Policy"]
+        )
+        proxied = replay_app(server, app_port=8000, proxied=True).test_client()
+        csp = proxied.get(src.path).headers["Content-Security-Policy"]
+        assert csp.startswith("sandbox allow-scripts") and "frame-ancestors" not in csp
+    finally:
+        server.stop()

@@ -185,6 +185,29 @@ def json_record(
     return rec
 
 
+def resource_record(
+    uri: str,
+    body: bytes,
+    *,
+    content_type: str,
+    date: datetime,
+    record_id: str,
+    extra: dict[str, str] | None = None,
+) -> ArcWarcRecord:
+    """A resource record (e.g. a screenshot): the block is the body, so block and payload
+    digests are the same sha256."""
+    from io import BytesIO
+
+    stream = BytesIO(body)
+    block_digest, _ = _digests(stream, len(body))
+    headers = _headers("resource", uri, date, record_id, extra or {})
+    headers.add_header("WARC-Block-Digest", block_digest)
+    headers.add_header("WARC-Payload-Digest", block_digest)
+    rec = ArcWarcRecord("warc", "resource", headers, stream, None, content_type, len(body))
+    rec.payload_length = len(body)
+    return rec
+
+
 def warcinfo_record(
     filename: str, *, date: datetime, record_id: str, info: dict[str, str]
 ) -> ArcWarcRecord:

@@ -100,9 +100,10 @@ def _on_close(app, worker: str | None = None):
     return closed
 
 
-def make_sink(app, worker: str | None = None) -> WarcSink:
+def make_sink(app, worker: str | None = None, *, tag: str | None = None) -> WarcSink:
     """The WARC writer; a named worker's files carry its id, so workers sharing one
-    `warcs/` (NFS, several machines) each write their own files."""
+    `warcs/` (NFS, several machines) each write their own files (``tag`` names files
+    of another kind, e.g. screenshots)."""
     s = app.settings
     return WarcSink(
         root=s.root,
@@ -111,7 +112,7 @@ def make_sink(app, worker: str | None = None) -> WarcSink:
         gzip_level=s.capture.gzip_level,
         on_close=_on_close(app, worker),
         clock=app.clock,
-        name_tag=file_tag(worker) if worker else "",
+        name_tag=tag or (file_tag(worker) if worker else ""),
     )
 
 
@@ -159,6 +160,8 @@ def _after_recovery(app, r) -> None:
                 gone = [x.id for x in lost]
                 reuse = t.snapshot_reuse
                 conn.execute(delete(reuse).where(reuse.c.snapshot_id.in_(gone)))
+                shot = t.screenshot
+                conn.execute(delete(shot).where(shot.c.snapshot_id.in_(gone)))
                 conn.execute(delete(s).where(s.c.id.in_(gone)))
                 conn.execute(
                     update(t.target)
@@ -167,6 +170,10 @@ def _after_recovery(app, r) -> None:
                 )
             conn.execute(
                 delete(t.resource).where(t.resource.c.warc == rel, t.resource.c.offset >= r.kept)
+            )
+            shot = t.screenshot  # a screenshot file cut short: its lost records' rows
+            conn.execute(
+                delete(shot).where(shot.c.warc == rel, (shot.c.offset + shot.c.length) > r.kept)
             )
         if lost:
             batch.add(DROPPED, warc=rel, rows=[x.id for x in lost], kept=r.kept)

@@ -5,6 +5,7 @@ from archiver.cli import (  # noqa: F401
     capturing,
     editing,
     evidence,
+    screenshots,
     service,
     status,
     web,

@@ -25,7 +25,8 @@ record list at import time), and it indexes request records we must keep out.
 Which WARC files: with ``all_warcs`` every closed file; otherwise the files holding the
 article's snapshots, the neighbouring files a capture spilled into when the WARC rotated
 during it (redirect hops before the snapshot's file; requisites and the metadata record,
-written last, after it), and the files holding the originals of their revisit records.
+written last, after it), the files holding the originals of their revisit records, and
+the files holding their screenshots.
 """
 
 from __future__ import annotations
@@ -260,6 +261,8 @@ def warcs_for(app, docs: list[dict]) -> list[str]:
             for s in c["snapshots"]:
                 selection.add(s)
                 ids.append(s["record_id"])
+                if "screenshot" in s:  # its own file (issue 20)
+                    selection.chosen.add(s["screenshot"]["warc"])
     # the requisites the snapshots reused, wherever they sit (capture.reuse_window); a
     # missing or unfinished file is reported when the zip is written, never left out
     selection.chosen |= app.store.reuse_warcs(ids)

@@ -10,7 +10,8 @@
    (gzip headers).
 3. Every snapshot row's (warc, offset, length) must be a record with the recorded
    record id whose decoded body hashes to the recorded document digest; a revisit's
-   WARC-Refers-To record must exist.
+   WARC-Refers-To record must exist; every screenshot row's, a resource record with
+   its record id (its digests are re-computed with every record's, step 1).
 4. The ledger's hash chain must be unbroken, and its snapshot, warc-closed and review
    lines must agree with the store — which also guards the last line, the one no
    successor's ``prev`` protects.
@@ -282,6 +283,25 @@ def reuse_problems(ref: Any, facts: RecordFacts | None, file: str) -> list[Probl
     return []
 
 
+def screenshot_problems(shot: Any, facts: RecordFacts | None, file: str) -> list[Problem]:
+    """Is a screenshot (issue 20) the resource record its row says, where it says?"""
+    off = shot.offset
+    if facts is None:
+        return [Problem(file, f"no intact WARC record here for screenshot {shot.record_id}", off)]
+    checks = [
+        (
+            facts.record_id == shot.record_id,
+            f"record is {facts.record_id}, the screenshot says {shot.record_id}",
+        ),
+        (
+            facts.length == shot.length,
+            f"gzip member is {facts.length} bytes, the screenshot says {shot.length}",
+        ),
+        (facts.record_type == "resource", f"the screenshot is a {facts.record_type} record"),
+    ]
+    return [Problem(file, what, offset=off) for ok, what in checks if not ok]
+
+
 def revisit_problems(facts: RecordFacts, known_ids: set[str], file: str) -> list[Problem]:
     if facts.refers_to is None:
         return [Problem(file, "revisit record has no WARC-Refers-To", offset=facts.offset)]
@@ -445,6 +465,7 @@ class _Verifier:
         self.ledger_file = _rel(self.ledger.path, self.root)
         self.snaps, files, self.reviews = _load(app.store)
         self.reuses = _by_file(app.store.reuse_references())
+        self.shots = _by_file(app.store.all_screenshots())
         self.rows = {r.path: r for r in files}
         self.facts = read_ledger(self.ledger)
         self.paired = {kind: app.store.all_paired_rows(kind) for kind in Paired}
@@ -456,7 +477,7 @@ class _Verifier:
 
     def names(self, on_disk: dict[str, Path]) -> list[str]:
         referenced = {s.warc for s in self.snaps} | set(self.rows) | set(self.facts.closed)
-        referenced |= set(self.reuses)
+        referenced |= set(self.reuses) | set(self.shots)
         return sorted(set(on_disk) | referenced)
 
     def check_file(
@@ -485,6 +506,8 @@ class _Verifier:
                 self.revisits.append((file, facts))
         for ref in self.reuses.get(name, []):
             yield from reuse_problems(ref, scan.records.get(ref.offset), file)
+        for shot in self.shots.get(name, []):
+            yield from screenshot_problems(shot, scan.records.get(shot.offset), file)
 
     def check_ledger(self) -> Iterator[Problem]:
         file = self.ledger_file

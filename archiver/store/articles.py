@@ -326,8 +326,13 @@ class ArticlesMixin:
             .where(c.c.article_id.in_(ids))
             .order_by(c.c.article_id, c.c.n)
         )
+        shot = t.screenshot
         snaps_q = (
-            select(*(s.c[k] for k in ("target_id", *SNAPSHOT_KEYS)))
+            select(
+                *(s.c[k] for k in ("target_id", *SNAPSHOT_KEYS)),
+                *(shot.c[k].label(f"shot_{k}") for k in SCREENSHOT_KEYS),
+            )
+            .select_from(s.outerjoin(shot, shot.c.snapshot_id == s.c.id))
             .where(s.c.target_id.in_(targets))
             .order_by(s.c.target_id, s.c.captured_at, s.c.id)
         )
@@ -403,7 +408,14 @@ class ArticlesMixin:
 
 
 def _copy(doc: dict[str, Any]) -> dict[str, Any]:
-    return {**doc, "redirects": list(doc["redirects"]), "reasons": list(doc.get("reasons") or [])}
+    copied = {**doc, "redirects": list(doc["redirects"]), "reasons": list(doc.get("reasons") or [])}
+    if "screenshot" in doc:
+        copied["screenshot"] = dict(doc["screenshot"])
+    return copied
+
+
+# a snapshot's screenshot in its document (issue 20; the key is there only when one is)
+SCREENSHOT_KEYS = ("taken_at", "warc", "offset", "length", "record_id", "digest", "width", "height")
 
 
 SNAPSHOT_KEYS = (
@@ -458,7 +470,16 @@ def snapshot_doc(r) -> dict[str, Any]:
         "good": bool(r.good),
         "quality": r.quality,
         "reasons": list(r.reasons or []),
+        **_screenshot_doc(r),
     }
+
+
+def _screenshot_doc(r) -> dict[str, Any]:
+    if getattr(r, "shot_warc", None) is None:
+        return {}
+    shot = {k: getattr(r, f"shot_{k}") for k in SCREENSHOT_KEYS}
+    shot["taken_at"] = iso(shot["taken_at"])
+    return {"screenshot": shot}
 
 
 def check_doc(r) -> dict[str, Any]:

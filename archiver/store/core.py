@@ -21,6 +21,7 @@ from archiver.store.daemon import DaemonMixin
 from archiver.store.intake import IntakeMixin
 from archiver.store.ledgered import LedgeredMixin
 from archiver.store.reviews import ReviewsMixin
+from archiver.store.screenshots import ScreenshotsMixin
 from archiver.store.stamps import StampsMixin
 from archiver.store.users import UsersMixin
 from archiver.store.work import WorkMixin
@@ -185,6 +186,7 @@ class Store(
     StampsMixin,
     UsersMixin,
     BrowseMixin,
+    ScreenshotsMixin,
     BaseStore,
 ):
     """The archive's database: articles, citations, targets, snapshots, checks, reviews,

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 class UTCDateTime(TypeDecorator):
@@ -314,6 +314,23 @@ timestamp_token = Table(
     UniqueConstraint("kind", "name", name="uq_timestamp_token_subject"),
 )
 
+# A screenshot of a snapshot as replayed from the archive (issue 20): a `resource`
+# record in a WARC file of its own; one per snapshot at most.
+screenshot = Table(
+    "screenshot",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("snapshot_id", Integer, ForeignKey("snapshot.id"), nullable=False, unique=True),
+    Column("taken_at", UTCDateTime, nullable=False),
+    Column("warc", Text, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("length", BigInteger, nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("digest", String(80), nullable=False),  # sha256 of the PNG bytes
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+)
+
 # The editors' article list (`archive serve`) pages through articles newest first.
 ix_article_added = Index("ix_article_added", article.c.added_at, article.c.id)
 
@@ -380,5 +397,13 @@ def _v9(conn) -> None:
     timestamp_token.create(conn, checkfirst=True)
 
 
+def _v10(conn) -> None:
+    """Screenshots of snapshots (issue 20)."""
+    screenshot.create(conn, checkfirst=True)
+
+
 # Each entry brings a store from version N-1 to N; append, never edit.
-MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9}
+MIGRATIONS = {
+    **{1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7},
+    **{8: _v8, 9: _v9, 10: _v10},
+}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 
 from archiver.app import App
 from archiver.web import guard, pages, replay
@@ -43,6 +43,8 @@ class ServeSettings:
     secure_cookies: bool = False  # Secure flag: set when served over https
     login_limit: int = 5
     login_window: float = 300.0
+    replay_port: int | None = None  # the replay's own port (None: on the app's origin)
+    replay_url: str | None = None  # its origin as browsers reach it (behind a TLS proxy)
 
 
 def create_app(
@@ -76,19 +78,27 @@ def create_app(
     flask_app.context_processor(_template_globals)
     flask_app.register_blueprint(pages.bp)
     flask_app.extensions["archiver.replay"] = replay_server
-    if replay_server is not None:
+    if replay_server is not None and settings.replay_port is None:
         flask_app.register_blueprint(replay.blueprint(replay_server))
     return flask_app
 
 
 def _security_headers(response):
     if request.blueprint != "replay":  # the replay sets its own, sandboxing policy
-        response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+        response.headers.setdefault("Content-Security-Policy", _page_csp())
         response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def _page_csp() -> str:
+    """The pages' policy; frames may also come from the replay's own port."""
+    origin = replay.replay_origin(current_app)
+    if origin is None:
+        return PAGE_CSP
+    return PAGE_CSP.replace("frame-src 'self'", f"frame-src 'self' {origin}")
 
 
 def _template_globals() -> dict:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     g,
@@ -27,6 +28,7 @@ from archiver.errors import UsageError
 from archiver.interop.robust import replay_prefix
 from archiver.manifest import view
 from archiver.manifest.review import review_citation
+from archiver.screenshots.stored import read_png
 from archiver.store.browse import ArticleFilter
 from archiver.web import replay
 from archiver.web.session import Identity, archive_of, sign_in
@@ -193,13 +195,29 @@ def review(article_id: str):
     return redirect(target + (f"#c{int(anchor)}" if anchor.isdigit() else ""))
 
 
-@bp.get("/articles/<article_id>/<int:n>/snapshots/<int:i>")
-def snapshot(article_id: str, n: int, i: int):
-    doc = _article_doc(article_id)
+def _snapshot_of(doc: dict, n: int, i: int) -> tuple[dict, dict]:
+    """(citation, snapshot) of citation n's i-th snapshot; 404 when there is none."""
     cits = [c for c in doc["citations"] if c["id"] == n]
     if not cits or not 1 <= i <= len(cits[0]["snapshots"]):
         abort(404, description="No such snapshot.")
-    snap = cits[0]["snapshots"][i - 1]
+    return cits[0], cits[0]["snapshots"][i - 1]
+
+
+@bp.get("/articles/<article_id>/<int:n>/snapshots/<int:i>/screenshot.png")
+def screenshot(article_id: str, n: int, i: int):
+    """The snapshot's screenshot, read from its WARC record (as every page: signed in)."""
+    _, snap = _snapshot_of(_article_doc(article_id), n, i)
+    shot = snap.get("screenshot")
+    data = read_png(archive_of(current_app).settings.root, shot) if shot else None
+    if data is None:
+        abort(404, description="No screenshot of this snapshot.")
+    return Response(data, mimetype="image/png")
+
+
+@bp.get("/articles/<article_id>/<int:n>/snapshots/<int:i>")
+def snapshot(article_id: str, n: int, i: int):
+    doc = _article_doc(article_id)
+    citation, snap = _snapshot_of(doc, n, i)
     frame = replay.frame_url(current_app, snap)
     changes = None
     if i > 1:
@@ -210,7 +228,7 @@ def snapshot(article_id: str, n: int, i: int):
     return render_template(
         "snapshot.html",
         article=doc["article"],
-        citation=cits[0],
+        citation=citation,
         snap=snap,
         i=i,
         frame=frame,

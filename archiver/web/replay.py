@@ -11,42 +11,44 @@ free loopback port and forwards two kinds of path to it:
   cookie, so the session cannot be what guards the replay.)
 - ``/pywb-static/…``: pywb's own scripts (wombat), nothing from the archive.
 
-Every replay response carries ``Content-Security-Policy: sandbox allow-scripts …``
-without ``allow-same-origin``, so an archived page runs in an opaque origin even when
-opened outside its frame: its scripts cannot read the app's pages, forms or CSRF tokens,
-and ``default-src 'self'`` keeps it from loading anything from the live web. Archived
-``Set-Cookie`` headers are dropped and the browser's cookies are never forwarded.
-Snapshots in WARC files still being written (``.open``) are not indexed yet.
+Three layers keep archived scripts away from the app's cookies, pages and forms:
+
+1. Its own origin: `archive serve` answers these paths on a port of their own
+   (``--replay-port``, `replay_app`), never on the app's. A different origin cannot
+   read the app's pages (so never a CSRF token) nor its DOM. (Cookies are per host,
+   not per port: the session cookie is HttpOnly, so scripts never see it either.)
+2. ``Content-Security-Policy: sandbox allow-scripts …`` without ``allow-same-origin``
+   on every replay response, even opened outside its frame: the page runs in an opaque
+   origin (no cookies, no storage, its requests are cross-site: no SameSite cookie);
+   ``default-src 'self'`` keeps it from loading anything from the live web;
+   ``frame-ancestors`` lets only the app frame it.
+3. The frame itself: ``<iframe sandbox="allow-scripts">``.
+
+Archived ``Set-Cookie`` headers are dropped and the browser's cookies are never
+forwarded. Snapshots in WARC files still being written (``.open``) are not indexed yet.
+(Without ``replay_port`` — the Flask test client, one origin behind a proxy — the same
+paths are served on the app's origin, guarded by layers 2 and 3.)
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-import socket
-import subprocess
-import tempfile
-import threading
-import time
-from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from flask import Blueprint, Flask, Response, request
 
-from archiver.app import App
 from archiver.interop import replay as pywb
-from archiver.interop.cdxj import index_closed
-from archiver.interop.robust import replay_url
+from archiver.interop.pywbserver import STATIC_PREFIX, ReplayServer
 
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = pywb.INSTALL_HINT
-STATIC_PREFIX = "pywb-static"
-REPLAY_CSP = (
+REPLAY_SANDBOX = (
     "sandbox allow-scripts allow-forms allow-popups; "
-    "default-src 'self' data: blob: 'unsafe-inline' 'unsafe-eval'; frame-ancestors 'self'"
+    "default-src 'self' data: blob: 'unsafe-inline' 'unsafe-eval'"
 )
+REPLAY_CSP = REPLAY_SANDBOX + "; frame-ancestors 'self'"  # the replay on the app's origin
 _FORWARD_REQUEST = ("Accept", "Accept-Language", "User-Agent", "Range", "If-None-Match")
 _DROP_RESPONSE = {
     "connection",
@@ -60,80 +62,30 @@ _DROP_RESPONSE = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ReplayServer:
-    """pywb on a loopback port, configured for our index and WARCs, one random collection."""
-
-    def __init__(self, archive: App, *, start_timeout: float = 30.0) -> None:
-        self.archive = archive
-        self.collection = "r" + secrets.token_hex(16)
-        self.port = free_port()
-        self.start_timeout = start_timeout
-        self._proc: subprocess.Popen | None = None
-        self._folder: tempfile.TemporaryDirectory | None = None
-        self._index_lock = threading.Lock()
-
-    def config(self, index: Path) -> dict:
-        config = pywb.pywb_config(index, self.archive.settings.warcs_path)
-        config["collections"] = {self.collection: config["collections"].popitem()[1]}
-        config.update(framed_replay=False, static_prefix=STATIC_PREFIX)
-        return config
-
-    def start(self) -> ReplayServer:
-        report = index_closed(self.archive)
-        self._folder = tempfile.TemporaryDirectory(prefix="archiver-replay-")
-        folder = Path(self._folder.name)
-        pywb.write_config(folder, self.config(report.index))
-        self._proc = pywb.start(
-            folder, self.port, "127.0.0.1", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        self._wait_ready()
-        return self
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"pywb exited at start (code {self._proc.returncode})")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("pywb did not start listening in time")
-
-    def refresh_index(self) -> None:
-        """Index WARC files closed since the start (pywb re-reads the index per lookup)."""
-        with self._index_lock:
-            index_closed(self.archive)
-
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        if self._folder is not None:
-            self._folder.cleanup()
-
-    def frame_url(self, snapshot: dict) -> str:
-        return replay_url(f"/{self.collection}/", snapshot["captured_at"], snapshot["final_url"])
+def origin_on(port: int) -> str:
+    """This request's scheme and host, on another port: where the browser finds it."""
+    parts = urlsplit(request.host_url)
+    host = parts.hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}:{port}"
 
 
 def frame_url(flask_app: Flask, snapshot: dict) -> str | None:
-    """Where the snapshot replays in this app, or None when pywb is not running."""
+    """Where the snapshot replays (its own origin when the replay has its own port), or
+    None when pywb is not running."""
     server: ReplayServer | None = flask_app.extensions.get("archiver.replay")
     if server is None:
         return None
     server.refresh_index()
-    return server.frame_url(snapshot)
+    return (replay_origin(flask_app) or "") + server.frame_url(snapshot)
+
+
+def replay_origin(flask_app: Flask) -> str | None:
+    """The replay's own origin for this request (None: it is on the app's origin)."""
+    settings = flask_app.extensions["archiver.serve"]
+    if settings.replay_url:
+        return settings.replay_url.rstrip("/")
+    return origin_on(settings.replay_port) if settings.replay_port else None
 
 
 def _upstream_path() -> str:
@@ -144,7 +96,7 @@ def _upstream_path() -> str:
     return path + (f"?{query}" if query else "")
 
 
-def _forward(server: ReplayServer) -> Response:
+def _forward(server: ReplayServer, csp: str = REPLAY_CSP) -> Response:
     headers = {k: request.headers[k] for k in _FORWARD_REQUEST if k in request.headers}
     headers["Host"] = request.host
     try:
@@ -166,16 +118,44 @@ def _forward(server: ReplayServer) -> Response:
         direct_passthrough=True,
     )
     response.call_on_close(upstream.close)
-    response.headers["Content-Security-Policy"] = REPLAY_CSP
+    response.headers["Content-Security-Policy"] = csp
     return response
 
 
-def blueprint(server: ReplayServer) -> Blueprint:
+def blueprint(
+    server: ReplayServer, *, app_port: int | None = None, proxied: bool = False
+) -> Blueprint:
+    """The replay's paths. With ``app_port`` they are served on their own port and only
+    the app's origin (this host, ``app_port``) may frame them; ``proxied`` (public
+    origins set by a reverse proxy, unknown here): the frame-ancestors check is left
+    out (the replay is sandboxed and its paths are secret, framing it gains nothing)."""
     bp = Blueprint("replay", __name__)
 
     def replay(rest: str = "") -> Response:
-        return _forward(server)
+        if app_port is None:
+            return _forward(server)
+        if proxied:
+            return _forward(server, REPLAY_SANDBOX)
+        return _forward(server, f"{REPLAY_SANDBOX}; frame-ancestors {origin_on(app_port)}")
 
     bp.add_url_rule(f"/{server.collection}/<path:rest>", "content", replay)
     bp.add_url_rule(f"/{STATIC_PREFIX}/<path:rest>", "static", replay)
     return bp
+
+
+def replay_app(server: ReplayServer, *, app_port: int, proxied: bool = False) -> Flask:
+    """The replay alone, for its own port: no pages, no session, no static files."""
+    app = Flask("archiver.web.replay", static_folder=None)
+    app.register_blueprint(blueprint(server, app_port=app_port, proxied=proxied))
+    app.after_request(_plain_headers)
+    return app
+
+
+def _plain_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", REPLAY_SANDBOX)  # 404s too
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+__all__ = ["INSTALL_HINT", "ReplayServer", "blueprint", "frame_url", "replay_app"]

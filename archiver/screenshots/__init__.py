@@ -1,0 +1,1 @@
+"""Screenshots of snapshots, rendered by headless Chromium from the archive's own replay."""
