@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from archiver import urls
 from archiver.errors import UsageError
+from archiver.evidence.summary import manifest_evidence
 from archiver.store import schema as t
 
 if TYPE_CHECKING:  # the extractors (lxml, bs4, …) are not needed to read the store
@@ -425,6 +426,7 @@ SNAPSHOT_KEYS = (
     "good",
     "quality",
     "reasons",
+    "evidence",
 )
 CHECK_KEYS = (
     "checked_at",
@@ -458,7 +460,14 @@ def snapshot_doc(r) -> dict[str, Any]:
         "good": bool(r.good),
         "quality": r.quality,
         "reasons": list(r.reasons or []),
+        **_evidence_key(r.evidence),
     }
+
+
+def _evidence_key(stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The optional ``evidence`` key: only snapshots captured with evidence have it."""
+    found = manifest_evidence(stored)
+    return {} if found is None else {"evidence": found}
 
 
 def check_doc(r) -> dict[str, Any]:

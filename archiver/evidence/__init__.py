@@ -1,0 +1,1 @@
+"""Court-grade evidence: connection records, trusted timestamps, signatures (issue 21)."""
