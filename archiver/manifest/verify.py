@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import select
 
 from archiver.errors import ArchiverError
+from archiver.evidence import check as evidence_check
 from archiver.manifest.ledger import LEDGER_NAME, Ledger
 from archiver.manifest.pairs import PairedLines, pair_problems
 from archiver.manifest.warcscan import (
@@ -82,6 +83,7 @@ class VerifyReport:
     ledger_lines: int
     problems: tuple[Problem, ...]
     pairs: dict[str, dict[str, int]] = field(default_factory=dict)  # kind → rows, lines
+    evidence: dict[str, int] = field(default_factory=dict)  # issue 21: records, snapshots
 
     @property
     def ok(self) -> bool:
@@ -102,6 +104,7 @@ class VerifyReport:
             "snapshots": self.snapshots,
             "ledger_lines": self.ledger_lines,
             "ledger_pairs": self.pairs,
+            "evidence": self.evidence,
             "problems": [p.as_dict() for p in self.problems],
         }
 
@@ -333,6 +336,7 @@ def _load(store) -> tuple[list[Any], list[Any], list[Any]]:
                 s.c.payload_digest,
                 s.c.warc_payload_digest,
                 s.c.ledger_seq,
+                s.c.evidence,
             ).order_by(s.c.warc, s.c.offset)
         ).all()
         files = conn.execute(select(t.warc_file)).all()
@@ -445,6 +449,7 @@ class _Verifier:
         self.records = 0
         self.known_ids: set[str] = set()
         self.revisits: list[tuple[str, RecordFacts]] = []
+        self.evidence: list[tuple[str, int, evidence_check.EvidenceFacts]] = []
         self.workers = workers
         self.part_bytes = part_bytes
 
@@ -467,6 +472,7 @@ class _Verifier:
         file, growing = _rel(path, self.root), path.name.endswith(OPEN_SUFFIX)
         self.records += len(scan.records)
         self.known_ids.update(f.record_id for f in scan.records.values() if f.record_id)
+        self.evidence += [(file, o, f.evidence) for o, f in scan.records.items() if f.evidence]
         yield from (Problem(file, what, offset=off) for off, what in scan.problems)
         if not growing:
             yield from closed_file_problems(
@@ -577,6 +583,8 @@ class _Verifier:
                 problems += self.check_file(name, located[name], by_file.get(name, []), scan, sha)
         for file, facts in self.revisits:  # after every file: a revisit may refer to any
             problems += revisit_problems(facts, self.known_ids, file)
+        found, evidence = evidence_check.check(self.evidence, self.known_ids, self.snaps)
+        problems += [Problem(file, what, offset=off) for file, off, what in found]
         problems += self.check_ledger()
         files = sum(1 for path in located.values() if path is not None)
         return VerifyReport(
@@ -586,6 +594,7 @@ class _Verifier:
             self.facts.lines,
             tuple(problems),
             self.pair_counts(),
+            evidence.as_dict(),
         )
 
 
