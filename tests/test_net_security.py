@@ -335,7 +335,7 @@ def _metadata(app) -> dict:
             found += [
                 json.loads(r.content_stream().read())
                 for r in ArchiveIterator(f)
-                if r.rec_type == "metadata"
+                if r.rec_type == "metadata" and r.content_type == "application/json"
             ]
     (data,) = found
     return data
