@@ -554,8 +554,10 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
         page = _page_info(url, plan, chain, extra_texts)
         assert job.budget is not None
         cut = job.budget.reason
-        _metadata(job, plan, final_w, chain, citing, html, resources, final.started_at, cut)
+        # the evidence before the capture's metadata record, which stays its last record
+        # (a WACZ export walks a capture's files forward up to it: `interop.wacz`)
         job.write_connections()
+        _metadata(job, plan, final_w, chain, citing, html, resources, final.started_at, cut)
         job.flush()
     finally:
         # after the flush: each requisite this capture fetched is offered to the run with
