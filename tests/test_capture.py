@@ -395,6 +395,11 @@ def test_socks5h_proxy_from_config(tmp_path, web):
         add_sources(app, [str(article(tmp_path, url))], capture=True)
         assert targets(app)[url].capture_state == "archived"
         assert_valid_archive(app)
+        # issue 21: the SOCKS proxy is the peer (not the target PySocks asked it for)
+        (snap,) = snapshots(app, url)
+        assert snap.evidence["via_proxy"] == f"socks5h://127.0.0.1:{port}"
+        assert snap.evidence["served_by"]["address"] is None
+        assert snap.evidence["served_by"]["tls_version"].startswith("TLSv1")
     finally:
         proc.terminate()
         proc.wait(5)

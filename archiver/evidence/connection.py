@@ -79,8 +79,10 @@ def proxy_without_credentials(proxy: str) -> str:
 
 
 def _peer(sock) -> str | None:
+    """The address the socket is connected to (a PySocks socket's ``getpeername`` names
+    the target it asked the proxy for; the proxy is the peer)."""
     try:
-        address = sock.getpeername()
+        address = getattr(sock, "get_proxy_peername", sock.getpeername)()
     except (OSError, AttributeError):
         return None
     host, port = str(address[0]), address[1]
