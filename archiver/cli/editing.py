@@ -80,6 +80,8 @@ def review(
 def verify_cmd(app: App, as_json: bool) -> None:
     """Re-hash every WARC file and record, check each snapshot and the ledger chain.
 
+    Also checks every connection evidence record (certificate hashes, the records it
+    names) and each snapshot's stored certificate fingerprint against it.
     Prints one line per problem (FILE:OFFSET: what) and a summary; exits 8 if any.
 
     \b
