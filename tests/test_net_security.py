@@ -392,9 +392,7 @@ def test_capture_budget_in_time_bounds_slow_requisites(tmp_path, web):
 def test_proxy_mode_looks_a_host_up_once_a_minute(web, monkeypatch):
     asked: list[str] = []
     real = resolve.lookup
-    monkeypatch.setattr(
-        resolve, "lookup", lambda host, port=None: asked.append(host) or real(host)
-    )
+    monkeypatch.setattr(resolve, "lookup", lambda host, port=None: asked.append(host) or real(host))
     client = fetch.Client(proxied(web))
     for path in ("/ok", "/redirect/2"):
         chain = client.fetch_chain(f"https://cases.test{path}")
