@@ -16,6 +16,7 @@ import pytest
 import trustme
 from cryptography import x509
 from jsonschema import Draft202012Validator
+from sqlalchemy import inspect, text
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.evidence import check as evidence_check
@@ -24,6 +25,9 @@ from archiver.evidence.summary import stamp_fields
 from archiver.manifest import documents, refresh
 from archiver.manifest.verify import verify
 from archiver.service import add_sources
+from archiver.store import open_store
+from archiver.store import schema as t
+from archiver.store.articles import _evidence_key
 
 from .conftest import make_archive
 from .test_capture import article, assert_valid_archive, snapshots
@@ -402,3 +406,32 @@ def test_a_hostile_certificate_subject_is_escaped_in_html(tmp_path, hostile_serv
         assert verify(app).ok
     finally:
         app.close()
+
+
+# ---------------------------------------------------------------- store
+
+
+def test_schema_8_adds_the_evidence_column_to_an_older_store(store_url):
+    """A store from schema 7 (no `snapshot.evidence`) gets it on opening, once."""
+    s = open_store(store_url, create=True)
+    with s.tx() as conn:
+        conn.execute(text("ALTER TABLE snapshot DROP COLUMN evidence"))
+        conn.execute(t.meta.update().values(value="7"))
+    s.close()
+    s = open_store(store_url)
+    try:
+        assert s.schema_version() == t.SCHEMA_VERSION
+        with s.read() as conn:
+            assert "evidence" in {c["name"] for c in inspect(conn).get_columns("snapshot")}
+        with s.tx() as conn:  # v8 again (a half-applied upgrade) is a no-op
+            t.MIGRATIONS[8](conn)
+        assert s.migrate() == 0
+    finally:
+        s.close()
+
+
+def test_a_snapshot_without_evidence_has_no_key():
+    assert _evidence_key(None) == {}
+    assert _evidence_key({"record_id": "<r>"}) == {
+        "evidence": {"record_id": "<r>", "timestamped_by": None, "signed": None}
+    }
