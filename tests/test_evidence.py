@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import getpass
 import gzip
 import hashlib
 import http.server
@@ -228,6 +229,7 @@ def test_manifest_json_and_html_carry_the_summary(archive, web, tmp_path, resolv
     }
     assert set(e["captured_by"]) == {"software", "version", "worker", "operator"}
     assert all(e["captured_by"].values())
+    assert e["captured_by"]["operator"] == getpass.getuser()  # no capture.operator set
     assert e["served_by"]["certificate"]["sha256"].startswith("sha256:")
     assert {k: e[k] for k in stamp_fields()} == {"timestamped_by": None, "signed": None}
     html = doc_path.with_suffix(".html").read_text("utf-8")
@@ -389,9 +391,8 @@ def hostile_server(tmp_path):
 def test_a_hostile_certificate_subject_is_escaped_in_html(tmp_path, hostile_server, resolver):
     port, ca_path = hostile_server
     resolver["evil.test"] = "127.0.0.1"
-    app = make_archive(
-        tmp_path / "evil", None, capture={"allow_private": True, "ca_bundle": str(ca_path)}
-    )
+    capture = {"allow_private": True, "ca_bundle": str(ca_path), "operator": f"desk {HOSTILE}"}
+    app = make_archive(tmp_path / "evil", None, capture=capture)
     try:
         url = f"https://evil.test:{port}/page"
         add_sources(app, [str(article(tmp_path, url))], capture=True)
@@ -403,6 +404,8 @@ def test_a_hostile_certificate_subject_is_escaped_in_html(tmp_path, hostile_serv
         text = article_page(app).read_text("utf-8")
         assert "<script>alert" not in text
         assert r"\&lt;script\&gt;alert(1)\&lt;/script\&gt;" in text
+        assert snap.evidence["captured_by"]["operator"] == f"desk {HOSTILE}"  # configured
+        assert record_of(app.root, snap)["captured_by"]["operator"] == f"desk {HOSTILE}"
         assert verify(app).ok
     finally:
         app.close()

@@ -164,10 +164,13 @@ class CaptureJob:
         known.responses.append(response_id)
         return known
 
+    def captured_by(self) -> dict[str, str]:
+        return evidence_summary.captured_by(self.worker, self.settings.operator)
+
     def write_connections(self) -> None:
         """Queue the evidence record of every connection this capture used."""
         pending, self._connections = self._connections, {}
-        by = evidence_summary.captured_by(self.worker)
+        by = self.captured_by()
         for (_, host), c in pending.items():
             body = conn_evidence.evidence_body(
                 c.facts, host=host, dns=c.dns, responses=c.responses, captured_by=by
@@ -462,12 +465,12 @@ def _metadata(
     job.add([record])
 
 
-def _evidence(written: Written, worker: str) -> dict | None:
+def _evidence(written: Written, by: dict[str, str]) -> dict | None:
     """The snapshot's evidence summary: its connection's facts, as its record holds them."""
     c = written.connection
     if c is None:
         return None
-    return evidence_summary.snapshot_evidence(c.facts, c.dns, c.record_id, worker)
+    return evidence_summary.snapshot_evidence(c.facts, c.dns, c.record_id, by)
 
 
 def _cut_reason(hop: Hop) -> str | None:
@@ -586,7 +589,7 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
         good=ok and page.quality is None,
         quality=page.quality,
         reasons=[r.as_json() for r in page.reasons],
-        evidence=_evidence(final_w, job.worker),
+        evidence=_evidence(final_w, job.captured_by()),
     )
     retry = final.retry_after() if final.status in (429, 503) else None
     if ok:  # a 2xx stand-in is kept as evidence, never good; the citation says what it is

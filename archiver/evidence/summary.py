@@ -23,16 +23,24 @@ from archiver.evidence.connection import NOT_OBSERVABLE, ConnectionFacts, finger
 from archiver.net.resolve import Lookup
 
 
-def operator() -> str:
-    """Who ran the capture: the OS user of the process (its uid where it has no name)."""
+def operator(configured: str = "") -> str:
+    """Who ran the capture: ``capture.operator`` if set, else the OS user of the process
+    (its uid where it has no name)."""
+    if configured:
+        return configured
     try:
         return getpass.getuser()
     except (OSError, KeyError, ImportError):
         return f"uid {os.getuid()}"
 
 
-def captured_by(worker: str) -> dict[str, str]:
-    return {"software": SOFTWARE, "version": __version__, "worker": worker, "operator": operator()}
+def captured_by(worker: str, configured_operator: str = "") -> dict[str, str]:
+    return {
+        "software": SOFTWARE,
+        "version": __version__,
+        "worker": worker,
+        "operator": operator(configured_operator),
+    }
 
 
 def _utc(dt: datetime) -> str:
@@ -80,12 +88,12 @@ def served_by(facts: ConnectionFacts, dns: Lookup | None) -> dict[str, Any]:
 
 
 def snapshot_evidence(
-    facts: ConnectionFacts, dns: Lookup | None, record_id: str, worker: str
+    facts: ConnectionFacts, dns: Lookup | None, record_id: str, by: dict[str, str]
 ) -> dict[str, Any]:
-    """What the store keeps with a snapshot (``snapshot.evidence``)."""
+    """What the store keeps with a snapshot (``snapshot.evidence``); ``by``: `captured_by`."""
     return {
         "record_id": record_id,
-        "captured_by": captured_by(worker),
+        "captured_by": dict(by),
         "from": "proxy" if facts.via_proxy else "direct",
         "via_proxy": facts.via_proxy,
         "served_by": served_by(facts, dns),
