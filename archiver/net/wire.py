@@ -13,6 +13,11 @@ closes the DNS-rebinding gap; the name's lookup is checked before connecting too
 private port is never touched. Behind a proxy the client never learns the origin's
 address: the fetch code resolves the name itself and refuses a private answer
 (`fetch._proxy_refusal`); the proxy's own lookup is the proxy's to filter.
+
+Each connection's evidence (issue 21: certificate, TLS parameters, peer address, the
+lookup's DNS answers) is observed once, in `connect`, from the socket just connected
+and handshaken, and handed to every exchange the connection carries
+(`Exchange.connection`); `capture.engine` writes it as a WARC record.
 """
 
 from __future__ import annotations
