@@ -7,6 +7,7 @@ import getpass
 import gzip
 import hashlib
 import http.server
+import io
 import json
 import socket
 import ssl
@@ -19,10 +20,18 @@ from cryptography import x509
 from jsonschema import Draft202012Validator
 from sqlalchemy import inspect, text
 from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
 
 from archiver.evidence import check as evidence_check
-from archiver.evidence.connection import CONTENT_TYPE, NOT_OBSERVABLE
-from archiver.evidence.summary import stamp_fields
+from archiver.evidence.connection import (
+    CONTENT_TYPE,
+    FULL_CHAIN,
+    LEAF_ONLY,
+    NOT_OBSERVABLE,
+    observe,
+    proxy_without_credentials,
+)
+from archiver.evidence.summary import certificate, stamp_fields
 from archiver.manifest import documents, refresh
 from archiver.manifest.verify import verify
 from archiver.service import add_sources
@@ -438,3 +447,72 @@ def test_a_snapshot_without_evidence_has_no_key():
     assert _evidence_key({"record_id": "<r>"}) == {
         "evidence": {"record_id": "<r>", "timestamped_by": None, "signed": None}
     }
+
+
+# ---------------------------------------------------------------- observing a socket
+
+
+class FakeTLS:
+    """A handshaken socket as `connection.observe` reads one."""
+
+    def __init__(self, leaf: bytes, chain: list[bytes] | None = None) -> None:
+        self._leaf = leaf
+        if chain is not None:
+            self.get_unverified_chain = lambda: chain  # Python 3.13+
+
+    def getpeername(self):
+        return ("2001:db8::1", 443)
+
+    def version(self):
+        return "TLSv1.3"
+
+    def cipher(self):
+        return ("TLS_AES_128_GCM_SHA256", "TLSv1.3", 128)
+
+    def getpeercert(self, binary_form=False):
+        return self._leaf
+
+
+def test_observe_takes_the_whole_chain_where_python_gives_it():
+    facts = observe(FakeTLS(b"leaf", [b"leaf", b"intermediate"]), via_proxy=None, dns=None)
+    assert facts.certificates == (b"leaf", b"intermediate") and facts.chain == FULL_CHAIN
+    facts = observe(FakeTLS(b"leaf"), via_proxy=None, dns=None)
+    assert facts.certificates == (b"leaf",) and facts.chain == LEAF_ONLY
+    assert facts.connected_to == "[2001:db8::1]:443" and facts.cipher_bits == 128
+
+
+def test_observe_a_plain_socket_has_no_tls():
+    with socket.socket() as sock:
+        facts = observe(sock, via_proxy="http://proxy:3128", dns=None)
+    assert facts.tls_version is None and facts.certificates == () and facts.connected_to is None
+
+
+def test_a_certificate_that_does_not_parse_keeps_its_fingerprint():
+    found = certificate(b"\x30\x03garbage")
+    assert found["sha256"] == "sha256:" + hashlib.sha256(b"\x30\x03garbage").hexdigest()
+    assert found["subject"] is None and found["error"].startswith("certificate does not parse")
+
+
+def test_an_oversized_evidence_record_is_a_problem_not_a_parse():
+    class Record:
+        rec_headers = StatusAndHeaders(
+            "", [("WARC-Record-ID", "<r>"), ("WARC-Concurrent-To", "<a>")], protocol="WARC/1.1"
+        )
+
+        def content_stream(self):
+            return io.BytesIO(b"{" * (evidence_check.BODY_LIMIT + 10))
+
+    facts = evidence_check.read_record(Record())
+    assert facts.concurrent_to == ("<a>",) and "is over" in facts.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("proxy", "shown"),
+    [
+        ("http://user:pw@proxy.example:3128", "http://proxy.example:3128"),
+        ("https://proxy.example", "https://proxy.example"),
+        ("http://u:p@[::1]:8080/", "http://[::1]:8080"),
+    ],
+)
+def test_proxy_url_without_credentials(proxy, shown):
+    assert proxy_without_credentials(proxy) == shown
