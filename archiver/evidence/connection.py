@@ -92,11 +92,10 @@ def _peer(sock) -> str | None:
 def _certificates(sock) -> tuple[tuple[bytes, ...], str | None]:
     """The presented certificates (DER, leaf first) and which kind of list it is."""
     chain_of = getattr(sock, "get_unverified_chain", None)
-    if chain_of is not None:  # Python 3.13+
-        with contextlib.suppress(Exception):
-            chain = chain_of() or []
-            ders = tuple(c if isinstance(c, bytes) else c.public_bytes() for c in chain)
-            if ders:
+    if chain_of is not None:  # Python 3.13+: a list of DER bytes, leaf first
+        with contextlib.suppress(ValueError, OSError, TypeError):
+            ders = tuple(chain_of() or ())
+            if ders and all(isinstance(der, bytes) for der in ders):
                 return ders, FULL_CHAIN
     try:
         leaf = sock.getpeercert(binary_form=True)
