@@ -124,6 +124,11 @@ class CaptureSettings(_Durations):
         "https://github.com/archiver/archiver",
         "URL or e-mail named in the User-Agent so site owners can reach you.",
     )
+    operator: str = _opt(
+        "",
+        "Who runs the captures, named in each snapshot's evidence (captured_by)"
+        " (empty: the OS user of the process).",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

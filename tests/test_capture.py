@@ -331,7 +331,10 @@ def test_metadata_record_names_citing_articles(archive, tmp_path):
     url = "https://cases.test/ok"
     report = add_sources(archive, [str(article(tmp_path, url))], capture=True)
     metas = [h for typ, _u, h in all_records(archive.root) if typ == "metadata"]
-    assert len(metas) == 1
+    # the capture's own metadata record, beside its connections' evidence (issue 21)
+    evidence = [h for h in metas if h.get_header("Content-Type") != "application/json"]
+    metas = [h for h in metas if h.get_header("Content-Type") == "application/json"]
+    assert len(metas) == 1 and len(evidence) == 1
     (snap,) = snapshots(archive, url)
     assert metas[0].get_header("WARC-Concurrent-To") == snap.record_id
     path = warc_files(archive.root)[0]
@@ -339,7 +342,7 @@ def test_metadata_record_names_citing_articles(archive, tmp_path):
 
     with open(path, "rb") as f:
         for rec in ArchiveIterator(f):
-            if rec.rec_type == "metadata":
+            if rec.rec_type == "metadata" and rec.content_type == "application/json":
                 data = json.loads(rec.content_stream().read())
     assert data["citing_articles"] == [report.results[0].article_id]
     assert data["software"].startswith("archiver/")
@@ -392,6 +395,11 @@ def test_socks5h_proxy_from_config(tmp_path, web):
         add_sources(app, [str(article(tmp_path, url))], capture=True)
         assert targets(app)[url].capture_state == "archived"
         assert_valid_archive(app)
+        # issue 21: the SOCKS proxy is the peer (not the target PySocks asked it for)
+        (snap,) = snapshots(app, url)
+        assert snap.evidence["via_proxy"] == f"socks5h://127.0.0.1:{port}"
+        assert snap.evidence["served_by"]["address"] is None
+        assert snap.evidence["served_by"]["tls_version"].startswith("TLSv1")
     finally:
         proc.terminate()
         proc.wait(5)

@@ -14,12 +14,13 @@ from sqlalchemy import select
 from archiver.capture import warc
 from archiver.capture.run import DedupCache
 from archiver.config import CaptureSettings
+from archiver.evidence.connection import CONTENT_TYPE
 from archiver.net import fetch
 from archiver.service import add_sources
 from archiver.store import schema as t
 
 from .conftest import make_archive
-from .warc_tools import record_at
+from .warc_tools import all_records, record_at
 
 
 def _article(tmp_path: Path, *urls: str) -> Path:
@@ -80,12 +81,17 @@ def test_a_capture_is_appended_in_pieces(archive, tmp_path, monkeypatch, flush_b
     add_sources(archive, [str(_article(tmp_path, url))], capture=True)
     (snap,) = _rows(archive, t.snapshot)
     assert snap.resources >= 15
-    # the page's response, request and metadata, and a response + request per requisite
-    records = 2 * (snap.resources + 1) + 1
+    # the page's response, request and metadata, a response + request per requisite, and
+    # an evidence record per connection (issue 21; an append each when flushed per add)
+    evidence = sum(
+        h.get_header("Content-Type") == CONTENT_TYPE for *_, h in all_records(archive.root)
+    )
+    assert evidence >= 1
+    records = 2 * (snap.resources + 1) + 1 + evidence
     if flush_bytes > 1:
         assert appends == [records]  # the whole capture at once
     else:
-        assert sum(appends) == records and len(appends) == snap.resources + 2
+        assert sum(appends) == records and len(appends) == snap.resources + 2 + evidence
     headers, _, _ = record_at(archive.root, snap.warc, snap.offset)
     assert headers.get_header("WARC-Record-ID") == snap.record_id
     resources = _rows(archive, t.resource)

@@ -32,6 +32,7 @@ from archiver.evidence import tsa as tsa_mod
 from archiver.evidence.stamps import key_fingerprint, stamp_for_warc, stamp_pending
 from archiver.evidence.tokens_check import check_token, load_trust
 from archiver.evidence.waczsign import verify_wacz
+from archiver.manifest import refresh
 from archiver.manifest.ledger import Ledger
 from archiver.store import schema as t
 
@@ -198,6 +199,22 @@ def test_tokens_are_stored_filed_ledgered_and_verified(stamped):
     assert r.exit_code == 0, r.output
     tokens = json.loads(r.output)["timestamp_tokens"]
     assert len(tokens) == len(rows) and all(x["status"] == "holds" and x["trusted"] for x in tokens)
+
+
+def test_the_manifest_summary_names_the_token_and_the_key_after_stamping(stamped):
+    """The stamp marks the articles of the stamped WARC's snapshots for rewriting: their
+    evidence summaries name the token (as the WARC file's) and the signing key."""
+    app, _ = stamped
+    (aid,) = app.store.article_ids(dirty_only=True)
+    refresh(app)
+    doc = json.loads((app.settings.manifests_path / f"{aid}.json").read_text("utf-8"))
+    snap = doc["citations"][0]["snapshots"][0]
+    e = snap["evidence"]
+    warc = stamp_for_warc(app.store, snap["warc"])
+    assert e["timestamped_by"] == warc and warc["status"] == "stamped" and warc["tsa"] == TSA_URL
+    assert e["signed"]["key_fingerprint"] == key_fingerprint(app.root)
+    html = (app.settings.manifests_path / f"{aid}.html").read_text("utf-8")
+    assert "RFC 3161 token of the WARC file" in html and warc["time"] in html
 
 
 def test_a_flipped_byte_in_a_warc_or_a_token_fails_verify(stamped):

@@ -335,7 +335,7 @@ def _metadata(app) -> dict:
             found += [
                 json.loads(r.content_stream().read())
                 for r in ArchiveIterator(f)
-                if r.rec_type == "metadata"
+                if r.rec_type == "metadata" and r.content_type == "application/json"
             ]
     (data,) = found
     return data
@@ -391,10 +391,8 @@ def test_capture_budget_in_time_bounds_slow_requisites(tmp_path, web):
 
 def test_proxy_mode_looks_a_host_up_once_a_minute(web, monkeypatch):
     asked: list[str] = []
-    real = resolve.refusal
-    monkeypatch.setattr(
-        resolve, "refusal", lambda host, port=None: asked.append(host) or real(host)
-    )
+    real = resolve.lookup
+    monkeypatch.setattr(resolve, "lookup", lambda host, port=None: asked.append(host) or real(host))
     client = fetch.Client(proxied(web))
     for path in ("/ok", "/redirect/2"):
         chain = client.fetch_chain(f"https://cases.test{path}")

@@ -78,7 +78,12 @@ def metadata_of(app, record_id: str) -> dict:
         with open(path, "rb") as f:
             for rec in ArchiveIterator(f):
                 h = rec.rec_headers
-                if rec.rec_type == "metadata" and h.get_header("WARC-Concurrent-To") == record_id:
+                own = h.get_header("Content-Type") == "application/json"  # not evidence
+                if (
+                    own
+                    and rec.rec_type == "metadata"
+                    and h.get_header("WARC-Concurrent-To") == record_id
+                ):
                     return json.loads(rec.content_stream().read())
     raise AssertionError(f"no metadata record for {record_id}")
 

@@ -20,8 +20,11 @@ from archiver.capture.requisites import css_text, css_urls, html_requisites, out
 from archiver.capture.reuse import ReuseCache, Reused
 from archiver.capture.warc import RecordLoc, WarcSink
 from archiver.config import CaptureSettings
+from archiver.evidence import connection as conn_evidence
+from archiver.evidence import summary as evidence_summary
 from archiver.judge import Response
 from archiver.net.fetch import Chain, Client, Hop
+from archiver.net.resolve import Lookup
 from archiver.pages import STAND_IN_WORDS, PageInfo, analyse, decode_html, is_html, plan_page
 from archiver.store.work import CaptureOutcome
 
@@ -39,6 +42,18 @@ REUSE_WAIT = 30.0
 
 
 @dataclass
+class _ConnectionRecord:
+    """A connection's evidence record of this capture, written when the capture ends."""
+
+    facts: conn_evidence.ConnectionFacts
+    dns: Lookup | None
+    uri: str
+    date: datetime
+    record_id: str
+    responses: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Written:
     """A response (or revisit) record that was written, and what it held.
 
@@ -51,6 +66,7 @@ class Written:
     record_type: str
     warc_payload_digest: str
     revisit_of: str | None = None
+    connection: _ConnectionRecord | None = None  # the evidence of its connection
 
 
 @dataclass
@@ -84,6 +100,10 @@ class CaptureJob:
     _pending_bytes: int = 0
     # time and bytes for the whole capture (settings.capture_time, capture_bytes)
     budget: Budget | None = None
+    # who captures (the evidence's captured_by): the worker id of the run
+    worker: str = ""
+    # (connection id, host) → its evidence record, one per connection per capture
+    _connections: dict[tuple[str, str], _ConnectionRecord] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.budget is None:
@@ -126,6 +146,47 @@ class CaptureJob:
                 m.close()
 
     # ------------------------------------------------------------ records
+
+    def _note_connection(self, hop: Hop, response_id: str) -> _ConnectionRecord | None:
+        """The evidence record of the connection that carried ``hop`` (see
+        `evidence.connection` for the one-record-per-connection rule)."""
+        ex = hop.exchange
+        facts = ex.connection if ex is not None else None
+        if facts is None:
+            return None
+        key = (facts.id, urls.host_of(hop.url))
+        known = self._connections.get(key)
+        if known is None:
+            known = _ConnectionRecord(
+                facts=facts, dns=ex.dns, uri=hop.url, date=hop.started_at, record_id=self.ids()
+            )
+            self._connections[key] = known
+        known.responses.append(response_id)
+        return known
+
+    def captured_by(self) -> dict[str, str]:
+        return evidence_summary.captured_by(self.worker, self.settings.operator)
+
+    def write_connections(self) -> None:
+        """Queue the evidence record of every connection this capture used."""
+        pending, self._connections = self._connections, {}
+        by = self.captured_by()
+        for (_, host), c in pending.items():
+            body = conn_evidence.evidence_body(
+                c.facts, host=host, dns=c.dns, responses=c.responses, captured_by=by
+            )
+            record = rec.json_record(
+                "metadata",
+                c.uri,
+                body,
+                date=c.date,
+                record_id=c.record_id,
+                extra={"WARC-Concurrent-To": c.responses[0]},
+                content_type=conn_evidence.CONTENT_TYPE,
+            )
+            for other in c.responses[1:]:  # WARC 1.1 §5.7: the field may repeat
+                record.rec_headers.add_header("WARC-Concurrent-To", other)
+            self.add([record])
 
     @staticmethod
     def _dedupable(hop: Hop) -> bool:
@@ -212,6 +273,7 @@ class CaptureJob:
             rtype,
             warc_digest,
             original.record_id if original is not None else None,
+            self._note_connection(hop, response_id),
         )
         self.add([response, request], written, resource)
         return written
@@ -403,6 +465,14 @@ def _metadata(
     job.add([record])
 
 
+def _evidence(written: Written, by: dict[str, str]) -> dict | None:
+    """The snapshot's evidence summary: its connection's facts, as its record holds them."""
+    c = written.connection
+    if c is None:
+        return None
+    return evidence_summary.snapshot_evidence(c.facts, c.dns, c.record_id, by)
+
+
 def _cut_reason(hop: Hop) -> str | None:
     """Why a body is not the page although the status is: cut short, or undecodable.
 
@@ -460,6 +530,7 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
     job.seen.add(urls.normalise(plan.primary, drop_tracking=False))
     final_w = written[-1] if written and written[-1].hop is chain.final else None
     if final_w is None:
+        job.write_connections()
         job.flush()
         return CaptureOutcome(state="failed", error=_failure_reason(chain), resources=job.resources)
     final = final_w.hop
@@ -486,6 +557,9 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
         page = _page_info(url, plan, chain, extra_texts)
         assert job.budget is not None
         cut = job.budget.reason
+        # the evidence before the capture's metadata record, which stays its last record
+        # (a WACZ export walks a capture's files forward up to it: `interop.wacz`)
+        job.write_connections()
         _metadata(job, plan, final_w, chain, citing, html, resources, final.started_at, cut)
         job.flush()
     finally:
@@ -515,6 +589,7 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
         good=ok and page.quality is None,
         quality=page.quality,
         reasons=[r.as_json() for r in page.reasons],
+        evidence=_evidence(final_w, job.captured_by()),
     )
     retry = final.retry_after() if final.status in (429, 503) else None
     if ok:  # a 2xx stand-in is kept as evidence, never good; the citation says what it is

@@ -287,6 +287,7 @@ class _Capturer:
                 find_resource=self.dedup.find,
                 keepalive=self._keepalive(target.id),
                 reuse=self.reuse,
+                worker=self.worker,
             )
             outcome = capture_target(target.url, job, citing)
             self._record(target, outcome)

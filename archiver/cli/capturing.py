@@ -134,10 +134,14 @@ def _stamp(app: App) -> None:
     closed, the ledger head when due); whatever fails stays queued for the next run or
     the daemon. Says nothing when no TSA is configured."""
     from archiver.evidence.stamps import stamp_pending
+    from archiver.manifest import refresh
 
     if not app.settings.evidence.tsa_url:
         return
-    echo(stamp_pending(app, budget=2 * app.settings.evidence.tsa_timeout).line())
+    report = stamp_pending(app, budget=2 * app.settings.evidence.tsa_timeout)
+    echo(report.line())
+    if report.stamped:
+        refresh(app)  # the evidence summaries of the stamped WARC files' snapshots
 
 
 @cli.command("check")

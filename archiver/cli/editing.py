@@ -94,6 +94,8 @@ def verify_cmd(ctx: click.Context, as_json: bool, wacz_file: Path | None, tsa_tr
     """Re-hash every WARC file and record, check each snapshot, the ledger chain and
     every timestamp token; or, with --wacz, one exported package on its own.
 
+    Also checks every connection evidence record (certificate hashes, the records it
+    names) and each snapshot's stored certificate fingerprint against it.
     Prints one line per problem (FILE:OFFSET: what) and a summary; exits 8 if any.
     A WACZ that is intact but unsigned says NOT SIGNED ("signature": "absent").
 

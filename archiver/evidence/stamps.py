@@ -34,6 +34,7 @@ from typing import Any
 
 from archiver.errors import TsaError, UsageError
 from archiver.evidence import signing
+from archiver.evidence.summary import stamp_summary
 from archiver.evidence.tokens_check import TokenCheck, check_token, load_trust
 from archiver.evidence.tsa import Token, first_token
 from archiver.manifest.ledger import LEDGER_NAME, Ledger, line_hash
@@ -68,10 +69,7 @@ def stamp_for_warc(store, warc_name: str) -> dict | None:
     row = store.stamp_of("warc", warc_name)
     if row is None:
         return None
-    if row.token is None:
-        return {"tsa": None, "time": None, "status": "queued"}
-    when = row.gen_time.strftime("%Y-%m-%dT%H:%M:%SZ") if row.gen_time else None
-    return {"tsa": row.tsa, "time": when, "status": "stamped"}
+    return stamp_summary(row.tsa, row.token is not None, row.gen_time)
 
 
 def key_fingerprint(root: Path, configured: str = "keys/archive-signing.pem") -> str | None:

@@ -48,6 +48,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver import SOFTWARE
 from archiver.capture.warc import OPEN_SUFFIX
 from archiver.errors import UsageError, VerifyFailed
+from archiver.evidence import connection as evidence
 from archiver.interop.cdxj import closed_warcs, index_warc, sorted_unique
 from archiver.interop.robust import last_good
 from archiver.store import schema as t
@@ -188,7 +189,9 @@ def _facts(path: Path) -> _Facts:
             h, kind = rec.rec_headers, rec.rec_type
             if kind == "revisit" and h.get_header("WARC-Refers-To"):
                 refers.add(h.get_header("WARC-Refers-To"))
-            if kind == "metadata" and h.get_header("WARC-Concurrent-To"):
+            # the capture's own metadata record, not a connection's evidence (issue 21)
+            own = h.get_header("Content-Type") != evidence.CONTENT_TYPE
+            if kind == "metadata" and own and h.get_header("WARC-Concurrent-To"):
                 described.add(h.get_header("WARC-Concurrent-To"))
             if kind in ("response", "revisit"):
                 uris.add(h.get_header("WARC-Target-URI") or "")

@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import select
 
 from archiver.errors import ArchiverError
+from archiver.evidence import check as evidence_check
 from archiver.evidence.stamps import check_stored_tokens
 from archiver.manifest.ledger import LEDGER_NAME, Ledger
 from archiver.manifest.pairs import PairedLines, pair_problems
@@ -87,6 +88,7 @@ class VerifyReport:
     problems: tuple[Problem, ...]
     pairs: dict[str, dict[str, int]] = field(default_factory=dict)  # kind → rows, lines
     tokens: tuple[dict[str, Any], ...] = ()  # timestamp tokens (`evidence.stamps`)
+    evidence: dict[str, int] = field(default_factory=dict)  # issue 21: records, snapshots
 
     @property
     def ok(self) -> bool:
@@ -109,6 +111,7 @@ class VerifyReport:
             "ledger_lines": self.ledger_lines,
             "ledger_pairs": self.pairs,
             "timestamp_tokens": list(self.tokens),
+            "evidence": self.evidence,
             "problems": [p.as_dict() for p in self.problems],
         }
 
@@ -359,6 +362,7 @@ def _load(store) -> tuple[list[Any], list[Any], list[Any]]:
                 s.c.payload_digest,
                 s.c.warc_payload_digest,
                 s.c.ledger_seq,
+                s.c.evidence,
             ).order_by(s.c.warc, s.c.offset)
         ).all()
         files = conn.execute(select(t.warc_file)).all()
@@ -472,6 +476,7 @@ class _Verifier:
         self.records = 0
         self.known_ids: set[str] = set()
         self.revisits: list[tuple[str, RecordFacts]] = []
+        self.evidence: list[tuple[str, int, evidence_check.EvidenceFacts]] = []
         self.workers = workers
         self.part_bytes = part_bytes
 
@@ -494,6 +499,7 @@ class _Verifier:
         file, growing = _rel(path, self.root), path.name.endswith(OPEN_SUFFIX)
         self.records += len(scan.records)
         self.known_ids.update(f.record_id for f in scan.records.values() if f.record_id)
+        self.evidence += [(file, o, f.evidence) for o, f in scan.records.items() if f.evidence]
         yield from (Problem(file, what, offset=off) for off, what in scan.problems)
         if not growing:
             yield from closed_file_problems(
@@ -606,6 +612,8 @@ class _Verifier:
                 problems += self.check_file(name, located[name], by_file.get(name, []), scan, sha)
         for file, facts in self.revisits:  # after every file: a revisit may refer to any
             problems += revisit_problems(facts, self.known_ids, file)
+        found, evidence = evidence_check.check(self.evidence, self.known_ids, self.snaps)
+        problems += [Problem(file, what, offset=off) for file, off, what in found]
         problems += self.check_ledger()
         files = sum(1 for path in located.values() if path is not None)
         return VerifyReport(
@@ -615,6 +623,7 @@ class _Verifier:
             self.facts.lines,
             tuple(problems),
             self.pair_counts(),
+            evidence=evidence.as_dict(),
         )
 
 

@@ -34,6 +34,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecordLoader
 from warcio.statusandheaders import StatusAndHeadersParserException
 
+from archiver.evidence import check as evidence_check
 from archiver.net import recorded
 
 CHUNK = 1 << 16
@@ -124,6 +125,7 @@ class RecordFacts:
     document_digest: str | None  # sha256:<hex> of the decoded body; only where asked
     gzip_header: bytes
     problems: tuple[str, ...] = ()  # digest failures and the like; the record still counts
+    evidence: evidence_check.EvidenceFacts | None = None  # a connection evidence record's
 
 
 @dataclass
@@ -163,11 +165,13 @@ def _parse(reader, want_document: bool):
         record = _LOADER.parse_record_stream(reader, known_format="warc", check_digests=True)
     except (ArchiveLoadFailed, StatusAndHeadersParserException, EOFError, ValueError) as exc:
         raise MemberError(f"no readable WARC record: {str(exc).strip()[:200]}") from exc
-    digest = None
+    digest = evidence = None
     if want_document and record.rec_type == "response" and record.http_headers:
         digest = _document_digest(record)
+    if evidence_check.is_evidence(record.content_type, record.rec_type):
+        evidence = evidence_check.read_record(record)
     _drain(record.raw_stream)
-    return record, digest
+    return record, digest, evidence
 
 
 def _record_problems(record, reader) -> tuple[str, ...]:
@@ -194,7 +198,7 @@ def read_member(f, offset: int, *, want_document: bool = False) -> RecordFacts:
         raise MemberError("no gzip member starts here")
     member = _Member(src, offset)
     reader = io.BufferedReader(member, CHUNK)
-    record, digest = _parse(reader, want_document)
+    record, digest, evidence = _parse(reader, want_document)
     problems = _record_problems(record, reader)
     h = record.rec_headers
     return RecordFacts(
@@ -207,6 +211,7 @@ def read_member(f, offset: int, *, want_document: bool = False) -> RecordFacts:
         document_digest=digest,
         gzip_header=header,
         problems=problems,
+        evidence=evidence,
     )
 
 

@@ -230,8 +230,8 @@ class Client:
         # environment (proxies, NO_PROXY, CA bundle; ~0.1 ms a request, walking
         # os.environ twice)
         self._env: dict[tuple[str, str], dict] = {}
-        # behind a proxy: host -> (when looked up, refusal or None); see `_lookup`
-        self._lookups: dict[str, tuple[float, str | None]] = {}
+        # behind a proxy: host -> (when looked up, the lookup); see `_lookup`
+        self._lookups: dict[str, tuple[float, resolve.Lookup]] = {}
 
     def close(self) -> None:
         self.session.close()
@@ -259,14 +259,18 @@ class Client:
         user, password = get_auth_from_url(url)
         return (user, password) if user or password else _no_auth
 
-    def _lookup(self, host: str) -> str | None:
-        """`resolve.refusal` of a host behind a proxy, remembered for LOOKUP_TTL seconds:
-        every requisite of a page is on a few hosts, and the proxy rechecks nothing."""
+    def _lookup(self, host: str) -> resolve.Lookup:
+        """`resolve.lookup` of a host behind a proxy, remembered for LOOKUP_TTL seconds:
+        every requisite of a page is on a few hosts, and the proxy rechecks nothing.
+        The exchange under way keeps it: its DNS answers are the connection's evidence."""
         now = time.monotonic()
         known = self._lookups.get(host)
         if known is None or now - known[0] > LOOKUP_TTL:
-            known = (now, resolve.refusal(host))
+            known = (now, resolve.lookup(host))
             self._lookups[host] = known
+        ex = wire.current()
+        if ex is not None:
+            ex.dns = known[1]
         return known[1]
 
     # ------------------------------------------------------------ one hop
@@ -484,7 +488,7 @@ _LOCAL_DNS_SOCKS = ("socks5", "socks4")
 
 
 def _proxy_refusal(
-    url: str, proxy: str | None, lookup: Callable[[str], str | None]
+    url: str, proxy: str | None, lookup: Callable[[str], resolve.Lookup]
 ) -> RefusedAddress | None:
     """Behind a proxy the connected peer is the proxy: check the origin's name here.
 
@@ -502,7 +506,7 @@ def _proxy_refusal(
             f"{'h' if scheme == 'socks5' else 'a'}:// (or allow_private = true)"
         )
     host = urls.host_of(url)
-    reason = lookup(host)
+    reason = lookup(host).refusal
     return wire.refused(host, reason) if reason else None
 
 

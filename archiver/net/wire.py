@@ -13,6 +13,11 @@ closes the DNS-rebinding gap; the name's lookup is checked before connecting too
 private port is never touched. Behind a proxy the client never learns the origin's
 address: the fetch code resolves the name itself and refuses a private answer
 (`fetch._proxy_refusal`); the proxy's own lookup is the proxy's to filter.
+
+Each connection's evidence (issue 21: certificate, TLS parameters, peer address, the
+lookup's DNS answers) is observed once, in `connect`, from the socket just connected
+and handshaken, and handed to every exchange the connection carries
+(`Exchange.connection`); `capture.engine` writes it as a WARC record.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from archiver import urls
 from archiver.errors import FetchTimeout, RefusedAddress
+from archiver.evidence import connection as evidence
 from archiver.net import resolve
 
 _SPOOL = 1 << 20  # keep up to 1 MiB of a message in memory, spill the rest to disk
@@ -51,6 +57,10 @@ class Exchange:
     via_proxy: bool = False
     sock: object | None = None
     deadline: float | None = None  # time.monotonic() by which the page must be done
+    # issue 21: the lookup of the origin's name (direct: at connect; proxy: by fetch)
+    # and the facts of the connection that carried this exchange
+    dns: resolve.Lookup | None = None
+    connection: evidence.ConnectionFacts | None = None
 
     def close(self) -> None:
         self.request.close()
@@ -171,9 +181,30 @@ class _RecordingMixin:
     """Shared by the plain, TLS and SOCKS connection classes below."""
 
     _in_tunnel = False
+    _evidence: tuple[object, evidence.ConnectionFacts] | None = None  # (socket, its facts)
 
     def _via_proxy(self) -> bool:
         return getattr(self, "proxy", None) is not None or hasattr(self, "_socks_options")
+
+    def _proxy_url(self) -> str | None:
+        """The proxy this connection goes through, without credentials (None: direct)."""
+        proxy = getattr(self, "proxy", None)
+        if proxy is not None:
+            return evidence.proxy_without_credentials(str(proxy))
+        socks = getattr(self, "_socks_options", None)
+        if socks is not None:
+            scheme = _SOCKS_SCHEMES.get((socks["socks_version"], bool(socks["rdns"])), "socks")
+            return f"{scheme}://{socks['proxy_host']}:{socks['proxy_port']}"
+        return None
+
+    def connect(self):
+        # the connection's evidence, from the socket just connected (and TLS handshaken)
+        super().connect()  # type: ignore[misc]
+        ex = current()
+        if ex is not None:
+            dns = None if self._via_proxy() else ex.dns
+            facts = evidence.observe(self.sock, via_proxy=self._proxy_url(), dns=dns)  # type: ignore[attr-defined]
+            self._evidence = (self.sock, facts)  # type: ignore[attr-defined]
 
     def _new_conn(self):
         ex = current()
@@ -186,11 +217,12 @@ class _RecordingMixin:
                 self.timeout = left
         via_proxy = self._via_proxy()
         host = self.host  # type: ignore[attr-defined]
-        if ex is not None and not via_proxy and not ex.allow_private:
+        if ex is not None and not via_proxy:
             # the lookup's answer first: a private address is refused before a packet
-            reason = resolve.refusal(host, self.port)  # type: ignore[attr-defined]
-            if reason:
-                raise refused(host, reason)
+            # (looked up under allow_private too: its answers are the connection's evidence)
+            ex.dns = resolve.lookup(host, self.port)  # type: ignore[attr-defined]
+            if ex.dns.refusal and not ex.allow_private:
+                raise refused(host, ex.dns.refusal)
         sock = super()._new_conn()  # type: ignore[misc]
         if ex is not None:
             # the watchdog's handle on every scheme: a plain-http connection is opened
@@ -231,7 +263,19 @@ class _RecordingMixin:
                 if hasattr(data, "read"):
                     raise TypeError("streamed request bodies are not recorded")
                 ex.request.write(_without_proxy_credentials(data) if ex.via_proxy else data)
-        return super().send(data)  # type: ignore[misc]
+        sent = super().send(data)  # type: ignore[misc]
+        if ex is not None and not self._in_tunnel:
+            # after sending: http.client opens a plain-http connection inside `send`
+            self._attach_evidence(ex)
+        return sent
+
+    def _attach_evidence(self, ex: Exchange) -> None:
+        """The exchange was carried by this connection: its evidence is the exchange's."""
+        known = self._evidence
+        if known is not None and known[0] is self.sock:  # type: ignore[attr-defined]
+            ex.connection = known[1]
+            if ex.dns is None:  # a kept-alive direct connection: the lookup made for it
+                ex.dns = known[1].dns
 
     def response_class(self, sock, *args, **kwargs):
         resp = http.client.HTTPResponse(sock, *args, **kwargs)
@@ -240,6 +284,14 @@ class _RecordingMixin:
             resp.fp = _Tee(resp.fp, ex)
         return resp
 
+
+# PySocks' proxy types (SOCKS4 = 1, SOCKS5 = 2) and remote DNS → the URL scheme given
+_SOCKS_SCHEMES = {
+    (1, False): "socks4",
+    (1, True): "socks4a",
+    (2, False): "socks5",
+    (2, True): "socks5h",
+}
 
 _PROXY_AUTH = re.compile(rb"^proxy-authorization:[^\r\n]*\r\n", re.I | re.M)
 

@@ -8,10 +8,11 @@ import unicodedata
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from archiver import urls
 from archiver.errors import UsageError
+from archiver.evidence.summary import manifest_evidence, stamp_summary
 from archiver.store import schema as t
 
 if TYPE_CHECKING:  # the extractors (lxml, bs4, …) are not needed to read the store
@@ -326,13 +327,16 @@ class ArticlesMixin:
             .where(c.c.article_id.in_(ids))
             .order_by(c.c.article_id, c.c.n)
         )
-        shot = t.screenshot
+        shot, ts = t.screenshot, t.timestamp_token
+        stamp = and_(ts.c.kind == "warc", ts.c.name == s.c.warc)  # the WARC file's token
         snaps_q = (
             select(
                 *(s.c[k] for k in ("target_id", *SNAPSHOT_KEYS)),
                 *(shot.c[k].label(f"shot_{k}") for k in SCREENSHOT_KEYS),
+                *(ts.c[k].label(f"stamp_{k}") for k in ("kind", "tsa", "gen_time")),
+                ts.c.token.is_not(None).label("stamp_done"),
             )
-            .select_from(s.outerjoin(shot, shot.c.snapshot_id == s.c.id))
+            .select_from(s.outerjoin(shot, shot.c.snapshot_id == s.c.id).outerjoin(ts, stamp))
             .where(s.c.target_id.in_(targets))
             .order_by(s.c.target_id, s.c.captured_at, s.c.id)
         )
@@ -351,7 +355,7 @@ class ArticlesMixin:
             cits[r.article_id].append(r)
         snaps: dict[int, list] = {}
         for r in snap_rows:
-            snaps.setdefault(r.target_id, []).append(snapshot_doc(r))
+            snaps.setdefault(r.target_id, []).append(snapshot_doc(r, self.signing_fingerprint))
         checks: dict[int, list] = {}
         for r in check_rows:
             checks.setdefault(r.target_id, []).append(check_doc(r))
@@ -437,6 +441,7 @@ SNAPSHOT_KEYS = (
     "good",
     "quality",
     "reasons",
+    "evidence",
 )
 CHECK_KEYS = (
     "checked_at",
@@ -450,7 +455,9 @@ CHECK_KEYS = (
 )
 
 
-def snapshot_doc(r) -> dict[str, Any]:
+def snapshot_doc(r, signed_by: str | None = None) -> dict[str, Any]:
+    """A snapshot row as the manifest shows it; ``signed_by``: the fingerprint of the
+    archive's signing key, named in the evidence summary."""
     return {
         "captured_at": iso(r.captured_at),
         "warc": r.warc,
@@ -471,6 +478,7 @@ def snapshot_doc(r) -> dict[str, Any]:
         "quality": r.quality,
         "reasons": list(r.reasons or []),
         **_screenshot_doc(r),
+        **_evidence_key(r, signed_by),
     }
 
 
@@ -480,6 +488,16 @@ def _screenshot_doc(r) -> dict[str, Any]:
     shot = {k: getattr(r, f"shot_{k}") for k in SCREENSHOT_KEYS}
     shot["taken_at"] = iso(shot["taken_at"])
     return {"screenshot": shot}
+
+
+def _evidence_key(r, signed_by: str | None) -> dict[str, Any]:
+    """The optional ``evidence`` key: only snapshots captured with evidence have it;
+    its ``timestamped_by`` is the token of the snapshot's WARC file, if one was asked."""
+    stamp = None
+    if getattr(r, "stamp_kind", None) is not None:
+        stamp = stamp_summary(r.stamp_tsa, bool(r.stamp_done), r.stamp_gen_time)
+    found = manifest_evidence(r.evidence, stamp=stamp, key_fingerprint=signed_by)
+    return {} if found is None else {"evidence": found}
 
 
 def check_doc(r) -> dict[str, Any]:

@@ -83,6 +83,9 @@ class BaseStore:
     def __init__(self, engine: Engine, *, clock: Clock = utcnow) -> None:
         self.engine = engine
         self.clock = clock
+        # the archive's signing key, named in manifests' evidence summaries (set by the
+        # App that opened the store: the store does not know the archive's folder)
+        self.signing_fingerprint: str | None = None
 
     @property
     def is_sqlite(self) -> bool:

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 class UTCDateTime(TypeDecorator):
@@ -139,6 +139,8 @@ snapshot = Table(
     # the judgement's evidence: [{"rule": …, "detail": …}, …], strongest first (v4)
     Column("reasons", JSON, nullable=True),
     Column("ledger_seq", BigInteger, nullable=True),  # its ledger line's seq
+    # the evidence summary (issue 21, v8): `evidence.summary.snapshot_evidence`
+    Column("evidence", JSON, nullable=True),
     Index("ix_snapshot_target", "target_id", "captured_at"),
     Index("ix_snapshot_digest", "target_id", "payload_digest"),
     Index("ix_snapshot_ledger_seq", "ledger_seq"),
@@ -402,8 +404,17 @@ def _v10(conn) -> None:
     screenshot.create(conn, checkfirst=True)
 
 
+def _v11(conn) -> None:
+    """The snapshot's evidence summary (issue 21): a nullable JSON column, added where
+    missing (a store created at v1 by this code already has it). Snapshots stored
+    before have none: their WARCs hold no connection evidence."""
+    if "evidence" not in {c["name"] for c in inspect(conn).get_columns("snapshot")}:
+        kind = JSON().compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE snapshot ADD COLUMN evidence {kind}"))
+
+
 # Each entry brings a store from version N-1 to N; append, never edit.
 MIGRATIONS = {
     **{1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7},
-    **{8: _v8, 9: _v9, 10: _v10},
+    **{8: _v8, 9: _v9, 10: _v10, 11: _v11},
 }

@@ -55,15 +55,20 @@ class StampsMixin:
             conn.execute(q)
 
     def stamp_done(self, row_id: int, *, seq: int | None, **values: Any) -> None:
-        """A token got: ``values`` are tsa, token, gen_time and file."""
-        ts = t.timestamp_token
+        """A token got: ``values`` are tsa, token, gen_time and file. A WARC file's token
+        marks the manifests of the articles citing its snapshots for rewriting (their
+        evidence summaries name it)."""
+        ts, s = t.timestamp_token, t.snapshot
         q = (
             ts.update()
             .where(ts.c.id == row_id)
             .values(ledger_seq=seq, last_error=None, next_try=None, **values)
         )
+        stamped = select(ts.c.name).where(ts.c.id == row_id, ts.c.kind == "warc")
         with self.tx() as conn:
             conn.execute(q)
+            targets = select(s.c.target_id).where(s.c.warc.in_(stamped.scalar_subquery()))
+            self.mark_dirty_for_targets(conn, [r.target_id for r in conn.execute(targets)])
 
     def last_ledger_stamp(self) -> Any | None:
         """The most recently queued ledger-head row (stamped or not)."""
