@@ -15,6 +15,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import delete, select, update
 
@@ -32,13 +33,22 @@ from archiver.manifest import ledger_for
 from archiver.manifest.pairs import DROPPED, complete_pairs, write_paired
 from archiver.net.fetch import Client
 from archiver.progress import NoProgress, PlainProgress
+from archiver.recorder import GroupRecorder
 from archiver.store import schema as t
 from archiver.store.hostgate import host_gate
 from archiver.store.leases import LeaseKeeper
 from archiver.store.ledgered import Paired
+from archiver.store.work import CaptureOutcome
 from archiver.workers import live_worker
 
 logger = logging.getLogger(__name__)
+
+# Finished captures are stored up to RECORD_BATCH at a time (one transaction, one hold of
+# the ledger's lock); while more than RECORD_BACKLOG_PER_WORKER × workers wait to be
+# stored, nothing more is claimed (a slow store slows the run instead of piling up).
+RECORD_BATCH = 64
+RECORD_BACKLOG_PER_WORKER = 2
+RECORD_POLL = 0.02  # seconds between looks at the recorder when only it is at work
 
 
 def worker_id() -> str:
@@ -223,6 +233,16 @@ class DedupCache:
             self._known[key] = row
 
 
+@dataclass(frozen=True)
+class _Finished:
+    """A capture done and written, waiting for the recorder to store it."""
+
+    target: Any
+    outcome: CaptureOutcome
+    citing: list[str]
+    looked_up: list[dict]  # the DedupCache learns these once they are committed
+
+
 class _Capturer:
     """One capture run's shared state: sink, gate, the HTTP client."""
 
@@ -244,6 +264,10 @@ class _Capturer:
         self.summary = CaptureSummary()
         self.worker = worker or worker_id()
         self.keeper: LeaseKeeper | None = None  # renews the claims of running captures
+        # stores finished captures in groups (see `archiver.recorder`)
+        self.recorder: GroupRecorder[_Finished] = GroupRecorder(
+            self.record, self.discard, name="capture-recorder", limit=RECORD_BATCH
+        )
         self.dedup = DedupCache(app.store.find_resource)
         self.reuse = (
             ReuseCache(
@@ -270,6 +294,8 @@ class _Capturer:
             return self.clients[0]
 
     def one(self, target) -> None:
+        """Capture one claimed target and hand the outcome to the recorder (the claim is
+        given back if the capture itself raised)."""
         store = self.app.store
         try:
             citing = store.citing_articles(target.id)
@@ -282,24 +308,22 @@ class _Capturer:
                 reuse=self.reuse,
             )
             outcome = capture_target(target.url, job, citing)
-            self._record(target, outcome)
-            self.dedup.stored(job.looked_up)
         except BaseException:
             store.release(target.id, self.worker)
-            raise
-        finally:
             if self.keeper is not None:
                 self.keeper.drop(target.id)
-        self._count(target, outcome, citing)
+            raise
+        self.recorder.put(_Finished(target, outcome, citing, job.looked_up))
 
-    def _record(self, target, outcome) -> None:
-        """The snapshot rows and their ledger lines, together (`manifest.pairs`)."""
+    def record(self, batch: list[_Finished]) -> None:
+        """The batch's snapshot rows and their ledger lines, together (`manifest.pairs`):
+        one transaction and one hold of the ledger's lock. The recorder thread calls this
+        (the records are in the WARC, fsync'd, since `capture_target` returned)."""
 
         def commit(seqs: list[int]) -> list:
-            return self.app.store.record_capture(
-                target,
+            return self.app.store.record_captures(
+                [(f.target, f.outcome) for f in batch],
                 self.worker,
-                outcome,
                 retry_backoff=self.s.capture.retry_backoff,
                 retry_max=self.s.capture.retry_max,
                 check_interval=self.s.check.interval,
@@ -307,8 +331,24 @@ class _Capturer:
                 seqs=seqs,
             )
 
-        n = len(outcome.snapshots)
+        n = sum(len(f.outcome.snapshots) for f in batch)
         write_paired(ledger_for(self.s), self.app.store, Paired.SNAPSHOT, n, commit)
+        for f in batch:
+            self.dedup.stored(f.looked_up)
+            self._drop(f)
+            self._count(f.target, f.outcome, f.citing)
+
+    def discard(self, batch: list[_Finished]) -> None:
+        """Captures that could not be stored: their claims go back (they are due again)."""
+        try:
+            self.app.store.release_many([f.target.id for f in batch], self.worker)
+        finally:
+            for f in batch:
+                self._drop(f)
+
+    def _drop(self, f: _Finished) -> None:
+        if self.keeper is not None:
+            self.keeper.drop(f.target.id)
 
     def _count(self, target, outcome, citing) -> None:
         with self.lock:
@@ -375,35 +415,15 @@ def _capture_claimed(app, progress, target_ids, sink, stop, worker: str) -> Capt
     store = app.store
     total = store.count_capture_due(max_attempts=s.capture.max_attempts, target_ids=target_ids)
     progress.start("capturing", total)
-    workers = s.capture.workers
     # a live worker's claims never run out, however long a capture waits for its host
     cap.keeper = LeaseKeeper(store, cap.worker, s.daemon.lease)
+    cap.recorder.start()
     try:
-        with (
-            cap.keeper,
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool,
-        ):
-            running: set = set()
-            while not (stop and stop.is_set()):
-                if len(running) < workers:
-                    claimed = store.claim_captures(
-                        worker=cap.worker,
-                        lease=s.daemon.lease,
-                        limit=workers - len(running),
-                        max_attempts=s.capture.max_attempts,
-                        target_ids=target_ids,
-                    )
-                    if claimed and cap.summary.attempted + len(running) + len(claimed) > total:
-                        progress.grow(cap.summary.attempted + len(running) + len(claimed) - total)
-                        total = cap.summary.attempted + len(running) + len(claimed)
-                    for row in claimed:
-                        cap.keeper.hold(row.id)
-                    running |= {pool.submit(cap.one, row) for row in claimed}
-                    if not claimed and not running:
-                        break
-                done, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    fut.result()  # re-raise a worker's WarcWriteError or bug here
+        with cap.keeper:
+            try:
+                _run_pool(cap, total, target_ids, stop)
+            finally:
+                cap.recorder.close()  # the captures written are stored (or given back)
     except WarcWriteError:
         logger.error("capture stopped: WARC writing failed")
         raise
@@ -417,6 +437,42 @@ def _capture_claimed(app, progress, target_ids, sink, stop, worker: str) -> Capt
     )
     _refresh(app, cap.summary.articles)
     return cap.summary
+
+
+def _run_pool(cap: _Capturer, total: int, target_ids, stop) -> None:
+    """Claim and capture until nothing due is left unclaimed (or ``stop``, or the
+    recorder failed); a worker's WarcWriteError or bug re-raises here."""
+    s, store, progress = cap.s, cap.app.store, cap.progress
+    workers = s.capture.workers
+    backlog_limit = RECORD_BACKLOG_PER_WORKER * workers
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool:
+        running: set = set()
+        while not (stop and stop.is_set()) and cap.recorder.error is None:
+            claimed = []
+            if len(running) < workers and cap.recorder.backlog() <= backlog_limit:
+                claimed = store.claim_captures(
+                    worker=cap.worker,
+                    lease=s.daemon.lease,
+                    limit=workers - len(running),
+                    max_attempts=s.capture.max_attempts,
+                    target_ids=target_ids,
+                )
+                started = cap.summary.attempted + cap.recorder.backlog() + len(running)
+                if claimed and started + len(claimed) > total:  # became due while we ran
+                    progress.grow(started + len(claimed) - total)
+                    total = started + len(claimed)
+                for row in claimed:
+                    cap.keeper.hold(row.id)
+                running |= {pool.submit(cap.one, row) for row in claimed}
+            if not claimed and not running:
+                if not cap.recorder.backlog():
+                    break
+                # being stored: a target that failed may be due again at once (a retry)
+                time.sleep(RECORD_POLL)
+                continue
+            done, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+            for fut in done:
+                fut.result()  # re-raise a worker's WarcWriteError or bug here
 
 
 def index_new_warcs(app) -> None:
