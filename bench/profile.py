@@ -123,6 +123,7 @@ BUCKETS = (
     "archiver.capture.requisites:outlinks",
     "archiver.capture.requisites:css_urls",
     "archiver.pages:analyse",
+    "archiver.pages:main_text",
     "archiver.pages:decode_html",
     "archiver.store.work:WorkMixin.record_captures",
     "archiver.store.work:WorkMixin.claim_captures",
