@@ -44,11 +44,11 @@ from archiver.workers import live_worker
 logger = logging.getLogger(__name__)
 
 # Finished captures are stored up to RECORD_BATCH at a time (one transaction, one hold of
-# the ledger's lock); while more than RECORD_BACKLOG_PER_WORKER × workers wait to be
-# stored, nothing more is claimed (a slow store slows the run instead of piling up).
+# the ledger's lock); while more than a batch and a pool's worth (RECORD_BATCH + workers)
+# wait to be stored, nothing more is claimed: a slow store slows the run instead of
+# piling up outcomes, and a batch being gathered never holds the pool back.
 RECORD_BATCH = 64
 RECORD_WAIT = 0.1  # seconds the recorder waits for more once one capture is in
-RECORD_BACKLOG_PER_WORKER = 2
 CLAIM_WHEN_FREE = 4  # claim once 1/4 of the pool's threads are free
 RECORD_POLL = 0.02  # seconds between looks at the recorder when only it is at work
 
@@ -446,7 +446,7 @@ def _run_pool(cap: _Capturer, total: int, target_ids, stop) -> None:
     recorder failed); a worker's WarcWriteError or bug re-raises here."""
     s, store, progress = cap.s, cap.app.store, cap.progress
     workers = s.capture.workers
-    backlog_limit = RECORD_BACKLOG_PER_WORKER * workers
+    backlog_limit = RECORD_BATCH + workers
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool:
         running: set = set()
         while not (stop and stop.is_set()) and cap.recorder.error is None:
