@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from archiver.capture import run as capture_run
 from archiver.capture.run import capture_pending
 from archiver.errors import StoreError
+from archiver.manifest import ledger_for
 from archiver.manifest.verify import verify
 from archiver.recorder import GroupRecorder
 from archiver.service import add_sources
@@ -160,5 +161,39 @@ def test_a_store_that_fails_to_record_gives_the_claims_back(tmp_path, web, monke
     summary = capture_pending(app)  # the next run captures what was not stored
     assert _states(app) == Counter(archived=8)
     assert summary.archived >= 1
+    assert not verify(app).problems
+    app.close()
+
+
+def _fleet_hits(web) -> int:
+    return sum(1 for hit in web.hits if hit.host.startswith("fleet"))
+
+
+def test_captures_go_on_while_another_writer_holds_the_ledger(tmp_path, web):
+    """A slow ledger holder (another process's commit, a slow disk) no longer stops the
+    fetching: before the group commit every capture thread waited for the lock in turn,
+    so at most `workers` pages were fetched while it was held."""
+    app = make_archive(tmp_path / "a", web, capture={"workers": 2, "requisites": False})
+    urls = [f"http://fleet{i % 4}.test/page/{i}?ms=50" for i in range(10)]
+    article = tmp_path / "article.txt"
+    article.write_text("Fleet\n\n" + "\n".join(urls) + "\n", encoding="utf-8")
+    assert not add_sources(app, [str(article)], capture=False).errors
+    web.hits.clear()
+    fetched_while_held: list[int] = []
+
+    def hold_the_ledger() -> None:
+        deadline = time.monotonic() + 10
+        while not _fleet_hits(web) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        with ledger_for(app.settings).batch():
+            time.sleep(1.5)  # ten pages at 50 ms on two threads: ~0.25 s of fetching
+            fetched_while_held.append(_fleet_hits(web))
+
+    holder = threading.Thread(target=hold_the_ledger)
+    holder.start()
+    summary = capture_pending(app)
+    holder.join()
+    assert summary.archived == 10
+    assert fetched_while_held == [10]
     assert not verify(app).problems
     app.close()
