@@ -16,6 +16,7 @@ from archiver.capture.run import capture_pending
 from archiver.errors import StoreError
 from archiver.manifest import ledger_for
 from archiver.manifest.verify import verify
+from archiver.progress import NoProgress
 from archiver.recorder import GroupRecorder
 from archiver.service import add_sources
 from archiver.store import schema as t
@@ -133,8 +134,10 @@ def test_finished_captures_share_one_ledger_hold(tmp_path, web, monkeypatch):
         return real(ledger, store, kind, n, commit, **extra)
 
     monkeypatch.setattr(capture_run, "write_paired", slow_write_paired)
-    summary = capture_pending(app)
+    progress = NoProgress()
+    summary = capture_pending(app, progress=progress)
     assert summary.archived == 12 and summary.snapshots == 12
+    assert (progress.total, progress.done) == (12, 12)  # waiting to be stored is not "more"
     assert sum(holds) == 12
     assert len(holds) < 12 and max(holds) > 1, holds  # grouped, not one hold each
     assert not verify(app).problems  # every row has its line, in seq order

@@ -449,6 +449,7 @@ def _run_pool(cap: _Capturer, total: int, target_ids, stop) -> None:
     backlog_limit = RECORD_BATCH + workers
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool:
         running: set = set()
+        taken = 0  # claims made in this run
         while not (stop and stop.is_set()) and cap.recorder.error is None:
             claimed = []
             if _claim_now(workers - len(running), workers) and (
@@ -461,10 +462,10 @@ def _run_pool(cap: _Capturer, total: int, target_ids, stop) -> None:
                     max_attempts=s.capture.max_attempts,
                     target_ids=target_ids,
                 )
-                started = cap.summary.attempted + cap.recorder.backlog() + len(running)
-                if claimed and started + len(claimed) > total:  # became due while we ran
-                    progress.grow(started + len(claimed) - total)
-                    total = started + len(claimed)
+                taken += len(claimed)
+                if taken > total:  # became due while we ran (or due again: a retry)
+                    progress.grow(taken - total)
+                    total = taken
                 for row in claimed:
                     cap.keeper.hold(row.id)
                 running |= {pool.submit(cap.one, row) for row in claimed}
