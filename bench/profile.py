@@ -1,6 +1,7 @@
 """Where the archiver spends CPU: the capture benchmarks, in-process, profiled.
 
     .venv/bin/python -m bench.profile capture [--pages 40 --hosts 10] [--top 40]
+    .venv/bin/python -m bench.profile cdn [--pages 200 --hosts 20]   # bench.cdn's pages, defaults
     .venv/bin/python -m bench.profile bigbody [--size-mib 256] [--random]
     .venv/bin/python -m bench.profile capture --spy     # sampling, low overhead
     .venv/bin/python -m bench.profile capture --buckets # CPU time of the main steps
@@ -28,6 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.capture import page_urls
+from bench.cdn import page_urls as cdn_page_urls
 from bench.common import BIN, OUT, REPO, FixtureWeb, workdir, write_config
 
 
@@ -40,6 +42,7 @@ def _profiled_threads(profiles: list[cProfile.Profile]) -> None:
     _profile_method(check_run._Checker, profiles)
     _profile_method(check_run._Checker, profiles, "record")  # the check recorder thread
     _profile_method(capture_run._Capturer, profiles)
+    _profile_method(capture_run._Capturer, profiles, "record")  # the capture recorder thread
 
 
 def _profile_method(cls, profiles: list[cProfile.Profile], name: str = "one") -> None:
@@ -120,11 +123,12 @@ BUCKETS = (
     "archiver.capture.requisites:outlinks",
     "archiver.capture.requisites:css_urls",
     "archiver.pages:analyse",
+    "archiver.pages:main_text",
     "archiver.pages:decode_html",
-    "archiver.store.work:WorkMixin.record_capture",
+    "archiver.store.work:WorkMixin.record_captures",
     "archiver.store.work:WorkMixin.claim_captures",
     "archiver.store.work:WorkMixin.citing_articles",
-    "archiver.capture.run:_Capturer._ledger",
+    "archiver.capture.run:_Capturer.record",
     "archiver.capture.run:index_new_warcs",
     "archiver.manifest:refresh",
     "archiver.service:add_one",
@@ -216,7 +220,7 @@ def spy(argv: list[str], top: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    p.add_argument("what", choices=["capture", "bigbody", "check"])
+    p.add_argument("what", choices=["capture", "cdn", "bigbody", "check"])
     p.add_argument("--links", type=int, default=1000, help="check: links to check")
     p.add_argument("--pages", type=int, default=40)
     p.add_argument("--hosts", type=int, default=10)
@@ -240,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.what == "capture":
             urls = page_urls(args.pages, args.hosts)
             capture = {"workers": args.workers}
+        elif args.what == "cdn":  # the settings' defaults, as bench.cdn runs them
+            urls = cdn_page_urls(args.pages, args.hosts)
+            capture = {}
         else:
             size = args.size_mib * 2**20
             path = "bench00.test/random" if args.random else "cases.test/big"

@@ -323,16 +323,16 @@ elif point == "half-a-record":
 elif point in ("before-commit", "after-commit"):
     from archiver.store.work import WorkMixin
 
-    real_record = WorkMixin.record_capture
+    real_record = WorkMixin.record_captures
 
-    def record_capture(self, *args, **kwargs):
+    def record_captures(self, *args, **kwargs):
         if point == "before-commit":
             die()
         ids = real_record(self, *args, **kwargs)
         die()
         return ids
 
-    WorkMixin.record_capture = record_capture
+    WorkMixin.record_captures = record_captures
 from archiver.cli import main
 
 command = ["check", "--all"] if point == "ledger-check" else ["capture"]

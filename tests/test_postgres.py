@@ -465,13 +465,13 @@ def test_four_workers_capture_2000_targets_exactly_once(tmp_path, web, pg_url):
         )
     assert set(by_writer) == {"w1", "w2", "w3", "w4"}
 
-    # politeness held across all four processes: never more than 2 in flight per host.
-    # (That both slots are usable across processes is shown by the gate test above. Here
-    # the peak is often 1: since issue 22 every capture's row commit and ledger line are
-    # written under the ledger's lock, which serializes the workers' recording, and with
-    # 20 ms pages the fetches rarely overlap on one host.)
+    # politeness held across all four processes: never more than 2 in flight per host,
+    # and the limit is reached: the workers' fetches overlap on a host. (Issue 18: with
+    # a ledger hold per capture the workers' recording was serialized and the peak was
+    # mostly 1; the recorder's group commit lets the fetches go on while it stores.)
     peaks = {h: IN_FLIGHT.peak(h) for h in HOSTS}
-    assert 1 <= max(peaks.values()) <= 2, peaks
+    print(f"per-host peaks: {peaks}")
+    assert max(peaks.values()) == 2, peaks
     app.close()
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import socket
 import threading
 import time
@@ -50,6 +49,7 @@ from archiver.net.gate import HostGate
 from archiver.net.session import RecordingAdapter
 from archiver.pages import PageInfo, analyse, decode_html, plan_page
 from archiver.progress import NoProgress, PlainProgress
+from archiver.recorder import GroupRecorder
 from archiver.store.hostgate import host_gate
 from archiver.store.ledgered import Paired
 from archiver.store.work import CheckOutcome
@@ -441,57 +441,17 @@ RECORD_BATCH = 64
 RECORD_WAIT = 0.5  # seconds the recorder waits to fill a batch
 
 
-class _Recorder(threading.Thread):
-    """Stores results in batches (`_Checker.record`) beside the pool threads.
+def _recorder(checker: _Checker) -> GroupRecorder[_Result]:
+    """Stores results in batches (`_Checker.record`) beside the pool threads: at most
+    RECORD_WAIT seconds after the first is in, or once RECORD_BATCH are. After an
+    error it stores nothing more and gives back the claims of what it is still handed."""
 
-    Results wait at most RECORD_WAIT seconds (or until RECORD_BATCH are in); `close`
-    stores what is left and re-raises the first error. After an error the recorder
-    stops storing and releases the claims of what it is still handed.
-    """
+    def release(batch: list[_Result]) -> None:
+        checker.app.store.release_many([r.target.id for r in batch], checker.worker)
 
-    def __init__(self, checker: _Checker) -> None:
-        super().__init__(name="check-recorder", daemon=True)
-        self.checker = checker
-        self.queue: queue.Queue[_Result | None] = queue.Queue()
-        self.error: BaseException | None = None
-
-    def put(self, result: _Result) -> None:
-        self.queue.put(result)
-
-    def run(self) -> None:
-        done = False
-        while not done:
-            batch: list[_Result] = []
-            item = self.queue.get()
-            deadline = time.monotonic() + RECORD_WAIT
-            while True:
-                if item is None:
-                    done = True
-                    break
-                batch.append(item)
-                if len(batch) >= RECORD_BATCH:
-                    break
-                try:
-                    item = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-            if not batch:
-                continue
-            if self.error is not None:
-                store = self.checker.app.store
-                with contextlib.suppress(Exception):
-                    store.release_many([r.target.id for r in batch], self.checker.worker)
-                continue
-            try:
-                self.checker.record(batch)
-            except BaseException as exc:  # re-raised by close() in the run's thread
-                self.error = exc
-
-    def close(self) -> None:
-        self.queue.put(None)
-        self.join()
-        if self.error is not None:
-            raise self.error
+    return GroupRecorder(
+        checker.record, release, name="check-recorder", limit=RECORD_BATCH, wait=RECORD_WAIT
+    )
 
 
 def _run_pool(app, checker: _Checker, *, all_targets, since, target_ids, stop) -> None:
@@ -504,7 +464,7 @@ def _run_pool(app, checker: _Checker, *, all_targets, since, target_ids, stop) -
     submitted = 0
     claimed: deque = deque()  # (target row, its latest good snapshot), not yet submitted
     running: set = set()
-    recorder = _Recorder(checker)
+    recorder = _recorder(checker)
     recorder.start()
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
@@ -540,7 +500,7 @@ def _run_pool(app, checker: _Checker, *, all_targets, since, target_ids, stop) -
         recorder.close()
 
 
-def _hand_over(done, recorder: _Recorder) -> None:
+def _hand_over(done, recorder: GroupRecorder[_Result]) -> None:
     """Pass finished checks to the recorder; then re-raise the first worker's error."""
     error: BaseException | None = None
     for fut in done:
