@@ -9,6 +9,7 @@ import hashlib
 import http.server
 import io
 import json
+import re
 import socket
 import ssl
 import threading
@@ -160,6 +161,7 @@ def test_proxied_https_capture_records_the_presented_leaf_tls_and_dns(
     report = verify(archive)
     assert report.ok, report.problems
     assert report.as_dict()["evidence"]["snapshots"] == 1
+    assert re.search(r", [1-9]\d* connection evidence records: all hold\.$", report.summary())
     assert report.as_dict()["evidence"]["records"] >= 1
 
 

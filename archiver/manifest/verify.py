@@ -97,9 +97,12 @@ class VerifyReport:
     def summary(self) -> str:
         verdict = "all hold" if self.ok else f"{len(self.problems)} problem(s)"
         tokens = f", {len(self.tokens)} timestamp tokens" if self.tokens else ""
+        records = self.evidence.get("records", 0)
+        evidence = f", {records} connection evidence records" if records else ""
         return (
             f"Verified {self.files} WARC files ({self.records} records), "
-            f"{self.snapshots} snapshots, ledger of {self.ledger_lines} lines{tokens}: {verdict}."
+            f"{self.snapshots} snapshots, ledger of {self.ledger_lines} lines{tokens}"
+            f"{evidence}: {verdict}."
         )
 
     def as_dict(self) -> dict[str, Any]:
