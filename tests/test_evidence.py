@@ -34,6 +34,8 @@ from archiver.evidence.tokens_check import check_token, load_trust
 from archiver.evidence.waczsign import verify_wacz
 from archiver.manifest import refresh
 from archiver.manifest.ledger import Ledger
+from archiver.manifest.pairs import complete_pairs
+from archiver.manifest.verify import verify
 from archiver.store import schema as t
 
 from .conftest import make_archive
@@ -215,6 +217,26 @@ def test_the_manifest_summary_names_the_token_and_the_key_after_stamping(stamped
     assert e["signed"]["key_fingerprint"] == key_fingerprint(app.root)
     html = (app.settings.manifests_path / f"{aid}.html").read_text("utf-8")
     assert "RFC 3161 token of the WARC file" in html and warc["time"] in html
+
+
+def test_a_token_whose_line_a_kill_cut_off_gets_it_from_the_next_writer(stamped):
+    """Killed after the token row's commit, before its ledger line: the row's seq is past
+    the ledger's end; the next writer appends the line from the row (the ledger rule)."""
+    app, _ = stamped
+    path = app.settings.manifests_path / "ledger.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    last = json.loads(lines[-1])
+    assert last["event"] == "timestamp" and last["row"]
+    path.write_bytes(b"".join(lines[:-1]))
+    problems = [str(p) for p in verify(app).problems]
+    assert any(f"timestamp {last['row']}: no ledger line" in p for p in problems), problems
+    assert complete_pairs(Ledger(path), app.store) == 1
+    again = json.loads(path.read_bytes().splitlines()[-1])
+    assert again["recovered"] is True
+    assert {k: again[k] for k in ("row", "subject", "token_sha256", "digest")} == {
+        k: last[k] for k in ("row", "subject", "token_sha256", "digest")
+    }
+    assert verify(app).ok
 
 
 def test_a_flipped_byte_in_a_warc_or_a_token_fails_verify(stamped):

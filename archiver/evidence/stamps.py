@@ -38,6 +38,8 @@ from archiver.evidence.summary import stamp_summary
 from archiver.evidence.tokens_check import TokenCheck, check_token, load_trust
 from archiver.evidence.tsa import Token, first_token
 from archiver.manifest.ledger import LEDGER_NAME, Ledger, line_hash
+from archiver.manifest.pairs import write_paired
+from archiver.store.ledgered import Paired
 from archiver.tempfiles import create_beside
 
 logger = logging.getLogger(__name__)
@@ -142,36 +144,28 @@ def _rel(app, path: Path) -> str:
 
 
 def _keep(app, row: Any, token: Token) -> bool:
-    """File, store row and ledger line for a token just got, all under the ledger's lock
-    (row then line, as every ledgered row is written). False, and nothing written, when
-    another process (the daemon beside an `archive capture`) stamped the subject first."""
+    """File, store row and ledger line for a token just got, under the ledger's lock and
+    by the ledger rule (`archiver.manifest.pairs`: row then line; a kill between the two
+    is completed by the next writer). False, and nothing written, when another process
+    (the daemon beside an `archive capture`) stamped the subject first."""
     path = token_path(app, row.kind, row.name)
-    rel = _rel(app, path)
-    with _ledger(app).batch() as batch:
+
+    def commit(seqs: list[int]) -> list[Any]:
         now = app.store.stamp_of(row.kind, row.name)
         if now is None or now.token is not None:
-            return False
+            return []
         _write_file(path, token.reply)
-        seq = batch.seqs(1)[0]
         app.store.stamp_done(
             row.id,
-            seq=seq,
+            seq=seqs[0],
             tsa=token.tsa,
             token=base64.b64encode(token.reply).decode("ascii"),
             gen_time=token.gen_time,
-            file=rel,
+            file=_rel(app, path),
         )
-        batch.add(
-            EVENT,
-            kind=row.kind,
-            subject=row.name,
-            sha256=row.sha256,
-            tsa=token.tsa,
-            time=token.gen_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            token_file=rel,
-            token_sha256=hashlib.sha256(token.reply).hexdigest(),
-        )
-    return True
+        return app.store.read_paired(Paired.TIMESTAMP, seqs)
+
+    return bool(write_paired(_ledger(app), app.store, Paired.TIMESTAMP, 1, commit))
 
 
 def _backoff(app, attempts: int) -> timedelta:

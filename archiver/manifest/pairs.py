@@ -28,6 +28,7 @@ and line both ways (`pair_problems`).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -68,6 +69,7 @@ DIGESTED: dict[Paired, tuple[str, ...]] = {
     ),
     Paired.REVIEW: ("citation_id", "state", "note", "by", "at"),
     Paired.WARC_CLOSED: ("path", "size", "sha256", "records"),
+    Paired.TIMESTAMP: ("id", "kind", "name", "sha256", "tsa", "token", "gen_time", "file"),
 }
 
 # kinds whose row is updated in place, each update a new line: older lines are history
@@ -117,6 +119,16 @@ def _described(kind: Paired, row: Any) -> dict[str, Any]:
     if kind == Paired.REVIEW:
         keys = ("state", "note", "by")
         return {"article": row.article_id, "citation": row.n, **{k: getattr(row, k) for k in keys}}
+    if kind == Paired.TIMESTAMP:
+        return {
+            "kind": row.kind,
+            "subject": row.name,
+            "sha256": row.sha256,
+            "tsa": row.tsa,
+            "time": row.gen_time.strftime("%Y-%m-%dT%H:%M:%SZ") if row.gen_time else None,
+            "token_file": row.file,
+            "token_sha256": hashlib.sha256(base64.b64decode(row.token)).hexdigest(),
+        }
     return {"warc": row.path, "size": row.size, "sha256": row.sha256, "records": row.records}
 
 

@@ -1,11 +1,11 @@
 """Rows the ledger describes, found by their `ledger_seq` (issue #22).
 
-Each snapshot, check, review and warc_file row carries the seq of its ledger line. A
-writer stores its rows with the seqs their lines will have and then appends the lines,
-both under the ledger's lock; so, under that lock, a row whose seq is past the ledger's
-last line was committed by a writer killed before its lines reached the disk, and a row
-with no seq was stored before the rule (schema 5). `archiver.manifest.pairs` completes
-both; `archive verify` reads every row of each kind.
+Each snapshot, check, review, warc_file and (stamped) timestamp_token row carries the
+seq of its ledger line. A writer stores its rows with the seqs their lines will have
+and then appends the lines, both under the ledger's lock; so, under that lock, a row
+whose seq is past the ledger's last line was committed by a writer killed before its
+lines reached the disk, and a row with no seq was stored before the rule (schema 5).
+`archiver.manifest.pairs` completes both; `archive verify` reads every row of each kind.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class Paired(Enum):
     CHECK = "check"
     REVIEW = "review"
     WARC_CLOSED = "warc-closed"
+    TIMESTAMP = "timestamp"  # an RFC 3161 token got (issue 21); a queued row has no line
 
 
 TABLES: dict[Paired, Table] = {
@@ -34,6 +35,7 @@ TABLES: dict[Paired, Table] = {
     Paired.CHECK: t.check,
     Paired.REVIEW: t.review,
     Paired.WARC_CLOSED: t.warc_file,
+    Paired.TIMESTAMP: t.timestamp_token,
 }
 
 # the primary key a ledger line names as "row"
@@ -42,6 +44,7 @@ KEYS: dict[Paired, str] = {
     Paired.CHECK: "id",
     Paired.REVIEW: "citation_id",
     Paired.WARC_CLOSED: "path",
+    Paired.TIMESTAMP: "id",
 }
 
 
@@ -63,6 +66,8 @@ def _select(kind: Paired):
         )
         q = select(table, c.c.article_id, c.c.n).join(c, c.c.id == table.c.citation_id)
         return q.where(decided)
+    if kind == Paired.TIMESTAMP:
+        return select(table).where(table.c.token.is_not(None))  # queued: no event yet
     return select(table)
 
 
