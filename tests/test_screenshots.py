@@ -182,7 +182,7 @@ def test_without_chromium_one_line_and_exit_10(tmp_path):
 
 @needs_pywb
 @needs_chromium
-def test_screenshots_of_the_seed_article(tmp_path, web, sample_article):
+def test_screenshots_of_the_seed_article(tmp_path, web, sample_article, monkeypatch):
     # two screenshots (the batch) keep the test short; the rest stay wanted
     app = make_archive(tmp_path / "a", web, screenshots={"width": 800, "height": 600, "batch": 2})
     try:
@@ -191,6 +191,11 @@ def test_screenshots_of_the_seed_article(tmp_path, web, sample_article):
         good = [s for c in doc["citations"] for s in c["snapshots"] if s["good"]]
         assert good
         hits_before = len(web.hits)
+        # a user behind a proxy (the standard variables): the replay on loopback is
+        # reached directly, never through it
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+            monkeypatch.setenv(name, "http://127.0.0.1:9")
+        monkeypatch.setenv("NO_PROXY", "")
 
         summary = take_screenshots(app, aid)
         assert len(good) > 2

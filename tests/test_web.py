@@ -493,10 +493,13 @@ def test_big_posts_are_refused(archive, editor):
 
 
 @needs_pywb
-def test_snapshot_replays_sandboxed_from_our_own_warcs(tmp_path, web, sample_article):
+def test_snapshot_replays_sandboxed_from_our_own_warcs(tmp_path, web, sample_article, monkeypatch):
     app = make_archive(tmp_path / "a", web)
     aid = captured_sample(app, sample_article)
     users.add_user(app.store, "maria", "correct horse")
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # behind a proxy: loopback stays direct
+    monkeypatch.setenv("NO_PROXY", "")
     server = ReplayServer(app).start()
     try:
         flask_app = create_app(app, ServeSettings(secret_key="k" * 32), replay_server=server)

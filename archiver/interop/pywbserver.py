@@ -30,6 +30,10 @@ from archiver.interop.robust import replay_url
 STATIC_PREFIX = "pywb-static"
 STDERR_NAME = "pywb.log"
 
+# pywb listens on loopback: reached directly, never through HTTP(S)_PROXY (a user behind
+# a proxy has those set; with them, requests would send loopback traffic to the proxy)
+DIRECT = {"http": None, "https": None}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -112,7 +116,12 @@ class ReplayServer:
         """pywb answers for our collection (random name): not merely something listening,
         which could be another program holding the port."""
         try:
-            r = requests.get(f"{self.origin}/{self.collection}/", timeout=2, allow_redirects=False)
+            r = requests.get(
+                f"{self.origin}/{self.collection}/",
+                timeout=2,
+                allow_redirects=False,
+                proxies=DIRECT,
+            )
         except requests.RequestException:
             return False
         return r.status_code == 200

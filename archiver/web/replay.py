@@ -39,7 +39,7 @@ import requests
 from flask import Blueprint, Flask, Response, request
 
 from archiver.interop import replay as pywb
-from archiver.interop.pywbserver import STATIC_PREFIX, ReplayServer
+from archiver.interop.pywbserver import DIRECT, STATIC_PREFIX, ReplayServer
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ def _forward(server: ReplayServer, csp: str = REPLAY_CSP) -> Response:
             stream=True,
             allow_redirects=False,
             timeout=(5, 120),
+            proxies=DIRECT,
         )
     except requests.RequestException as exc:
         logger.warning("replay: pywb did not answer: %s", exc)
