@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -70,10 +71,16 @@ def wayback_command(port: int, bind: str) -> list[str]:
     return [sys.executable, "-m", "pywb.apps.cli", "--port", str(port), "--bind", bind]
 
 
+# pywb's front end asks its own warcserver over loopback HTTP with requests, which would
+# send that through HTTP(S)_PROXY: pywb runs without them (it reads only our WARC files)
+PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy"})
+
+
 def start(folder: Path, port: int, bind: str = "127.0.0.1", **popen) -> subprocess.Popen:
     """Start pywb on ``folder/config.yaml``; the caller waits or stops it."""
     require_pywb()
-    return subprocess.Popen(wayback_command(port, bind), cwd=folder, **popen)
+    env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
+    return subprocess.Popen(wayback_command(port, bind), cwd=folder, env=env, **popen)
 
 
 def prepare(app) -> Path:
