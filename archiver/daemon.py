@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 
 # intake (only with [intake] folders or feeds) runs before capture, so --once captures
 # what it just added
-# screenshots before stamp: the screenshots' WARC file is stamped in the same --once run
+# capture closes its WARC file under --once, so screenshots and stamp find this run's
+# captures; screenshots before stamp: their own WARC file is stamped in the same run
 ONCE_ORDER = ("recover", "intake", "capture", "screenshots", "stamp", "check", "manifest")
 # job → the [daemon] setting holding its interval
 SCHEDULED = {
@@ -108,6 +109,7 @@ class Daemon:
         self._busy = threading.Condition()
         self._running: set[str] = set()
         self.no_screenshots = unavailable(app)  # why the job is left out, or None
+        self.once = False  # --once: each job once, in ONCE_ORDER
         self.jobs: dict[str, Callable[[], str]] = {
             "recover": self.recover,
             "intake": self.intake,
@@ -148,8 +150,10 @@ class Daemon:
     def capture(self) -> str:
         # capture_pending releases dead workers' claims first (under our liveness lock)
         summary = capture_pending(self.app, sink=self.sink, stop=self.stop, worker=self.worker)
-        if not summary.attempted:
-            self.sink.close()  # idle: close the file, so it is verifiable and in the ledger
+        # idle: close the file, so it is verifiable and in the ledger; with --once too, so
+        # the screenshots and stamp jobs after it find this run's captures in a closed file
+        if self.once or not summary.attempted:
+            self.sink.close()
             index_new_warcs(self.app)
         return summary.line()
 
@@ -249,6 +253,7 @@ class Daemon:
 
     def _run_once(self) -> bool:
         result: dict[str, bool] = {}
+        self.once = True
 
         def body() -> None:
             result["ok"] = all([self.run_job(name) for name in self._enabled(ONCE_ORDER)])

@@ -433,7 +433,7 @@ def test_a_hostile_certificate_subject_is_escaped_in_html(tmp_path, hostile_serv
 # ---------------------------------------------------------------- store
 
 
-def test_schema_8_adds_the_evidence_column_to_an_older_store(store_url):
+def test_schema_11_adds_the_evidence_column_to_an_older_store(store_url):
     """A store from schema 7 (no `snapshot.evidence`) gets it on opening, once."""
     s = open_store(store_url, create=True)
     with s.tx() as conn:
@@ -446,7 +446,7 @@ def test_schema_8_adds_the_evidence_column_to_an_older_store(store_url):
         with s.read() as conn:
             assert "evidence" in {c["name"] for c in inspect(conn).get_columns("snapshot")}
         with s.tx() as conn:  # v11 again (a half-applied upgrade) is a no-op
-            t.MIGRATIONS[8](conn)
+            t.MIGRATIONS[11](conn)
         assert s.migrate() == 0
     finally:
         s.close()

@@ -267,9 +267,13 @@ def test_once_takes_the_missing_screenshots(tmp_path, web):
     try:
         if unavailable(app):
             pytest.skip(unavailable(app))
-        run(cfg, "add", str(write_article(tmp_path / "in", "s", ["https://cases.test/ok"])))
+        # queued: the daemon's own capture job takes it, and the screenshots job after it
+        # in the same run finds it in a closed WARC file
+        article = write_article(tmp_path / "in", "s", ["https://cases.test/ok"])
+        run(cfg, "add", "--queue", str(article))
         assert Daemon(app, worker="w").run(once=True) == 0
         beats = {b["job"]: b for b in app.store.heartbeats()}
+        assert beats["capture"]["summary"].startswith("Captured 1 targets: 1 archived")
         assert beats["screenshots"]["summary"] == "Took 1 screenshot."
         with app.store.read() as conn:
             assert conn.execute(select(func.count()).select_from(t.screenshot)).scalar_one() == 1

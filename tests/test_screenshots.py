@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import http.server
 import json
 import os
@@ -233,6 +234,13 @@ def test_screenshots_of_the_seed_article(tmp_path, web, sample_article, monkeypa
         report = verify(app)
         assert report.ok, [str(p) for p in report.problems]
         assert shot["warc"] in warcs_for(app, [doc])  # a WACZ export carries it
+        # ... once its file is closed: a screenshots run still writing it (or killed
+        # before recovery) does not stop the export of the captures
+        path = app.settings.root / shot["warc"]
+        path.rename(f"{path}.open")
+        chosen = warcs_for(app, [doc])
+        assert shot["warc"] not in chosen and snap["warc"] in chosen
+        Path(f"{path}.open").rename(path)
 
         config = str(app.settings.root / "config.toml")
         other = add_article(app, "Other\n\nAt https://example.org/none it was.\n", "o.txt")
@@ -265,7 +273,7 @@ def test_without_pywb_one_line_and_exit_3(tmp_path, monkeypatch):
     ]
 
 
-@pytest.mark.parametrize("wrong", [None, "record_id", "length", "offset"])
+@pytest.mark.parametrize("wrong", [None, "record_id", "length", "offset", "digest"])
 def test_verify_checks_each_screenshot_row_against_its_record(tmp_path, wrong):
     app = make_archive(tmp_path / "a")
     try:
@@ -292,7 +300,7 @@ def test_verify_checks_each_screenshot_row_against_its_record(tmp_path, wrong):
             offset=loc.offset,
             length=loc.length,
             record_id=rid,
-            digest="sha256:" + "0" * 64,
+            digest="sha256:" + hashlib.sha256(png).hexdigest(),
             width=1,
             height=1,
         )
@@ -300,6 +308,7 @@ def test_verify_checks_each_screenshot_row_against_its_record(tmp_path, wrong):
             "record_id": {"record_id": "<urn:uuid:00000000-0000-0000-0000-000000000000>"},
             "length": {"length": loc.length + 1},
             "offset": {"offset": 0},  # the warcinfo record
+            "digest": {"digest": "sha256:" + "0" * 64},  # not the PNG the record holds
         }.get(wrong, {})
         app.store.add_screenshot(dataclasses.replace(row, **bad), snap.target_id)
         found = [str(p) for p in verify(app).problems if "screenshot" in str(p)]
@@ -334,7 +343,7 @@ def test_recovery_drops_the_rows_of_screenshots_a_killed_run_did_not_finish(tmp_
                 offset=loc.offset,
                 length=loc.length,
                 record_id=rid,
-                digest="sha256:" + "0" * 64,
+                digest="sha256:" + hashlib.sha256(png).hexdigest(),
                 width=1,
                 height=1,
             )

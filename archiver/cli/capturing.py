@@ -61,7 +61,7 @@ def add(app: App, sources: tuple[str, ...], queue: bool, from_warc: tuple[Path, 
         )
     if report.capture is not None:
         _print_capture_summary(report.capture)
-        _stamp(app)
+        stamp_after_capture(app)
     elif queue and report.results:
         echo("Queued: run `archive capture` (or the daemon) to capture.")
     for message in report.errors:
@@ -126,10 +126,10 @@ def capture(app: App) -> None:
     from archiver.capture.run import capture_pending
 
     _print_capture_summary(capture_pending(app, progress=_progress()))
-    _stamp(app)
+    stamp_after_capture(app)
 
 
-def _stamp(app: App) -> None:
+def stamp_after_capture(app: App) -> None:
     """After a capture run: one short, best-effort stamping pass (the WARC files it
     closed, the ledger head when due); whatever fails stays queued for the next run or
     the daemon. Says nothing when no TSA is configured."""
@@ -186,7 +186,7 @@ def _capture_added(app: App, ids: list[str], *, queue: bool, errors, queued: str
 
         targets = app.store.target_ids_for_articles(ids)
         _print_capture_summary(capture_pending(app, progress=_progress(), target_ids=targets))
-        _stamp(app)
+        stamp_after_capture(app)
     elif ids:
         echo(queued)
     for message in errors:

@@ -6,6 +6,7 @@ import click
 
 from archiver.app import App
 from archiver.cli.base import cli, echo, pass_app
+from archiver.cli.capturing import stamp_after_capture
 from archiver.errors import ChromiumMissing, MissingExtra
 from archiver.interop.replay import pywb_installed
 from archiver.manifest import refresh
@@ -23,7 +24,8 @@ def screenshots_cmd(app: App, article: str | None) -> None:
     resource record (urn:screenshot:URL) referring to the snapshot, listed in the
     manifest and the ledger. At most [screenshots] batch per run. Needs
     'archiver[replay]' (exit 3 without it) and Chromium (exit 10 without it: apt-get
-    install chromium); either way one line says what is missing.
+    install chromium); either way one line says what is missing. Exit 9: pywb could not
+    start. With [evidence] tsa_url set, the new WARC file is then stamped.
 
     \b
     Examples:
@@ -38,3 +40,5 @@ def screenshots_cmd(app: App, article: str | None) -> None:
     if summary.taken:
         refresh(app)
     echo(summary.line())
+    if summary.taken:
+        stamp_after_capture(app)  # the screenshots' WARC file, when a TSA is configured

@@ -264,8 +264,9 @@ def warcs_for(app, docs: list[dict]) -> list[str]:
             for s in c["snapshots"]:
                 selection.add(s)
                 ids.append(s["record_id"])
-                if "screenshot" in s:  # its own file (issue 20)
-                    selection.chosen.add(s["screenshot"]["warc"])
+                shot = s.get("screenshot")  # in a file of its own (issue 20), an extra:
+                if shot and (app.root / shot["warc"]).is_file():  # left out while open
+                    selection.chosen.add(shot["warc"])
     # the requisites the snapshots reused, wherever they sit (capture.reuse_window); a
     # missing or unfinished file is reported when the zip is written, never left out
     selection.chosen |= app.store.reuse_warcs(ids)

@@ -24,6 +24,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import dataclasses
 import multiprocessing
@@ -304,8 +306,23 @@ def screenshot_problems(shot: Any, facts: RecordFacts | None, file: str) -> list
             f"gzip member is {facts.length} bytes, the screenshot says {shot.length}",
         ),
         (facts.record_type == "resource", f"the screenshot is a {facts.record_type} record"),
+        (
+            hex_digest(facts.warc_payload_digest) == shot.digest,
+            f"the record's payload is {hex_digest(facts.warc_payload_digest)}, "
+            f"the screenshot says {shot.digest}",
+        ),
     ]
     return [Problem(file, what, offset=off) for ok, what in checks if not ok]
+
+
+def hex_digest(warc_digest: str | None) -> str | None:
+    """A WARC-Payload-Digest as the store writes digests: 'sha256:' + hex, not base32
+    (warcio checks the header against the bytes; this ties the row to the header)."""
+    algorithm, _, value = (warc_digest or "").partition(":")
+    try:
+        return f"{algorithm}:{base64.b32decode(value).hex()}"
+    except (ValueError, binascii.Error):
+        return None
 
 
 def revisit_problems(facts: RecordFacts, known_ids: set[str], file: str) -> list[Problem]:

@@ -86,11 +86,10 @@ class ScreenshotsMixin:
         return True
 
     def all_screenshots(self) -> list:
-        """Every screenshot row's location, for `archive verify`: (warc, offset, length,
-        record_id), by file and offset."""
+        """Every screenshot row's location and PNG digest, for `archive verify`: (warc,
+        offset, length, record_id, digest), by file and offset."""
         shot = t.screenshot
-        q = select(shot.c.warc, shot.c.offset, shot.c.length, shot.c.record_id).order_by(
-            shot.c.warc, shot.c.offset
-        )
+        cols = (shot.c.warc, shot.c.offset, shot.c.length, shot.c.record_id, shot.c.digest)
+        q = select(*cols).order_by(shot.c.warc, shot.c.offset)
         with self.read() as conn:
             return conn.execute(q).all()
