@@ -64,6 +64,8 @@ class Clock:
 
 def archive_with(tmp_path: Path, web, *, feeds=(), folders=(), clock=None, **sections):
     intake = {"feeds": list(feeds), "folders": list(folders), **sections.pop("intake", {})}
+    # the daemon tests here are about intake: no screenshots job
+    sections.setdefault("screenshots", {"chromium": "no-chromium-for-this-test"})
     app = make_archive(tmp_path / "a", web, intake=intake, **sections)
     return dataclasses.replace(app, clock=clock) if clock else app
 

@@ -57,7 +57,9 @@ def pg_url(dbs) -> str:
 
 
 def pg_archive(root: Path, web, url: str, **sections):
-    """An archive at ``root`` whose store is the PostgreSQL database ``url``."""
+    """An archive at ``root`` whose store is the PostgreSQL database ``url``; its daemons
+    leave the screenshots job out (thousands of fleet pages are not to be rendered)."""
+    sections.setdefault("screenshots", {"chromium": "no-chromium-for-this-test"})
     root.mkdir(parents=True, exist_ok=True)
     write_config(root, top={"database": url})  # so `init` makes the schema there
     return make_archive(root, web, top={"database": url}, **sections)
@@ -575,6 +577,7 @@ def test_migrate_sqlite_to_postgresql_is_verified_and_idempotent(tmp_path, web, 
     app.store.beat("capture", "w1", True, "Captured 8 targets.")
     sqlite_url = app.settings.database_url
     before = app.store.article_doc(article_id)
+    signing = app.store.signing_fingerprint  # the App tells its store (evidence: signed)
     app.close()
 
     url = dbs.new()
@@ -589,6 +592,7 @@ def test_migrate_sqlite_to_postgresql_is_verified_and_idempotent(tmp_path, web, 
     assert "Copied 0 rows" in r.output  # idempotent: nothing new the second time
 
     dest = open_store(url)
+    dest.signing_fingerprint = signing
     try:
         assert dest.article_doc(article_id) == before
         # sequences moved past the copied ids: new rows get new ids
@@ -618,5 +622,6 @@ def test_migrate_sqlite_to_postgresql_is_verified_and_idempotent(tmp_path, web, 
     assert r.exit_code == 0, r.output
     assert "DIFFERS" not in r.output
     back = open_store(backup)
+    back.signing_fingerprint = signing
     assert back.article_doc(article_id)["citations"] == before["citations"]
     back.close()
