@@ -139,7 +139,7 @@ snapshot = Table(
     # the judgement's evidence: [{"rule": …, "detail": …}, …], strongest first (v4)
     Column("reasons", JSON, nullable=True),
     Column("ledger_seq", BigInteger, nullable=True),  # its ledger line's seq
-    # the evidence summary (issue 21, v8): `evidence.summary.snapshot_evidence`
+    # the evidence summary (issue 21, v11): `evidence.summary.snapshot_evidence`
     Column("evidence", JSON, nullable=True),
     Index("ix_snapshot_target", "target_id", "captured_at"),
     Index("ix_snapshot_digest", "target_id", "payload_digest"),
