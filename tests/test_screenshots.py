@@ -33,6 +33,7 @@ from archiver.capture.run import make_sink, recover
 from archiver.cli import cli
 from archiver.interop.wacz import warcs_for
 from archiver.manifest import ledger_for, refresh
+from archiver.manifest.pairs import complete_pairs
 from archiver.manifest.verify import verify
 from archiver.screenshots import chromium
 from archiver.screenshots.run import take_screenshots, unavailable
@@ -312,6 +313,10 @@ def test_verify_checks_each_screenshot_row_against_its_record(tmp_path, wrong):
         }.get(wrong, {})
         app.store.add_screenshot(dataclasses.replace(row, **bad), snap.target_id)
         found = [str(p) for p in verify(app).problems if "screenshot" in str(p)]
+        # a row stored without its ledger line (this test's shortcut) is named too ...
+        assert any("no ledger line naming it" in p for p in found), found
+        complete_pairs(ledger_for(app.settings), app.store)  # ... until a writer adds it
+        found = [str(p) for p in verify(app).problems if "screenshot" in str(p)]
     finally:
         app.close()
     assert bool(found) == (wrong is not None), found
@@ -348,6 +353,7 @@ def test_recovery_drops_the_rows_of_screenshots_a_killed_run_did_not_finish(tmp_
                 height=1,
             )
             app.store.add_screenshot(row, snap.target_id)
+            complete_pairs(ledger_for(app.settings), app.store)  # the row's ledger line
         # killed while the second record's bytes were only partly on disk
         path = app.settings.root / (loc.warc + ".open")
         sink._f.close()  # the flock goes with the process; the file stays .open
@@ -356,9 +362,59 @@ def test_recovery_drops_the_rows_of_screenshots_a_killed_run_did_not_finish(tmp_
         with app.store.read() as conn:
             kept = conn.execute(select(t.screenshot.c.snapshot_id)).scalars().all()
         problems = [str(p) for p in verify(app).problems if "screenshot" in str(p)]
+        lines = [json.loads(x) for x in ledger_for(app.settings).path.read_text().splitlines()]
     finally:
         app.close()
     assert kept == [snaps[0].id] and problems == []
+    # the lost row's line stays; the recovery's line says why its row is gone
+    (dropped,) = [x for x in lines if x["event"] == "snapshot-dropped"]
+    shot_lines = [x for x in lines if x["event"] == "screenshot"]
+    assert len(shot_lines) == 2 and dropped["screenshots"] == [shot_lines[1]["row"]]
+
+
+def test_a_screenshot_row_whose_line_a_kill_cut_off_gets_it_from_the_next_writer(tmp_path):
+    """Killed after the row's commit, before its ledger line: the row names a seq past
+    the ledger's end, and the next writer appends its line (the ledger rule)."""
+    app = make_archive(tmp_path / "a")
+    try:
+        aid = add_article(app, "A\n\nAt https://example.org/p it was.\n", "a.txt")
+        add_snapshot(app, target_of(app, aid, 1))
+        with app.store.read() as conn:
+            snap = conn.execute(select(t.snapshot.c.id, t.snapshot.c.target_id)).first()
+        ledger = ledger_for(app.settings)
+        complete_pairs(ledger, app.store)
+        sink = make_sink(app, tag="screenshots")
+        png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+        rid = sink.ids()
+        rec = resource_record(
+            "urn:screenshot:x", png, content_type="image/png", date=app.clock(), record_id=rid
+        )
+        [loc] = sink.write([rec])
+        sink.close()
+        row = ShotRow(
+            snapshot_id=snap.id,
+            taken_at=app.clock(),
+            warc=loc.warc,
+            offset=loc.offset,
+            length=loc.length,
+            record_id=rid,
+            digest="sha256:" + hashlib.sha256(png).hexdigest(),
+            width=1,
+            height=1,
+        )
+        seq = ledger.path.read_text().count("\n") + 1  # the line it was about to get
+        assert app.store.add_screenshot(row, snap.target_id, seq=seq)
+        problems = [str(p) for p in verify(app).problems]
+        assert any(f"no ledger line (the row names seq {seq})" in p for p in problems), problems
+        assert complete_pairs(ledger, app.store) == 1
+        last = json.loads(ledger.path.read_text().splitlines()[-1])
+        assert (last["event"], last["seq"], last["recovered"]) == ("screenshot", seq, True)
+        assert last["png_digest"] == row.digest and last["record_id"] == rid
+        # (the fake snapshot's WARC file is missing: that problem is the helper's)
+        left = [str(p) for p in verify(app).problems if "missing" not in str(p)]
+        assert left == []
+    finally:
+        app.close()
 
 
 def test_a_second_screenshot_of_a_snapshot_is_not_listed(tmp_path):

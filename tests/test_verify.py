@@ -257,6 +257,7 @@ def test_clean_archive_verifies(archive):
             "review": {"rows": 0, "lines": 0},
             "warc-closed": {"rows": 1, "lines": 1},
             "timestamp": {"rows": 0, "lines": 0},  # no TSA here (issue 21)
+            "screenshot": {"rows": 0, "lines": 0},  # none taken (issue 20)
         },
         "timestamp_tokens": [],  # no [evidence] tsa_url: none (issue 21)
         # issue 21: this archive's WARCs are written by hand, with no evidence records

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from archiver.capture.engine import CaptureJob, capture_target
 from archiver.capture.reuse import ReuseCache, stylesheet_children
@@ -168,12 +168,16 @@ def _after_recovery(app, r) -> None:
                     s.c.warc == rel, (s.c.offset + s.c.length) > r.kept
                 )
             ).all()
+            gone = [x.id for x in lost]
+            shot = t.screenshot  # of a dropped snapshot, or a cut screenshot file's record
+            cut = and_(shot.c.warc == rel, (shot.c.offset + shot.c.length) > r.kept)
+            shots = conn.execute(select(shot.c.id).where(or_(shot.c.snapshot_id.in_(gone), cut)))
+            shots = [x.id for x in shots]
+            if shots:
+                conn.execute(delete(shot).where(shot.c.id.in_(shots)))
             if lost:
-                gone = [x.id for x in lost]
                 reuse = t.snapshot_reuse
                 conn.execute(delete(reuse).where(reuse.c.snapshot_id.in_(gone)))
-                shot = t.screenshot
-                conn.execute(delete(shot).where(shot.c.snapshot_id.in_(gone)))
                 conn.execute(delete(s).where(s.c.id.in_(gone)))
                 conn.execute(
                     update(t.target)
@@ -183,12 +187,9 @@ def _after_recovery(app, r) -> None:
             conn.execute(
                 delete(t.resource).where(t.resource.c.warc == rel, t.resource.c.offset >= r.kept)
             )
-            shot = t.screenshot  # a screenshot file cut short: its lost records' rows
-            conn.execute(
-                delete(shot).where(shot.c.warc == rel, (shot.c.offset + shot.c.length) > r.kept)
-            )
-        if lost:
-            batch.add(DROPPED, warc=rel, rows=[x.id for x in lost], kept=r.kept)
+        if lost or shots:  # the rows' lines stay; this line says why the rows are gone
+            named = {"screenshots": shots} if shots else {}
+            batch.add(DROPPED, warc=rel, rows=gone, kept=r.kept, **named)
     logger.warning(
         "recovered %s: kept %d bytes (%d records), set aside %d bytes, re-queued %d targets",
         rel,

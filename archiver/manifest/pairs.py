@@ -70,6 +70,18 @@ DIGESTED: dict[Paired, tuple[str, ...]] = {
     Paired.REVIEW: ("citation_id", "state", "note", "by", "at"),
     Paired.WARC_CLOSED: ("path", "size", "sha256", "records"),
     Paired.TIMESTAMP: ("id", "kind", "name", "sha256", "tsa", "token", "gen_time", "file"),
+    Paired.SCREENSHOT: (
+        "id",
+        "snapshot_id",
+        "taken_at",
+        "warc",
+        "offset",
+        "length",
+        "record_id",
+        "digest",
+        "width",
+        "height",
+    ),
 }
 
 # kinds whose row is updated in place, each update a new line: older lines are history
@@ -129,14 +141,27 @@ def _described(kind: Paired, row: Any) -> dict[str, Any]:
             "token_file": row.file,
             "token_sha256": hashlib.sha256(base64.b64decode(row.token)).hexdigest(),
         }
+    if kind == Paired.SCREENSHOT:  # "digest" names the row's digest in every line
+        keys = ("record_id", "warc", "offset", "length")
+        return {
+            "snapshot": row.snapshot_id,
+            "refers_to": row.refers_to,
+            **{k: getattr(row, k) for k in keys},
+            "png_digest": row.digest,
+            "size": [row.width, row.height],
+        }
     return {"warc": row.path, "size": row.size, "sha256": row.sha256, "records": row.records}
+
+
+# the column holding a line's own time (other kinds: the time the line is written)
+_AT = {Paired.REVIEW: "at", Paired.SCREENSHOT: "taken_at"}
 
 
 def add_line(batch: LedgerBatch, kind: Paired, row: Any, **extra: Any) -> dict:
     """The row's line, added to the batch (its seq must be the one the row carries)."""
     if row.ledger_seq != batch.next_seq:
         raise AssertionError(f"{kind.value} {row_key(kind, row)}: seq {row.ledger_seq}")
-    at = row.at if kind == Paired.REVIEW else None
+    at = getattr(row, _AT[kind]) if kind in _AT else None
     fields = {**_described(kind, row), **extra}
     return batch.add(
         kind.value, at=at, **fields, row=row_key(kind, row), digest=row_digest(kind, row)
@@ -224,6 +249,7 @@ class PairedLines:
 
     by_row: dict[tuple[str, str], list[tuple[int, dict]]] = field(default_factory=dict)
     dropped: set[str] = field(default_factory=set)
+    dropped_shots: set[str] = field(default_factory=set)  # screenshots recovery removed
     counts: dict[str, int] = field(default_factory=dict)
     # check lines written before lines named their rows, by (target, checked_at)
     legacy_checks: dict[tuple[str, str], tuple[int, dict]] = field(default_factory=dict)
@@ -232,6 +258,7 @@ class PairedLines:
         event = obj.get("event")
         if event == DROPPED:
             self.dropped.update(str(r) for r in obj.get("rows") or [])
+            self.dropped_shots.update(str(r) for r in obj.get("screenshots") or [])
             return
         if event == Paired.CHECK.value and "row" not in obj:
             key = (str(obj.get("target")), str(obj.get("checked_at")))
@@ -296,6 +323,9 @@ def _legacy_problems(
     its writer wrote then, the way verify matched before: snapshots by record id,
     reviews by citation and WARC files by path (verify's other checks do those), checks
     by target and time, here."""
+    if kind in (Paired.TIMESTAMP, Paired.SCREENSHOT):  # born with the rule: no old lines
+        yield where, None, "no ledger line naming it (its writers have always written one)"
+        return
     if kind != Paired.CHECK:
         return
     entry = lines.legacy_checks.get((row.target_url, _utc(row.checked_at)))
@@ -309,6 +339,13 @@ def _legacy_problems(
         yield where, n, f"check line for {row.id} disagrees with the store on {', '.join(differ)}"
 
 
+def _dropped(kind: Paired, key: str, lines: PairedLines) -> bool:
+    """Was the row a line names removed by recovery, as a `snapshot-dropped` line says?"""
+    if kind == Paired.SNAPSHOT:
+        return key in lines.dropped
+    return kind == Paired.SCREENSHOT and key in lines.dropped_shots
+
+
 def _line_problems(
     kind: Paired, rows: dict[str, Any], lines: PairedLines
 ) -> Iterator[tuple[int, str]]:
@@ -317,7 +354,7 @@ def _line_problems(
             continue
         row = rows.get(key)
         if row is None:
-            if not (kind == Paired.SNAPSHOT and key in lines.dropped):
+            if not _dropped(kind, key, lines):
                 yield from ((n, f"{event} {key} is not in the store") for n, _ in entries)
             continue
         if kind in HISTORY:

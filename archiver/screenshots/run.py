@@ -15,8 +15,9 @@ a ``resource`` record:
 
 ``WARC-Refers-To``, not ``WARC-Concurrent-To``: the screenshot is made later, from the
 archive, not in the same capture event (WARC 1.1 §5.7, §5.11). Once its record is
-fsync'd, the `screenshot` row and a ``screenshot`` ledger line are written together
-(under the ledger's lock) and the article's manifest goes dirty.
+fsync'd, the `screenshot` row and a ``screenshot`` ledger line are written by the ledger
+rule (`archiver.manifest.pairs`: the row, then its line, under the ledger's lock; a kill
+between the two is completed by the next writer) and the article's manifest goes dirty.
 
 Without the replay extra (pywb) or without Chromium nothing runs: the summary is one
 line saying which is missing (`unavailable`).
@@ -37,14 +38,15 @@ from archiver.interop.pywbserver import ReplayServer
 from archiver.interop.replay import INSTALL_HINT as PYWB_HINT
 from archiver.interop.replay import pywb_installed
 from archiver.manifest import ledger_for
+from archiver.manifest.pairs import write_paired
 from archiver.screenshots.chromium import INSTALL_HINT, Png, RenderError, find_chromium, render
+from archiver.store.ledgered import Paired
 from archiver.store.screenshots import ShotRow, ShotWanted
 
 logger = logging.getLogger(__name__)
 
 FILE_TAG = "screenshots"
 URN_PREFIX = "urn:screenshot:"
-EVENT = "screenshot"
 
 
 @dataclass
@@ -160,21 +162,15 @@ def _record(app, sink: WarcSink, w: ShotWanted, png: Png, renderer: str) -> Shot
         width=png.width,
         height=png.height,
     )
-    with ledger_for(app.settings).batch() as batch:
-        if not app.store.add_screenshot(row, w.target_id):
+
+    def commit(seqs: list[int]) -> list:
+        if not app.store.add_screenshot(row, w.target_id, seq=seqs[0]):
             logger.info("snapshot %d got a screenshot from another run first", w.snapshot_id)
-            return row
-        batch.add(
-            EVENT,
-            at=taken_at,
-            snapshot=w.snapshot_id,
-            refers_to=w.record_id,
-            record_id=record_id,
-            warc=loc.warc,
-            offset=loc.offset,
-            length=loc.length,
-            digest=row.digest,
-            size=[png.width, png.height],
-            renderer=renderer,
-        )
+            return []
+        return app.store.read_paired(Paired.SCREENSHOT, seqs)
+
+    # the ledger rule (`archiver.manifest.pairs`): row, then its line, under the lock
+    write_paired(
+        ledger_for(app.settings), app.store, Paired.SCREENSHOT, 1, commit, renderer=renderer
+    )
     return row

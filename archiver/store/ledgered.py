@@ -1,11 +1,12 @@
 """Rows the ledger describes, found by their `ledger_seq` (issue #22).
 
-Each snapshot, check, review, warc_file and (stamped) timestamp_token row carries the
-seq of its ledger line. A writer stores its rows with the seqs their lines will have
-and then appends the lines, both under the ledger's lock; so, under that lock, a row
-whose seq is past the ledger's last line was committed by a writer killed before its
-lines reached the disk, and a row with no seq was stored before the rule (schema 5).
-`archiver.manifest.pairs` completes both; `archive verify` reads every row of each kind.
+Each snapshot, check, review, warc_file, screenshot and (stamped) timestamp_token row
+carries the seq of its ledger line. A writer stores its rows with the seqs their lines
+will have and then appends the lines, both under the ledger's lock; so, under that
+lock, a row whose seq is past the ledger's last line was committed by a writer killed
+before its lines reached the disk, and a row with no seq was stored before the rule
+(schema 5). `archiver.manifest.pairs` completes both; `archive verify` reads every row
+of each kind.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Paired(Enum):
     REVIEW = "review"
     WARC_CLOSED = "warc-closed"
     TIMESTAMP = "timestamp"  # an RFC 3161 token got (issue 21); a queued row has no line
+    SCREENSHOT = "screenshot"  # a PNG of a snapshot (issue 20)
 
 
 TABLES: dict[Paired, Table] = {
@@ -36,6 +38,7 @@ TABLES: dict[Paired, Table] = {
     Paired.REVIEW: t.review,
     Paired.WARC_CLOSED: t.warc_file,
     Paired.TIMESTAMP: t.timestamp_token,
+    Paired.SCREENSHOT: t.screenshot,
 }
 
 # the primary key a ledger line names as "row"
@@ -45,6 +48,7 @@ KEYS: dict[Paired, str] = {
     Paired.REVIEW: "citation_id",
     Paired.WARC_CLOSED: "path",
     Paired.TIMESTAMP: "id",
+    Paired.SCREENSHOT: "id",
 }
 
 
@@ -68,6 +72,10 @@ def _select(kind: Paired):
         return q.where(decided)
     if kind == Paired.TIMESTAMP:
         return select(table).where(table.c.token.is_not(None))  # queued: no event yet
+    if kind == Paired.SCREENSHOT:  # with the record id of the snapshot it pictures
+        s = t.snapshot
+        q = select(table, s.c.record_id.label("refers_to"))
+        return q.join(s, s.c.id == table.c.snapshot_id)
     return select(table)
 
 

@@ -331,6 +331,8 @@ screenshot = Table(
     Column("digest", String(80), nullable=False),  # sha256 of the PNG bytes
     Column("width", Integer, nullable=False),
     Column("height", Integer, nullable=False),
+    Column("ledger_seq", BigInteger, nullable=True),  # its ledger line's seq (issue 22's rule)
+    Index("ix_screenshot_ledger_seq", "ledger_seq"),
 )
 
 # The editors' article list (`archive serve`) pages through articles newest first.
@@ -402,6 +404,11 @@ def _v9(conn) -> None:
 def _v10(conn) -> None:
     """Screenshots of snapshots (issue 20)."""
     screenshot.create(conn, checkfirst=True)
+    # a development store made before screenshot rows carried their line's seq
+    if "ledger_seq" not in {c["name"] for c in inspect(conn).get_columns("screenshot")}:
+        conn.execute(text("ALTER TABLE screenshot ADD COLUMN ledger_seq BIGINT"))
+    for index in screenshot.indexes:
+        index.create(conn, checkfirst=True)
 
 
 def _v11(conn) -> None:

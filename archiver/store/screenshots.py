@@ -73,13 +73,14 @@ class ScreenshotsMixin:
                 for r in conn.execute(_wanted_query(article_id, limit))
             ]
 
-    def add_screenshot(self, row: ShotRow, target_id: int) -> bool:
-        """Record a screenshot written to a WARC file; its articles' manifests go dirty.
-        False when the snapshot has one already (another run, e.g. the daemon's and the
-        CLI's at once, took it first: its record stays in the WARC, unlisted)."""
+    def add_screenshot(self, row: ShotRow, target_id: int, *, seq: int | None = None) -> bool:
+        """Record a screenshot written to a WARC file (``seq``: its ledger line's); its
+        articles' manifests go dirty. False when the snapshot has one already (another
+        run, e.g. the daemon's and the CLI's at once, took it first: its record stays in
+        the WARC, unlisted)."""
         try:
             with self.tx() as conn:
-                conn.execute(t.screenshot.insert().values(**row.__dict__))
+                conn.execute(t.screenshot.insert().values(**row.__dict__, ledger_seq=seq))
                 self.mark_dirty_for_target(conn, target_id)
         except IntegrityError:
             return False
