@@ -274,6 +274,24 @@ def test_without_pywb_one_line_and_exit_3(tmp_path, monkeypatch):
     ]
 
 
+def _write_shot(app, sink, snapshot_id: int, png: bytes, uri: str = "urn:screenshot:x") -> ShotRow:
+    """A PNG's resource record written through ``sink``, and the row that would list it."""
+    rid = sink.ids()
+    record = resource_record(uri, png, content_type="image/png", date=app.clock(), record_id=rid)
+    [loc] = sink.write([record])
+    return ShotRow(
+        snapshot_id=snapshot_id,
+        taken_at=app.clock(),
+        warc=loc.warc,
+        offset=loc.offset,
+        length=loc.length,
+        record_id=rid,
+        digest="sha256:" + hashlib.sha256(png).hexdigest(),
+        width=1,
+        height=1,
+    )
+
+
 @pytest.mark.parametrize("wrong", [None, "record_id", "length", "offset", "digest"])
 def test_verify_checks_each_screenshot_row_against_its_record(tmp_path, wrong):
     app = make_archive(tmp_path / "a")
@@ -283,31 +301,12 @@ def test_verify_checks_each_screenshot_row_against_its_record(tmp_path, wrong):
         with app.store.read() as conn:
             snap = conn.execute(select(t.snapshot.c.id, t.snapshot.c.target_id)).first()
         sink = make_sink(app, tag="screenshots")
-        rid = sink.ids()
         png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-        record = resource_record(
-            "urn:screenshot:https://example.org/p",
-            png,
-            content_type="image/png",
-            date=app.clock(),
-            record_id=rid,
-        )
-        [loc] = sink.write([record])
+        row = _write_shot(app, sink, snap.id, png, "urn:screenshot:https://example.org/p")
         sink.close()
-        row = ShotRow(
-            snapshot_id=snap.id,
-            taken_at=app.clock(),
-            warc=loc.warc,
-            offset=loc.offset,
-            length=loc.length,
-            record_id=rid,
-            digest="sha256:" + hashlib.sha256(png).hexdigest(),
-            width=1,
-            height=1,
-        )
         bad = {
             "record_id": {"record_id": "<urn:uuid:00000000-0000-0000-0000-000000000000>"},
-            "length": {"length": loc.length + 1},
+            "length": {"length": row.length + 1},
             "offset": {"offset": 0},  # the warcinfo record
             "digest": {"digest": "sha256:" + "0" * 64},  # not the PNG the record holds
         }.get(wrong, {})
@@ -335,29 +334,14 @@ def test_recovery_drops_the_rows_of_screenshots_a_killed_run_did_not_finish(tmp_
             ).all()
         sink = make_sink(app, tag="screenshots")
         for snap in snaps:
-            rid = sink.ids()
             png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-            record = resource_record(
-                "urn:screenshot:x", png, content_type="image/png", date=app.clock(), record_id=rid
-            )
-            [loc] = sink.write([record])
-            row = ShotRow(
-                snapshot_id=snap.id,
-                taken_at=app.clock(),
-                warc=loc.warc,
-                offset=loc.offset,
-                length=loc.length,
-                record_id=rid,
-                digest="sha256:" + hashlib.sha256(png).hexdigest(),
-                width=1,
-                height=1,
-            )
+            row = _write_shot(app, sink, snap.id, png)
             app.store.add_screenshot(row, snap.target_id)
             complete_pairs(ledger_for(app.settings), app.store)  # the row's ledger line
         # killed while the second record's bytes were only partly on disk
-        path = app.settings.root / (loc.warc + ".open")
+        path = app.settings.root / (row.warc + ".open")
         sink._f.close()  # the flock goes with the process; the file stays .open
-        os.truncate(path, loc.offset + loc.length // 2)
+        os.truncate(path, row.offset + row.length // 2)
         recover(app)
         with app.store.read() as conn:
             kept = conn.execute(select(t.screenshot.c.snapshot_id)).scalars().all()
@@ -385,23 +369,8 @@ def test_a_screenshot_row_whose_line_a_kill_cut_off_gets_it_from_the_next_writer
         complete_pairs(ledger, app.store)
         sink = make_sink(app, tag="screenshots")
         png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
-        rid = sink.ids()
-        rec = resource_record(
-            "urn:screenshot:x", png, content_type="image/png", date=app.clock(), record_id=rid
-        )
-        [loc] = sink.write([rec])
+        row = _write_shot(app, sink, snap.id, png)
         sink.close()
-        row = ShotRow(
-            snapshot_id=snap.id,
-            taken_at=app.clock(),
-            warc=loc.warc,
-            offset=loc.offset,
-            length=loc.length,
-            record_id=rid,
-            digest="sha256:" + hashlib.sha256(png).hexdigest(),
-            width=1,
-            height=1,
-        )
         seq = ledger.path.read_text().count("\n") + 1  # the line it was about to get
         assert app.store.add_screenshot(row, snap.target_id, seq=seq)
         problems = [str(p) for p in verify(app).problems]
@@ -409,7 +378,7 @@ def test_a_screenshot_row_whose_line_a_kill_cut_off_gets_it_from_the_next_writer
         assert complete_pairs(ledger, app.store) == 1
         last = json.loads(ledger.path.read_text().splitlines()[-1])
         assert (last["event"], last["seq"], last["recovered"]) == ("screenshot", seq, True)
-        assert last["png_digest"] == row.digest and last["record_id"] == rid
+        assert last["png_digest"] == row.digest and last["record_id"] == row.record_id
         # (the fake snapshot's WARC file is missing: that problem is the helper's)
         left = [str(p) for p in verify(app).problems if "missing" not in str(p)]
         assert left == []
