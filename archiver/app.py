@@ -12,7 +12,6 @@ from pathlib import Path
 from archiver import config
 from archiver.errors import ArchiveNotFound, ArchiveWriteError
 from archiver.evidence import signing
-from archiver.evidence.stamps import key_fingerprint
 from archiver.store import Store, open_store, utcnow
 
 logger = logging.getLogger(__name__)
@@ -26,7 +25,9 @@ class App:
     @cached_property
     def store(self) -> Store:
         store = open_store(self.settings.database_url, clock=self.clock)
-        store.signing_fingerprint = key_fingerprint(self.root, self.settings.evidence.signing_key)
+        store.signing_fingerprint = signing.key_fingerprint(
+            self.root, self.settings.evidence.signing_key
+        )
         return store
 
     @property

@@ -34,7 +34,7 @@ from archiver.evidence.connection import (
     observe,
     proxy_without_credentials,
 )
-from archiver.evidence.stamps import key_fingerprint
+from archiver.evidence.signing import key_fingerprint
 from archiver.evidence.summary import certificate
 from archiver.manifest import documents, refresh
 from archiver.manifest.verify import verify

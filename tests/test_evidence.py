@@ -29,7 +29,8 @@ from archiver.errors import TsaError
 from archiver.evidence import signing
 from archiver.evidence import stamps as stamps_mod
 from archiver.evidence import tsa as tsa_mod
-from archiver.evidence.stamps import key_fingerprint, stamp_for_warc, stamp_pending
+from archiver.evidence.signing import key_fingerprint
+from archiver.evidence.stamps import stamp_for_warc, stamp_pending
 from archiver.evidence.tokens_check import check_token, load_trust
 from archiver.evidence.waczsign import verify_wacz
 from archiver.manifest import refresh

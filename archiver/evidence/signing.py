@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import os
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from archiver.errors import UsageError
+
+logger = logging.getLogger(__name__)
 
 CURVE = ec.SECP384R1
 ACCEPTED_CURVES = (ec.SECP256R1, ec.SECP384R1)
@@ -135,3 +138,15 @@ def verify_text(public: ec.EllipticCurvePublicKey, text: str, signature_b64: str
         except (InvalidSignature, ValueError):
             continue
     return False
+
+
+def key_fingerprint(root: Path, configured: str = "keys/archive-signing.pem") -> str | None:
+    """The archive signing key's fingerprint (sha256 of its public key), or None."""
+    path = key_path(root, configured)
+    if not path.exists():
+        return None
+    try:
+        return fingerprint(load_key(path).public_key())
+    except UsageError as exc:  # a damaged key: the summary says "not signed", the log why
+        logger.warning("signing key unusable: %s", exc)
+        return None

@@ -32,15 +32,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from archiver.errors import TsaError, UsageError
-from archiver.evidence import signing
+from archiver.errors import TsaError
 from archiver.evidence.summary import stamp_summary
 from archiver.evidence.tokens_check import TokenCheck, check_token, load_trust
 from archiver.evidence.tsa import Token, first_token
-from archiver.manifest.ledger import LEDGER_NAME, Ledger, line_hash
+from archiver.manifest import ledger_for
+from archiver.manifest.ledger import LEDGER_NAME, line_hash
 from archiver.manifest.pairs import write_paired
 from archiver.store.ledgered import Paired
 from archiver.tempfiles import create_beside
+from archiver.times import iso
 
 logger = logging.getLogger(__name__)
 
@@ -74,23 +75,7 @@ def stamp_for_warc(store, warc_name: str) -> dict | None:
     return stamp_summary(row.tsa, row.token is not None, row.gen_time)
 
 
-def key_fingerprint(root: Path, configured: str = "keys/archive-signing.pem") -> str | None:
-    """The archive signing key's fingerprint (sha256 of its public key), or None."""
-    path = signing.key_path(root, configured)
-    if not path.exists():
-        return None
-    try:
-        return signing.fingerprint(signing.load_key(path).public_key())
-    except UsageError as exc:  # a damaged key: the summary says "not signed", the log why
-        logger.warning("signing key unusable: %s", exc)
-        return None
-
-
 # ---------------------------------------------------------------- stamping
-
-
-def _ledger(app) -> Ledger:
-    return Ledger(app.settings.manifests_path / LEDGER_NAME)
 
 
 def _queue_ledger_head(app, now: datetime) -> None:
@@ -98,7 +83,7 @@ def _queue_ledger_head(app, now: datetime) -> None:
     last = app.store.last_ledger_stamp()
     if last is not None and now - last.queued_at < timedelta(seconds=ev.stamp_every):
         return
-    head = _ledger(app).head()
+    head = ledger_for(app.settings).head()
     if head is None:
         return
     try:
@@ -165,7 +150,7 @@ def _keep(app, row: Any, token: Token) -> bool:
         )
         return app.store.read_paired(Paired.TIMESTAMP, seqs)
 
-    return bool(write_paired(_ledger(app), app.store, Paired.TIMESTAMP, 1, commit))
+    return bool(write_paired(ledger_for(app.settings), app.store, Paired.TIMESTAMP, 1, commit))
 
 
 def _backoff(app, attempts: int) -> timedelta:
@@ -226,7 +211,7 @@ class TokenResult:
             "status": "queued" if c is None else ("holds" if c.ok else "fails"),
             "what": None if c is None else c.what,
             "trusted": bool(c and c.trusted),
-            "time": c.gen_time.strftime("%Y-%m-%dT%H:%M:%SZ") if c and c.gen_time else None,
+            "time": iso(c.gen_time) if c else None,
         }
 
 
@@ -251,7 +236,7 @@ class _LedgerView:
 
 def _ledger_view(app) -> _LedgerView:
     view = _LedgerView()
-    for _, line in _ledger(app).lines():
+    for _, line in ledger_for(app.settings).lines():
         try:
             obj = json.loads(line)
         except ValueError:

@@ -21,8 +21,7 @@ from cryptography import x509
 from archiver import SOFTWARE, __version__
 from archiver.evidence.connection import NOT_OBSERVABLE, ConnectionFacts, fingerprint
 from archiver.net.resolve import Lookup
-
-TIME = "%Y-%m-%dT%H:%M:%SZ"
+from archiver.times import iso
 
 
 def operator(configured: str = "") -> str:
@@ -45,10 +44,6 @@ def captured_by(worker: str, configured_operator: str = "") -> dict[str, str]:
     }
 
 
-def _utc(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def certificate(der: bytes) -> dict[str, Any]:
     """Subject, issuer, validity and sha256 fingerprint of a DER certificate.
 
@@ -67,8 +62,8 @@ def certificate(der: bytes) -> dict[str, Any]:
         found.update(
             subject=cert.subject.rfc4514_string(),
             issuer=cert.issuer.rfc4514_string(),
-            not_before=_utc(cert.not_valid_before_utc),
-            not_after=_utc(cert.not_valid_after_utc),
+            not_before=iso(cert.not_valid_before_utc),
+            not_after=iso(cert.not_valid_after_utc),
         )
     except ValueError as exc:
         found["error"] = f"certificate does not parse: {exc}"[:200]
@@ -107,7 +102,7 @@ def stamp_summary(tsa: str | None, stamped: bool, when: datetime | None) -> dict
     verify` checks it against the file's sha256), or that it is still queued."""
     if not stamped:
         return {"tsa": None, "time": None, "status": "queued"}
-    return {"tsa": tsa, "time": when.strftime(TIME) if when else None, "status": "stamped"}
+    return {"tsa": tsa, "time": iso(when), "status": "stamped"}
 
 
 def manifest_evidence(

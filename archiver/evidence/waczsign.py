@@ -38,6 +38,7 @@ from archiver.errors import TsaError
 from archiver.evidence import signing
 from archiver.evidence.tokens_check import check_token
 from archiver.evidence.tsa import first_token
+from archiver.times import iso
 
 logger = logging.getLogger(__name__)
 
@@ -252,7 +253,7 @@ def _token_result(subject: str, reply: bytes, digest: bytes, roots, out: WaczChe
             "status": "holds" if check.ok else "fails",
             "what": check.what,
             "trusted": check.trusted,
-            "time": check.gen_time.strftime("%Y-%m-%dT%H:%M:%SZ") if check.gen_time else None,
+            "time": iso(check.gen_time),
         }
     )
     if not check.ok:
@@ -339,7 +340,7 @@ def make_signer(app):
                 token = first_token(
                     digest, list(ev.tsa_url), settings=app.settings.capture, timeout=ev.tsa_timeout
                 )
-                when = token.gen_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+                when = iso(token.gen_time)
                 stamp = timestamp_entry(token.tsa, token.reply, when)
             except TsaError as exc:
                 logger.warning("WACZ signed without a timestamp: %s", exc)

@@ -53,6 +53,7 @@ from archiver.interop.cdxj import closed_warcs, index_warc, sorted_unique
 from archiver.interop.robust import last_good
 from archiver.store import schema as t
 from archiver.tempfiles import create_beside
+from archiver.times import iso
 
 WACZ_VERSION = "1.1.1"
 PAGES = "pages/pages.jsonl"
@@ -380,7 +381,7 @@ def build_wacz(
     recorded = _recorded_sha(app, warcs)
     pages, extra = pages_for(docs, set(warcs))
     now = app.clock()
-    created = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = iso(now)
     title = docs[0]["article"]["title"] if article_id else f"archiver: {len(docs)} articles"
 
     def fill(zf: zipfile.ZipFile) -> None:

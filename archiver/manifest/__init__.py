@@ -23,6 +23,7 @@ from archiver.manifest import documents, history, html, view
 from archiver.manifest.chart import stacked_chart
 from archiver.manifest.files import StagedFiles, atomic_write, folder_lock
 from archiver.manifest.ledger import LEDGER_NAME, Ledger
+from archiver.times import iso
 
 # article ids are slugs; anything else must not become a file name
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,47}")
@@ -101,7 +102,7 @@ def refresh(app, article_ids: list[str] | None = None) -> list[Path]:
     "spawn": a script calling this needs the ``if __name__ == "__main__":`` guard).
     """
     folder = app.settings.manifests_path
-    generated_at = app.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+    generated_at = iso(app.clock())
     replay = _replay_prefix(app.settings)
     with folder_lock(folder):
         ids = app.store.article_ids(dirty_only=True) if article_ids is None else list(article_ids)

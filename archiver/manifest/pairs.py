@@ -39,6 +39,7 @@ from typing import Any
 
 from archiver.manifest.ledger import Ledger, LedgerBatch
 from archiver.store.ledgered import KEYS, Paired
+from archiver.times import iso
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def _described(kind: Paired, row: Any) -> dict[str, Any]:
             "subject": row.name,
             "sha256": row.sha256,
             "tsa": row.tsa,
-            "time": row.gen_time.strftime("%Y-%m-%dT%H:%M:%SZ") if row.gen_time else None,
+            "time": iso(row.gen_time),
             "token_file": row.file,
             "token_sha256": hashlib.sha256(base64.b64decode(row.token)).hexdigest(),
         }

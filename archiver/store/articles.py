@@ -14,6 +14,7 @@ from archiver import urls
 from archiver.errors import UsageError
 from archiver.evidence.summary import manifest_evidence, stamp_summary
 from archiver.store import schema as t
+from archiver.times import iso
 
 if TYPE_CHECKING:  # the extractors (lxml, bs4, …) are not needed to read the store
     from archiver.extract import Extraction
@@ -85,10 +86,6 @@ def same_article(rows, ex: Extraction, source: str) -> str | None:
         first.source,
     )
     return None
-
-
-def iso(dt) -> str | None:
-    return None if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ArticlesMixin:

@@ -30,6 +30,7 @@ from archiver.manifest import view
 from archiver.manifest.review import review_citation
 from archiver.screenshots.stored import read_png
 from archiver.store.browse import ArticleFilter
+from archiver.times import iso
 from archiver.web import replay
 from archiver.web.session import Identity, archive_of, sign_in
 from archiver.web.textdiff import text_diff
@@ -157,7 +158,7 @@ def _article_doc(article_id: str) -> dict:
 @bp.get("/articles/<article_id>")
 def article(article_id: str):
     doc = _article_doc(article_id)
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = iso(datetime.now(UTC))
     # the snippet as the manifest gives it: a replay URL when [replay] base_url is set
     prefix = replay_prefix(archive_of(current_app).settings.replay.base_url)
     page = view.article_view(doc, generated_at=now, replay_prefix=prefix)
