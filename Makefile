@@ -30,7 +30,7 @@ smoke-install: $(STAMP)
 	@bash scripts/smoke-install.sh
 
 ## Everything: the plain-install smoke stage, unit, fixture-web, daemon, fault and
-## PostgreSQL tests, then ruff.
+## PostgreSQL tests, then ruff and the layer contract (.importlinter).
 ## The second run is the same suite with every archive stored in PostgreSQL (a fresh
 ## database per archive; skips, saying why, if no server answers).
 test: $(STAMP) system-deps smoke-install
@@ -38,13 +38,17 @@ test: $(STAMP) system-deps smoke-install
 	$(BIN)/python -m pytest -q --store=postgresql -m "not slow and not postgres"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
+## ruff, and the layers of ARCHITECTURE.md as import-linter checks them (.importlinter):
+## an import that goes up a layer, or sideways between engines, fails the build.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 ## The five benchmarks of issue 9 against wget and LinkChecker; prints the table and
 ## records it in bench/RESULTS.md (see bench/README.md; BENCH_ARGS=--quick for a short run).
