@@ -28,9 +28,10 @@ from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.cli import cli
-from archiver.interop import cdxj, robust
+from archiver.interop import cdxj
 from archiver.interop.importer import Rec, plan_snapshots
 from archiver.interop.replay import pywb_config, start, write_config
+from archiver.manifest import robust
 from archiver.service import add_sources
 from archiver.store import schema as t
 

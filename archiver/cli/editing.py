@@ -201,7 +201,7 @@ def _export_interop(
     if article is None and not all_warcs:
         raise click.UsageError("Missing argument 'ARTICLE' (or --all with --wacz).")
     if robust_links:
-        from archiver.interop.robust import replay_prefix, robust_links_text
+        from archiver.manifest.robust import replay_prefix, robust_links_text
 
         doc = app.store.article_doc(article)
         prefix = replay_prefix(app.settings.replay.base_url)

@@ -50,7 +50,7 @@ from archiver.capture.warc import OPEN_SUFFIX
 from archiver.errors import UsageError, VerifyFailed
 from archiver.evidence import connection as evidence
 from archiver.interop.cdxj import closed_warcs, index_warc, sorted_unique
-from archiver.interop.robust import last_good
+from archiver.manifest.robust import last_good
 from archiver.store import schema as t
 from archiver.tempfiles import create_beside
 from archiver.times import iso

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from archiver.errors import UsageError
-from archiver.interop.robust import replay_prefix
 from archiver.manifest import documents, history, html, view
 from archiver.manifest.chart import stacked_chart
 from archiver.manifest.files import StagedFiles, atomic_write, folder_lock
 from archiver.manifest.ledger import LEDGER_NAME, Ledger
+from archiver.manifest.robust import replay_prefix
 from archiver.times import iso
 
 # article ids are slugs; anything else must not become a file name
@@ -35,7 +35,7 @@ def ledger_for(settings) -> Ledger:
 
 def _replay_prefix(settings) -> str | None:
     # `archive replay` (pywb) URLs once [replay] base_url is set; while it is empty the
-    # "cite this instead" snippet names the WARC file and offset (archiver.interop.robust).
+    # "cite this instead" snippet names the WARC file and offset (archiver.manifest.robust).
     return replay_prefix(settings.replay.base_url)
 
 

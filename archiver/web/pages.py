@@ -25,9 +25,9 @@ from flask import (
 
 from archiver import users
 from archiver.errors import UsageError
-from archiver.interop.robust import replay_prefix
 from archiver.manifest import view
 from archiver.manifest.review import review_citation
+from archiver.manifest.robust import replay_prefix
 from archiver.screenshots.stored import read_png
 from archiver.store.browse import ArticleFilter
 from archiver.times import iso
