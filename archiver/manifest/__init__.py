@@ -23,6 +23,7 @@ from archiver.manifest.chart import stacked_chart
 from archiver.manifest.files import StagedFiles, atomic_write, folder_lock
 from archiver.manifest.ledger import LEDGER_NAME, Ledger
 from archiver.manifest.robust import replay_prefix
+from archiver.store import open_store
 from archiver.times import iso
 
 # article ids are slugs; anything else must not become a file name
@@ -114,7 +115,7 @@ def refresh(app, article_ids: list[str] | None = None) -> list[Path]:
                 processes,
                 mp_context=multiprocessing.get_context("spawn"),  # no fork of pools, threads
                 initializer=_worker_start,
-                initargs=(app.settings,),
+                initargs=(app.settings, app.store.signing_fingerprint),
             ) as pool:
                 done = pool.map(_worker_batch, batches, repeat(generated_at), repeat(replay))
                 index = index_page(app, generated_at=generated_at)  # while they work
@@ -170,19 +171,21 @@ def _processes(batches: int) -> int:
     return max(1, min(MAX_PROCESSES, len(os.sched_getaffinity(0)), batches))
 
 
-_worker_app = None
+# a pool process's own store and manifests folder (set by _worker_start)
+_worker_store = None
+_worker_folder: Path | None = None
 
 
-def _worker_start(settings) -> None:
-    global _worker_app
-    from archiver.app import App
-
-    _worker_app = App(settings)
+def _worker_start(settings, signing_fingerprint: str | None) -> None:
+    # only reads: the store as the parent's App opened it, told the same signing key
+    global _worker_store, _worker_folder
+    _worker_store = open_store(settings.database_url)
+    _worker_store.signing_fingerprint = signing_fingerprint
+    _worker_folder = settings.manifests_path
 
 
 def _worker_batch(ids: list[str], generated_at: str, replay: str | None) -> list[Path]:
-    app = _worker_app
-    return write_batch(app.store, app.settings.manifests_path, ids, generated_at, replay)
+    return write_batch(_worker_store, _worker_folder, ids, generated_at, replay)
 
 
 def export(app, article_id: str, fmt: str) -> str:
