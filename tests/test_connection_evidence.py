@@ -37,11 +37,11 @@ from archiver.evidence.connection import (
 from archiver.evidence.signing import key_fingerprint
 from archiver.evidence.summary import certificate
 from archiver.manifest import documents, refresh
+from archiver.manifest.articles import _evidence_key
 from archiver.manifest.verify import verify
 from archiver.service import add_sources
 from archiver.store import open_store
 from archiver.store import schema as t
-from archiver.store.articles import _evidence_key
 
 from .conftest import make_archive
 from .test_capture import article, assert_valid_archive, snapshots

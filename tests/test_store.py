@@ -11,6 +11,7 @@ from sqlalchemy import func, inspect, select, text
 
 from archiver.errors import StoreError
 from archiver.extract import extract_text
+from archiver.manifest.articles import article_doc
 from archiver.store import open_store
 from archiver.store import schema as t
 from archiver.store.work import CaptureOutcome
@@ -255,6 +256,6 @@ def test_judgement_reasons_round_trip_through_the_article_document(store, clock)
     )
     outcome = CaptureOutcome(state="failed", snapshots=[snap], error="blocked: …")
     store.record_capture(row, "w", outcome, retry_backoff=1, retry_max=2, check_interval=3)
-    doc = store.article_doc(store.article_ids()[0])
+    doc = article_doc(store, store.article_ids()[0])
     (cited,) = doc["citations"]
     assert cited["snapshots"][0]["reasons"] == reasons

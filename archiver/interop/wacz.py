@@ -50,6 +50,7 @@ from archiver.capture.warc import OPEN_SUFFIX
 from archiver.errors import UsageError, VerifyFailed
 from archiver.evidence import connection as evidence
 from archiver.interop.cdxj import closed_warcs, index_warc, sorted_unique
+from archiver.manifest.articles import article_doc
 from archiver.manifest.robust import last_good
 from archiver.store import schema as t
 from archiver.tempfiles import create_beside
@@ -368,7 +369,7 @@ def build_wacz(
     A WARC file's timestamp token (``<file>.tsr`` beside it) goes in as evidence/<name>.tsr.
     """
     ids = [article_id] if article_id else app.store.article_ids()
-    docs = [app.store.article_doc(a) for a in ids]
+    docs = [article_doc(app.store, a) for a in ids]
     if all_warcs:
         warcs = _all_closed(app)
         skipped = sorted(p.name for p in app.settings.warcs_path.rglob("*" + OPEN_SUFFIX))

@@ -19,6 +19,7 @@ from typing import Any
 
 from archiver.errors import UsageError
 from archiver.manifest import documents, history, html, view
+from archiver.manifest.articles import article_doc, article_docs
 from archiver.manifest.chart import stacked_chart
 from archiver.manifest.files import StagedFiles, atomic_write, folder_lock
 from archiver.manifest.ledger import LEDGER_NAME, Ledger
@@ -136,11 +137,11 @@ def write_batch(
 ) -> list[Path]:
     """Read, render and put in place the manifests of a few articles (see `refresh`)."""
     with _gc_paused():
-        docs = {d["article"]["id"]: d for d in store.article_docs(ids, chunk=len(ids))}
+        docs = {d["article"]["id"]: d for d in article_docs(store, ids, chunk=len(ids))}
         with StagedFiles() as staged:
             for article_id in ids:
                 # not read in bulk: unknown (article_doc's UsageError) or added since
-                doc = docs.get(article_id) or store.article_doc(article_id)
+                doc = docs.get(article_id) or article_doc(store, article_id)
                 write_article(
                     folder, doc, generated_at=generated_at, replay_prefix=replay, staged=staged
                 )
@@ -190,7 +191,7 @@ def _worker_batch(ids: list[str], generated_at: str, replay: str | None) -> list
 
 def export(app, article_id: str, fmt: str) -> str:
     """One article's manifest as CSV or JSON text, for `archive export`."""
-    doc = app.store.article_doc(article_id)
+    doc = article_doc(app.store, article_id)
     if fmt == "csv":
         return documents.csv_text(doc)
     if fmt == "json":

@@ -18,6 +18,7 @@ from archiver.store.articles import ArticlesMixin
 from archiver.store.browse import BrowseMixin
 from archiver.store.checks import ChecksMixin
 from archiver.store.daemon import DaemonMixin
+from archiver.store.histories import HistoriesMixin
 from archiver.store.intake import IntakeMixin
 from archiver.store.ledgered import LedgeredMixin
 from archiver.store.reviews import ReviewsMixin
@@ -180,6 +181,7 @@ def _version_in(conn: Connection) -> int:
 
 class Store(
     ArticlesMixin,
+    HistoriesMixin,
     ReviewsMixin,
     WorkMixin,
     ChecksMixin,
