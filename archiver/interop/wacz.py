@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver import SOFTWARE
@@ -52,7 +51,6 @@ from archiver.evidence import connection as evidence
 from archiver.interop.cdxj import closed_warcs, index_warc, sorted_unique
 from archiver.manifest.articles import article_doc
 from archiver.manifest.robust import last_good
-from archiver.store import schema as t
 from archiver.tempfiles import create_beside
 from archiver.times import iso
 
@@ -200,18 +198,6 @@ def _facts(path: Path) -> _Facts:
     return _Facts(frozenset(refers), frozenset(described), frozenset(uris))
 
 
-def _where(app, record_ids: set[str]) -> set[str]:
-    """The WARC files holding these records (our resource table, then snapshots)."""
-    ids, found = sorted(record_ids), set()
-    with app.store.read() as conn:
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            for table in (t.resource, t.snapshot):
-                q = select(table.c.warc).where(table.c.record_id.in_(part))
-                found.update(r.warc for r in conn.execute(q))
-    return found
-
-
 class _Selection:
     """The closed WARC files holding some snapshots' captures, found by reading them.
 
@@ -254,7 +240,7 @@ class _Selection:
     def originals(self) -> set[str]:
         """Files holding the originals of the revisit records in the chosen files."""
         refers = set().union(*(self.facts(w).refers for w in self.chosen))
-        return {w for w in _where(self.app, refers) if (self.app.root / w).is_file()}
+        return {w for w in self.app.store.warcs_holding(refers) if (self.app.root / w).is_file()}
 
 
 def warcs_for(app, docs: list[dict]) -> list[str]:
@@ -294,12 +280,6 @@ def _path(app, warc: str) -> Path:
 
 
 # ---------------------------------------------------------------- writing the zip
-
-
-def _recorded_sha(app, warcs: list[str]) -> dict[str, str]:
-    with app.store.read() as conn:
-        rows = conn.execute(select(t.warc_file.c.path, t.warc_file.c.sha256))
-        return {r.path: r.sha256 for r in rows if r.path in set(warcs) and r.sha256}
 
 
 class _Zip:
@@ -379,7 +359,7 @@ def build_wacz(
         raise UsageError("nothing to export: no snapshots yet (run `archive capture`)")
     names = archive_names(warcs)
     paths = {w: _path(app, w) for w in warcs}
-    recorded = _recorded_sha(app, warcs)
+    recorded = app.store.warc_file_digests(warcs)
     pages, extra = pages_for(docs, set(warcs))
     now = app.clock()
     created = iso(now)

@@ -78,8 +78,8 @@ def write_index(app, folder: Path, *, generated_at: str) -> Path:
 
 
 def index_page(app, *, generated_at: str) -> str:
-    articles = history.article_counts(history.citation_rows(app.store))
-    events, weights = history.check_events(app.store)
+    articles = history.article_counts(app.store.citation_rows())
+    events, weights = app.store.check_events()
     points = history.resample(history.rot_series(events, weights))
     chart = stacked_chart(points, view.ROT_CLASSES) if points else None
     return html.render_index(

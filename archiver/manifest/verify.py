@@ -39,8 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from archiver.errors import ArchiverError
 from archiver.evidence import check as evidence_check
 from archiver.evidence.stamps import check_stored_tokens
@@ -54,7 +52,6 @@ from archiver.manifest.warcscan import (
     odd_headers,
     scan_warc,
 )
-from archiver.store import schema as t
 from archiver.store.ledgered import Paired
 
 OPEN_SUFFIX = ".open"
@@ -368,32 +365,6 @@ def _locate(name: str, root: Path, on_disk: dict[str, Path]) -> Path | None:
     return None
 
 
-def _load(store) -> tuple[list[Any], list[Any], list[Any]]:
-    s, c, rv = t.snapshot, t.citation, t.review
-    with store.read() as conn:
-        snaps = conn.execute(
-            select(
-                s.c.id,
-                s.c.warc,
-                s.c.offset,
-                s.c.length,
-                s.c.record_id,
-                s.c.record_type,
-                s.c.payload_digest,
-                s.c.warc_payload_digest,
-                s.c.ledger_seq,
-                s.c.evidence,
-            ).order_by(s.c.warc, s.c.offset)
-        ).all()
-        files = conn.execute(select(t.warc_file)).all()
-        reviews = conn.execute(
-            select(c.c.article_id, c.c.n, rv.c.state, rv.c.note, rv.c.by, rv.c.ledger_seq)
-            .join(c, c.c.id == rv.c.citation_id)
-            .order_by(c.c.article_id, c.c.n)
-        ).all()
-    return snaps, files, reviews
-
-
 def _recorded(name: str, rows: dict[str, Any], ledger: LedgerFacts) -> dict[str, tuple[int, str]]:
     recorded = {}
     row = rows.get(name)
@@ -487,10 +458,11 @@ class _Verifier:
         self.warcs = app.settings.warcs_path
         self.ledger = Ledger(app.settings.manifests_path / LEDGER_NAME)
         self.ledger_file = _rel(self.ledger.path, self.root)
-        self.snaps, files, self.reviews = _load(app.store)
+        audit = app.store.audit_rows()
+        self.snaps, self.reviews = audit.snapshots, audit.reviews
         self.reuses = _by_file(app.store.reuse_references())
         self.shots = _by_file(app.store.all_screenshots())
-        self.rows = {r.path: r for r in files}
+        self.rows = {r.path: r for r in audit.warc_files}
         self.facts = read_ledger(self.ledger)
         self.paired = {kind: app.store.all_paired_rows(kind) for kind in Paired}
         self.records = 0
