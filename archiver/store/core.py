@@ -22,6 +22,7 @@ from archiver.store.daemon import DaemonMixin
 from archiver.store.histories import HistoriesMixin
 from archiver.store.intake import IntakeMixin
 from archiver.store.ledgered import LedgeredMixin
+from archiver.store.migrations import MIGRATIONS
 from archiver.store.overview import OverviewMixin
 from archiver.store.reviews import ReviewsMixin
 from archiver.store.schedule import ScheduleMixin
@@ -157,7 +158,7 @@ class BaseStore:
                 self.lock(conn, "migrate")
                 if _version_in(conn) >= version:
                     continue
-                t.MIGRATIONS[version](conn)
+                MIGRATIONS[version](conn)
                 conn.execute(t.meta.delete().where(t.meta.c.key == "schema_version"))
                 conn.execute(t.meta.insert().values(key="schema_version", value=str(version)))
             steps += 1
