@@ -31,7 +31,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver.capture.records import resource_record
 from archiver.capture.run import make_sink, recover
 from archiver.cli import cli
-from archiver.interop.wacz import warcs_for
+from archiver.interop.waczfiles import warcs_for
 from archiver.manifest import ledger_for, refresh
 from archiver.manifest.articles import article_doc
 from archiver.manifest.pairs import complete_pairs
