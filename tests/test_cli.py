@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from archiver.cli import cli
+from archiver.manifest.articles import article_doc
 from archiver.store import schema as t
 
 from .conftest import open_archive_store
@@ -255,7 +256,7 @@ def test_add_article_url_through_the_fixture_web(archive, web):
     )
     report = add_sources(archive, [url], capture=False)
     assert not report.errors
-    doc = archive.store.article_doc(report.results[0].article_id)
+    doc = article_doc(archive.store, report.results[0].article_id)
     assert doc["article"]["source_url"] == url
     assert doc["citations"][0]["role"] == "source"
     assert len(doc["citations"]) >= 2

@@ -37,11 +37,12 @@ from archiver.evidence.connection import (
 from archiver.evidence.signing import key_fingerprint
 from archiver.evidence.summary import certificate
 from archiver.manifest import documents, refresh
+from archiver.manifest.articles import _evidence_key
 from archiver.manifest.verify import verify
 from archiver.service import add_sources
 from archiver.store import open_store
 from archiver.store import schema as t
-from archiver.store.articles import _evidence_key
+from archiver.store.migrations import MIGRATIONS
 
 from .conftest import make_archive
 from .test_capture import article, assert_valid_archive, snapshots
@@ -446,7 +447,7 @@ def test_schema_11_adds_the_evidence_column_to_an_older_store(store_url):
         with s.read() as conn:
             assert "evidence" in {c["name"] for c in inspect(conn).get_columns("snapshot")}
         with s.tx() as conn:  # v11 again (a half-applied upgrade) is a no-op
-            t.MIGRATIONS[11](conn)
+            MIGRATIONS[11](conn)
         assert s.migrate() == 0
     finally:
         s.close()

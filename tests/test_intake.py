@@ -34,6 +34,7 @@ from archiver.intake.feeds import (
     parse_feed,
 )
 from archiver.intake.folders import FileState, files_to_add, is_article_name, standing_error
+from archiver.manifest.articles import article_doc
 from archiver.store import schema as t
 
 from .conftest import make_archive
@@ -91,7 +92,7 @@ def article_urls(app) -> dict[str, str]:
 
 def cited(app, article_id: str) -> dict[str, str]:
     """url → role of each citation of one article."""
-    return {c["url"]: c["role"] for c in app.store.article_doc(article_id)["citations"]}
+    return {c["url"]: c["role"] for c in article_doc(app.store, article_id)["citations"]}
 
 
 def drop(folder: Path, name: str, content: str | bytes, *, age: float = 10.0) -> Path:
@@ -351,7 +352,7 @@ def test_article_page_citations_are_the_article_body_not_nav_or_footer(tmp_path,
         f"{RECORDS}/records/detention-0502": "cited",
         f"{RECORDS}/posts/warning-0502": "cited",
     }
-    doc = app.store.article_doc(ids[S1])
+    doc = article_doc(app.store, ids[S1])
     assert doc["article"]["title"] == "Court upholds fine for reposting a meme"
 
 

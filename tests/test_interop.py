@@ -28,9 +28,11 @@ from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.cli import cli
-from archiver.interop import cdxj, robust
+from archiver.interop import cdxj
 from archiver.interop.importer import Rec, plan_snapshots
 from archiver.interop.replay import pywb_config, start, write_config
+from archiver.manifest import robust
+from archiver.manifest.articles import article_doc
 from archiver.service import add_sources
 from archiver.store import schema as t
 
@@ -193,7 +195,7 @@ def test_sample_article_exports_to_a_wacz_that_validates(archive, sample_article
     p = wacz_validate(out)
     assert p.returncode == 0 and "Validation succeeded" in p.stdout, p.stdout + p.stderr
 
-    doc = archive.store.article_doc(aid)
+    doc = article_doc(archive.store, aid)
     with zipfile.ZipFile(out) as z:
         infos = {i.filename: i for i in z.infolist()}
         warcs = sorted(n for n in infos if n.startswith("archive/"))
@@ -271,7 +273,7 @@ def test_wacz_holds_every_file_a_capture_spilled_into(tmp_path, web, sample_arti
     app = make_archive(tmp_path / "a", web, capture={"warc_max_size": 6000, "workers": 1})
     aid = captured_sample(app, sample_article)
     files = sorted((app.settings.warcs_path).rglob("*.warc.gz"))
-    doc = app.store.article_doc(aid)
+    doc = article_doc(app.store, aid)
     snap_files = {s["warc"] for c in doc["citations"] for s in c["snapshots"]}
     assert len(files) > len(snap_files) + 2  # spread out: not just the snapshots' files
     out = tmp_path / "spread.wacz"
@@ -485,7 +487,7 @@ def test_export_robust_links(tmp_path, web, sample_article):
     aid = captured_sample(app, sample_article)
     r = run(app, "export", aid, "--robust-links")
     assert r.exit_code == 0, r.output
-    doc = app.store.article_doc(aid)
+    doc = article_doc(app.store, aid)
     lines = r.output.splitlines()
     assert len(lines) == len(doc["citations"])
     for c, line in zip(doc["citations"], lines, strict=True):
@@ -552,7 +554,7 @@ def test_wget_warc_imports_as_snapshots_of_matching_citations(archive, web, tmp_
     warcio_check(archive.root / bbc.warc)
     r = run(archive, "verify")
     assert r.exit_code == 0, r.output
-    doc = archive.store.article_doc(aid)
+    doc = article_doc(archive.store, aid)
     assert [len(c["snapshots"]) for c in doc["citations"]] == [1, 1, 0]
 
     # importing the same file again changes nothing

@@ -24,6 +24,7 @@ from archiver.cli import cli
 from archiver.config import load_settings
 from archiver.extract import extract_text
 from archiver.manifest import documents, history, refresh, view, write_article
+from archiver.manifest.articles import article_doc
 from archiver.manifest.chart import stacked_chart
 from archiver.store import schema as t
 
@@ -219,7 +220,7 @@ def test_json_is_the_article_document_and_validates(tmp_path):
     app, aid = rich_archive(tmp_path)
     refresh(app)
     doc = json.loads((app.settings.manifests_path / f"{aid}.json").read_text("utf-8"))
-    assert doc == app.store.article_doc(aid)
+    assert doc == article_doc(app.store, aid)
     validator().validate(doc)
     assert doc["article"]["added_at"].endswith("Z")
     snap = doc["citations"][0]["snapshots"][0]
@@ -241,7 +242,7 @@ def test_json_is_the_article_document_and_validates(tmp_path):
 )
 def test_schema_rejects_what_the_design_forbids(tmp_path, path, value):
     app, aid = rich_archive(tmp_path)
-    doc = app.store.article_doc(aid)
+    doc = article_doc(app.store, aid)
     node = doc
     for key in path[:-1]:
         node = node[key]
@@ -256,7 +257,7 @@ def test_csv_round_trips_with_the_csv_module(tmp_path):
     raw = (app.settings.manifests_path / f"{aid}.csv").read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
-    doc = app.store.article_doc(aid)
+    doc = article_doc(app.store, aid)
     assert tuple(rows[0]) == documents.CSV_COLUMNS
     assert rows == [documents.csv_row(c) for c in doc["citations"]]
     first = rows[0]

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import archiver.manifest as manifest
 from archiver.errors import ArchiveWriteError, UsageError
 from archiver.manifest import documents, files, refresh
+from archiver.manifest.articles import article_doc, article_docs
 from tests.test_manifest import (
     ARTICLE,
     T0,
@@ -69,23 +70,23 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 def test_article_docs_are_article_doc_of_each_id_in_order(tmp_path):
     app, ids = two_articles(tmp_path)
-    one_by_one = [app.store.article_doc(i) for i in reversed(ids)]
-    assert list(app.store.article_docs(list(reversed(ids)))) == one_by_one
-    assert list(app.store.article_docs([*ids, "no-such-article"], chunk=1)) == [
-        app.store.article_doc(i) for i in ids
+    one_by_one = [article_doc(app.store, i) for i in reversed(ids)]
+    assert list(article_docs(app.store, list(reversed(ids)))) == one_by_one
+    assert list(article_docs(app.store, [*ids, "no-such-article"], chunk=1)) == [
+        article_doc(app.store, i) for i in ids
     ]
 
 
 def test_a_shared_target_gives_each_document_its_own_copies(tmp_path):
     app, ids = two_articles(tmp_path)
-    first, second = app.store.article_docs(ids)
+    first, second = article_docs(app.store, ids)
     mine = next(c for c in first["citations"] if c["url"] == "https://t.me/channel/2850")
     theirs = next(c for c in second["citations"] if c["url"] == "https://t.me/channel/2850")
     assert mine["snapshots"] == theirs["snapshots"] and mine["checks"] == theirs["checks"]
     theirs["snapshots"][0]["redirects"].append("https://changed.example/")
     theirs["checks"].clear()
     assert mine == next(
-        c for c in app.store.article_doc(ids[0])["citations"] if c["url"] == mine["url"]
+        c for c in article_doc(app.store, ids[0])["citations"] if c["url"] == mine["url"]
     )
 
 
@@ -93,7 +94,7 @@ def test_article_doc_of_an_unknown_article_is_a_usage_error(tmp_path):
     app = make_app(tmp_path)
     add_article(app, ARTICLE)
     with pytest.raises(UsageError, match="no article 'nope'"):
-        app.store.article_doc("nope")
+        article_doc(app.store, "nope")
 
 
 # ------------------------------------------------------------------ the same bytes

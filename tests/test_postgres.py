@@ -27,6 +27,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archiver.cli import cli
 from archiver.extract import extract_text
+from archiver.manifest.articles import article_doc
 from archiver.service import add_sources
 from archiver.store import open_store
 from archiver.store import schema as t
@@ -234,7 +235,7 @@ def test_status_counts_and_reserved_words_on_postgresql(pg_url):
             "rotted": 1,
             "dead": 1,
         }
-        doc = store.article_doc(article_id)
+        doc = article_doc(store, article_id)
         assert doc["citations"][0]["checks"][0]["redirects"] == [row.url]  # JSON column
         assert doc["citations"][0]["snapshots"][0]["offset"] == 0  # "offset" is reserved too
     finally:
@@ -576,7 +577,7 @@ def test_migrate_sqlite_to_postgresql_is_verified_and_idempotent(tmp_path, web, 
     app.store.set_review(article_id, 2, "flagged", "cookie wall", "editor")
     app.store.beat("capture", "w1", True, "Captured 8 targets.")
     sqlite_url = app.settings.database_url
-    before = app.store.article_doc(article_id)
+    before = article_doc(app.store, article_id)
     signing = app.store.signing_fingerprint  # the App tells its store (evidence: signed)
     app.close()
 
@@ -594,7 +595,7 @@ def test_migrate_sqlite_to_postgresql_is_verified_and_idempotent(tmp_path, web, 
     dest = open_store(url)
     dest.signing_fingerprint = signing
     try:
-        assert dest.article_doc(article_id) == before
+        assert article_doc(dest, article_id) == before
         # sequences moved past the copied ids: new rows get new ids
         _, created, added = dest.save_article(
             extract_text("Later https://a.test/late https://a.test/later"), "late.txt"
@@ -623,5 +624,5 @@ def test_migrate_sqlite_to_postgresql_is_verified_and_idempotent(tmp_path, web, 
     assert "DIFFERS" not in r.output
     back = open_store(backup)
     back.signing_fingerprint = signing
-    assert back.article_doc(article_id)["citations"] == before["citations"]
+    assert article_doc(back, article_id)["citations"] == before["citations"]
     back.close()

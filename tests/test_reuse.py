@@ -31,9 +31,9 @@ from archiver.capture.reuse import ReuseCache, stylesheet_children
 from archiver.capture.warc import Recovered
 from archiver.config import load_settings
 from archiver.errors import ConfigError
-from archiver.interop import robust
 from archiver.interop.replay import pywb_config
 from archiver.interop.replay import write_config as write_pywb
+from archiver.manifest import robust
 from archiver.manifest.verify import verify
 from archiver.net import gate as gate_module
 from archiver.net.gate import HostGate

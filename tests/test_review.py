@@ -15,6 +15,7 @@ from archiver.config import load_settings
 from archiver.errors import UsageError
 from archiver.extract import extract_text
 from archiver.manifest import ledger_for
+from archiver.manifest.articles import article_doc
 from archiver.manifest.ledger import GENESIS, line_hash
 from archiver.manifest.pairs import row_digest
 from archiver.manifest.review import parse_citation_ref, review_citation
@@ -81,7 +82,7 @@ def test_set_review_by_number_and_by_raw_id(app):
     assert app.store.article_ids(dirty_only=True) == [aid]
     again = app.store.set_review(None, got["citation_id"], "flagged", None, None)
     assert (again["article"], again["citation"], again["state"]) == (aid, 2, "flagged")
-    review = app.store.article_doc(aid)["citations"][1]["review"]
+    review = article_doc(app.store, aid)["citations"][1]["review"]
     assert review == {"state": "flagged", "note": None, "by": None, "at": "2026-11-25T21:00:00Z"}
 
 
@@ -146,7 +147,7 @@ def test_cli_review_approve_and_flag(app):
     assert res.output.strip() == f"{aid}:2 approved by maria: checked in print"
     res = _run(app, f"{aid}:2", "--flag")
     assert res.exit_code == 0, res.output
-    review = app.store.article_doc(aid)["citations"][1]["review"]
+    review = article_doc(app.store, aid)["citations"][1]["review"]
     assert review["state"] == "flagged" and review["note"] is None  # a new decision, new note
     assert review["by"] == _login_name()  # the login name when there is one, else None
 

@@ -31,8 +31,9 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver.capture.records import resource_record
 from archiver.capture.run import make_sink, recover
 from archiver.cli import cli
-from archiver.interop.wacz import warcs_for
+from archiver.interop.waczfiles import warcs_for
 from archiver.manifest import ledger_for, refresh
+from archiver.manifest.articles import article_doc
 from archiver.manifest.pairs import complete_pairs
 from archiver.manifest.verify import verify
 from archiver.screenshots import chromium
@@ -189,7 +190,7 @@ def test_screenshots_of_the_seed_article(tmp_path, web, sample_article, monkeypa
     app = make_archive(tmp_path / "a", web, screenshots={"width": 800, "height": 600, "batch": 2})
     try:
         aid = captured_sample(app, sample_article)
-        doc = app.store.article_doc(aid)
+        doc = article_doc(app.store, aid)
         good = [s for c in doc["citations"] for s in c["snapshots"] if s["good"]]
         assert good
         hits_before = len(web.hits)
@@ -204,7 +205,7 @@ def test_screenshots_of_the_seed_article(tmp_path, web, sample_article, monkeypa
         assert (summary.taken, summary.failed) == (2, 0), summary.line()
         assert len(web.hits) == hits_before  # rendered from the archive, not the web
 
-        doc = app.store.article_doc(aid)
+        doc = article_doc(app.store, aid)
         validator().validate(doc)
         shots = [s for c in doc["citations"] for s in c["snapshots"] if "screenshot" in s]
         assert len(shots) == 2

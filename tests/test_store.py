@@ -11,6 +11,7 @@ from sqlalchemy import func, inspect, select, text
 
 from archiver.errors import StoreError
 from archiver.extract import extract_text
+from archiver.manifest.articles import article_doc
 from archiver.store import open_store
 from archiver.store import schema as t
 from archiver.store.work import CaptureOutcome
@@ -255,6 +256,24 @@ def test_judgement_reasons_round_trip_through_the_article_document(store, clock)
     )
     outcome = CaptureOutcome(state="failed", snapshots=[snap], error="blocked: …")
     store.record_capture(row, "w", outcome, retry_backoff=1, retry_max=2, check_interval=3)
-    doc = store.article_doc(store.article_ids()[0])
+    doc = article_doc(store, store.article_ids()[0])
     (cited,) = doc["citations"]
     assert cited["snapshots"][0]["reasons"] == reasons
+
+
+def test_set_archived_schedules_a_first_check_only_once(store, clock):
+    add(store, "Story https://a.org/1 https://a.org/2")
+    tg = t.target
+    with store.read() as conn:
+        ids = sorted(r.id for r in conn.execute(select(tg.c.id)))
+    set_before = clock.now + timedelta(days=3)
+    with store.tx() as conn:
+        conn.execute(tg.update().where(tg.c.id == ids[1]).values(next_check_at=set_before))
+        conn.execute(tg.update().values(last_error="timeout"))
+        store.set_archived(conn, ids, check_interval=3600)
+    with store.read() as conn:
+        rows = {r.id: r for r in conn.execute(select(tg))}
+    assert {r.capture_state for r in rows.values()} == {"archived"}
+    assert all(r.next_capture_at is None and r.last_error is None for r in rows.values())
+    assert rows[ids[0]].next_check_at == clock.now + timedelta(hours=1)
+    assert rows[ids[1]].next_check_at == set_before  # a scheduled check is not postponed

@@ -26,6 +26,7 @@ from archiver.capture.records import http_record
 from archiver.capture.run import make_sink
 from archiver.interop.pywbserver import free_port
 from archiver.manifest import ledger_for
+from archiver.manifest.articles import article_doc
 from archiver.screenshots.run import take_screenshots
 from archiver.web.app import ServeSettings, create_app
 from archiver.web.replay import ReplayServer, replay_app
@@ -175,7 +176,7 @@ def test_an_editor_reviews_the_seed_article_in_chromium(browser, served):
     WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "article.cite"))
 
     # a snapshot, replayed from our WARC in the sandboxed frame: its text and its image
-    doc = app.store.article_doc(aid)
+    doc = article_doc(app.store, aid)
     n = next(
         c["id"]
         for c in doc["citations"]
@@ -283,7 +284,7 @@ def test_a_viewer_is_refused_and_hostile_titles_stay_text(browser, served):
     )
     WebDriverWait(browser, 20).until(lambda d: "/review" in d.current_url)
     assert "Forbidden" in browser.page_source
-    assert app.store.article_doc(aid)["citations"][0]["review"]["state"] == "pending"
+    assert article_doc(app.store, aid)["citations"][0]["review"]["state"] == "pending"
 
     for path in ("/articles", f"/articles/{hostile}"):
         browser.get(base + path)
@@ -310,7 +311,7 @@ def test_an_archived_script_cannot_reach_the_app(browser, served):
     assert "app-secret" not in str(out.get("cookie")) and "archiver_session" not in str(out)
     assert str(out["parent"]).startswith("error:")  # not the app's DOM
     assert out["read"] == "blocked"  # not the app's pages (no CSRF token to steal)
-    review = app.store.article_doc(aid)["citations"][0]["review"]
+    review = article_doc(app.store, aid)["citations"][0]["review"]
     assert review["state"] == "pending" and review["note"] is None  # the POST did nothing
 
     # the control: the same probes run by a script of the app's own origin do get through

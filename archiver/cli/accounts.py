@@ -11,7 +11,7 @@ from archiver import users
 from archiver.app import App
 from archiver.cli.base import cli, out, pass_app
 from archiver.errors import UsageError
-from archiver.store.articles import iso
+from archiver.times import iso
 
 ROLES = [r.value for r in users.Role]
 

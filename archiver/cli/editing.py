@@ -8,6 +8,7 @@ import click
 
 from archiver.app import App, load_app
 from archiver.cli.base import cli, echo, echo_json, pass_app, short_name
+from archiver.manifest.articles import article_doc
 from archiver.terminal import one_line
 
 
@@ -201,9 +202,9 @@ def _export_interop(
     if article is None and not all_warcs:
         raise click.UsageError("Missing argument 'ARTICLE' (or --all with --wacz).")
     if robust_links:
-        from archiver.interop.robust import replay_prefix, robust_links_text
+        from archiver.manifest.robust import replay_prefix, robust_links_text
 
-        doc = app.store.article_doc(article)
+        doc = article_doc(app.store, article)
         prefix = replay_prefix(app.settings.replay.base_url)
         click.echo(robust_links_text(doc, prefix), nl=False)
         return

@@ -33,7 +33,7 @@ def screenshots_cmd(app: App, article: str | None) -> None:
       archive screenshots prosecuting-social-media
     """
     if article is not None:
-        app.store.article_doc(article)  # an unknown article is a usage error (exit 2)
+        app.store.article_row(article)  # an unknown article is a usage error (exit 2)
     summary = take_screenshots(app, article)
     if summary.skipped:
         raise (ChromiumMissing if pywb_installed() else MissingExtra)(summary.skipped)

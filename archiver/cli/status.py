@@ -7,6 +7,7 @@ from rich.table import Table
 
 from archiver.app import App
 from archiver.cli.base import cli, echo, echo_json, out, pass_app
+from archiver.manifest.articles import article_doc
 from archiver.manifest.view import why
 from archiver.terminal import cell, one_line
 
@@ -41,7 +42,7 @@ def status(app: App, article: str | None, as_json: bool, limit: int, show_all: b
       archive status prosecuting-social-media --json
     """
     if article:
-        doc = app.store.article_doc(article)
+        doc = article_doc(app.store, article)
         if as_json:
             echo_json(doc)
             return

@@ -4,9 +4,9 @@
   ReplayWeb.page opens and `wacz validate` accepts;
 - `cdxj`: `warcs/index.cdxj`, a sorted CDXJ replay index kept up to date as WARCs close;
 - `replay`: `archive replay`, pywb serving the archive at /archive/<timestamp>/<url>;
-- `robust`: Robust Links snippets (original URL + archived version + date);
 - `importer`: WARCs written by other tools (wget, Browsertrix, ArchiveBox) registered as
   snapshots of the citations they hold.
 
-Nothing here is imported by capture or check; the CLI and the manifest call in.
+Nothing here is imported by capture, check or the manifest; the CLI calls in. Robust
+Links snippets and replay URLs are the manifest's (`archiver.manifest.robust`).
 """

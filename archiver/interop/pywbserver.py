@@ -25,7 +25,7 @@ import requests
 from archiver.errors import ReplayStartError
 from archiver.interop import replay as pywb
 from archiver.interop.cdxj import index_closed
-from archiver.interop.robust import replay_url
+from archiver.manifest.robust import replay_url
 
 STATIC_PREFIX = "pywb-static"
 STDERR_NAME = "pywb.log"

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from archiver.errors import MissingExtra
-from archiver.interop.robust import REPLAY_COLLECTION
+from archiver.manifest.robust import REPLAY_COLLECTION
 
 logger = logging.getLogger(__name__)
 

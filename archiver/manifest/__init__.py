@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from archiver.errors import UsageError
-from archiver.interop.robust import replay_prefix
 from archiver.manifest import documents, history, html, view
+from archiver.manifest.articles import article_doc, article_docs
 from archiver.manifest.chart import stacked_chart
 from archiver.manifest.files import StagedFiles, atomic_write, folder_lock
 from archiver.manifest.ledger import LEDGER_NAME, Ledger
+from archiver.manifest.robust import replay_prefix
+from archiver.store import open_store
 from archiver.times import iso
 
 # article ids are slugs; anything else must not become a file name
@@ -35,7 +37,7 @@ def ledger_for(settings) -> Ledger:
 
 def _replay_prefix(settings) -> str | None:
     # `archive replay` (pywb) URLs once [replay] base_url is set; while it is empty the
-    # "cite this instead" snippet names the WARC file and offset (archiver.interop.robust).
+    # "cite this instead" snippet names the WARC file and offset (archiver.manifest.robust).
     return replay_prefix(settings.replay.base_url)
 
 
@@ -76,8 +78,8 @@ def write_index(app, folder: Path, *, generated_at: str) -> Path:
 
 
 def index_page(app, *, generated_at: str) -> str:
-    articles = history.article_counts(history.citation_rows(app.store))
-    events, weights = history.check_events(app.store)
+    articles = history.article_counts(app.store.citation_rows())
+    events, weights = app.store.check_events()
     points = history.resample(history.rot_series(events, weights))
     chart = stacked_chart(points, view.ROT_CLASSES) if points else None
     return html.render_index(
@@ -114,7 +116,7 @@ def refresh(app, article_ids: list[str] | None = None) -> list[Path]:
                 processes,
                 mp_context=multiprocessing.get_context("spawn"),  # no fork of pools, threads
                 initializer=_worker_start,
-                initargs=(app.settings,),
+                initargs=(app.settings, app.store.signing_fingerprint),
             ) as pool:
                 done = pool.map(_worker_batch, batches, repeat(generated_at), repeat(replay))
                 index = index_page(app, generated_at=generated_at)  # while they work
@@ -135,11 +137,11 @@ def write_batch(
 ) -> list[Path]:
     """Read, render and put in place the manifests of a few articles (see `refresh`)."""
     with _gc_paused():
-        docs = {d["article"]["id"]: d for d in store.article_docs(ids, chunk=len(ids))}
+        docs = {d["article"]["id"]: d for d in article_docs(store, ids, chunk=len(ids))}
         with StagedFiles() as staged:
             for article_id in ids:
                 # not read in bulk: unknown (article_doc's UsageError) or added since
-                doc = docs.get(article_id) or store.article_doc(article_id)
+                doc = docs.get(article_id) or article_doc(store, article_id)
                 write_article(
                     folder, doc, generated_at=generated_at, replay_prefix=replay, staged=staged
                 )
@@ -170,24 +172,26 @@ def _processes(batches: int) -> int:
     return max(1, min(MAX_PROCESSES, len(os.sched_getaffinity(0)), batches))
 
 
-_worker_app = None
+# a pool process's own store and manifests folder (set by _worker_start)
+_worker_store = None
+_worker_folder: Path | None = None
 
 
-def _worker_start(settings) -> None:
-    global _worker_app
-    from archiver.app import App
-
-    _worker_app = App(settings)
+def _worker_start(settings, signing_fingerprint: str | None) -> None:
+    # only reads: the store as the parent's App opened it, told the same signing key
+    global _worker_store, _worker_folder
+    _worker_store = open_store(settings.database_url)
+    _worker_store.signing_fingerprint = signing_fingerprint
+    _worker_folder = settings.manifests_path
 
 
 def _worker_batch(ids: list[str], generated_at: str, replay: str | None) -> list[Path]:
-    app = _worker_app
-    return write_batch(app.store, app.settings.manifests_path, ids, generated_at, replay)
+    return write_batch(_worker_store, _worker_folder, ids, generated_at, replay)
 
 
 def export(app, article_id: str, fmt: str) -> str:
     """One article's manifest as CSV or JSON text, for `archive export`."""
-    doc = app.store.article_doc(article_id)
+    doc = article_doc(app.store, article_id)
     if fmt == "csv":
         return documents.csv_text(doc)
     if fmt == "json":

@@ -1,6 +1,6 @@
 """The per-article JSON and CSV exports — pure: the article document in, text out.
 
-The JSON is `Store.article_doc()` as it is (the schema in ``schema.json`` says what it
+The JSON is `manifest.articles.article_doc()` as it is (the schema in ``schema.json`` says what it
 holds). The CSV flattens it to one row per citation for spreadsheets: the *last*
 snapshot's time, file, offset and HTTP status, and the last check's time.
 """

@@ -1,6 +1,6 @@
 """Rot over time and per-article counts for index.html.
 
-The two queries sit at the top; everything after them is a pure fold over plain rows,
+Pure folds over the store's plain rows (`Store.citation_rows`, `Store.check_events`),
 so the chart's numbers can be tested from a table of cases.
 """
 
@@ -12,66 +12,9 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-
 from archiver.manifest.view import UNCHECKED
-from archiver.store import schema as t
 
 Counts = dict[str, int]
-
-# ------------------------------------------------------------------ queries
-
-
-def citation_rows(store) -> list[Any]:
-    """One row per citation (or one empty row for an article without any)."""
-    a, c, tg, rv = t.article, t.citation, t.target, t.review
-    q = (
-        select(
-            a.c.id,
-            a.c.title,
-            a.c.source_url,
-            a.c.added_at,
-            c.c.n,
-            tg.c.rot,
-            tg.c.capture_state,
-            tg.c.dead,
-            rv.c.state.label("review"),
-        )
-        .select_from(
-            a.outerjoin(c, c.c.article_id == a.c.id)
-            .outerjoin(tg, tg.c.id == c.c.target_id)
-            .outerjoin(rv, rv.c.citation_id == c.c.id)
-        )
-        .order_by(a.c.added_at, a.c.id, c.c.n)
-    )
-    with store.read() as conn:
-        return conn.execute(q).all()
-
-
-def check_events(store) -> tuple[list[tuple[int, datetime, str]], dict[int, int]]:
-    """Every check (target, time, class) in time order, and how many citations each target has.
-
-    One narrow row per check; at weekly checks of 10,000 targets that is ~0.5 M rows a
-    year, read once per index rewrite.
-    """
-    c, ck = t.citation, t.check
-    with store.read() as conn:
-        weights = {
-            r.target_id: r.n
-            for r in conn.execute(
-                select(c.c.target_id, func.count().label("n")).group_by(c.c.target_id)
-            )
-        }
-        events = [
-            (r.target_id, r.checked_at, r.classification)
-            for r in conn.execute(
-                select(ck.c.target_id, ck.c.checked_at, ck.c.classification).order_by(
-                    ck.c.checked_at, ck.c.id
-                )
-            )
-        ]
-    return events, weights
-
 
 # ------------------------------------------------------------------ pure folds
 

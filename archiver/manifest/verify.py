@@ -24,8 +24,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import dataclasses
 import multiprocessing
@@ -35,308 +33,39 @@ import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import select
 
 from archiver.errors import ArchiverError
 from archiver.evidence import check as evidence_check
 from archiver.evidence.stamps import check_stored_tokens
 from archiver.manifest.ledger import LEDGER_NAME, Ledger
-from archiver.manifest.pairs import PairedLines, pair_problems
+from archiver.manifest.pairs import pair_problems
+from archiver.manifest.verify_report import Problem, VerifyReport
+from archiver.manifest.verify_rules import (
+    LedgerFacts,
+    closed_file_problems,
+    read_ledger,
+    reuse_problems,
+    review_line_problems,
+    revisit_problems,
+    screenshot_problems,
+    snapshot_line_problems,
+    snapshot_problems,
+)
 from archiver.manifest.warcscan import (
     RecordFacts,
     WarcScan,
     file_sha256,
     join_parts,
-    odd_headers,
     scan_warc,
 )
-from archiver.store import schema as t
 from archiver.store.ledgered import Paired
 
 OPEN_SUFFIX = ".open"
 PART_BYTES = 64 << 20  # a file is read in parts of about this many bytes ...
 PARALLEL_BYTES = 96 << 20  # ... by a process pool when there are this many to read
 MAX_WORKERS = 8
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    what: str
-    offset: int | None = None
-    line: int | None = None
-
-    def __str__(self) -> str:
-        if self.offset is not None:
-            return f"{self.file}:{self.offset}: {self.what}"
-        if self.line is not None:
-            return f"{self.file}:line {self.line}: {self.what}"
-        return f"{self.file}: {self.what}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "offset": self.offset, "line": self.line, "what": self.what}
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    files: int
-    records: int
-    snapshots: int
-    ledger_lines: int
-    problems: tuple[Problem, ...]
-    pairs: dict[str, dict[str, int]] = field(default_factory=dict)  # kind → rows, lines
-    tokens: tuple[dict[str, Any], ...] = ()  # timestamp tokens (`evidence.stamps`)
-    evidence: dict[str, int] = field(default_factory=dict)  # issue 21: records, snapshots
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def summary(self) -> str:
-        verdict = "all hold" if self.ok else f"{len(self.problems)} problem(s)"
-        tokens = f", {len(self.tokens)} timestamp tokens" if self.tokens else ""
-        records = self.evidence.get("records", 0)
-        evidence = f", {records} connection evidence records" if records else ""
-        return (
-            f"Verified {self.files} WARC files ({self.records} records), "
-            f"{self.snapshots} snapshots, ledger of {self.ledger_lines} lines{tokens}"
-            f"{evidence}: {verdict}."
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "files": self.files,
-            "records": self.records,
-            "snapshots": self.snapshots,
-            "ledger_lines": self.ledger_lines,
-            "ledger_pairs": self.pairs,
-            "timestamp_tokens": list(self.tokens),
-            "evidence": self.evidence,
-            "problems": [p.as_dict() for p in self.problems],
-        }
-
-
-# ------------------------------------------------------------------ the ledger
-
-
-@dataclass
-class LedgerFacts:
-    """What verify needs from the ledger, gathered in one pass: the last line of each kind."""
-
-    lines: int = 0
-    snapshots: dict[str, tuple[int, dict]] = field(default_factory=dict)
-    closed: dict[str, tuple[int, dict]] = field(default_factory=dict)
-    reviews: dict[tuple[str, int], tuple[int, dict]] = field(default_factory=dict)
-    paired: PairedLines = field(default_factory=PairedLines)
-
-
-def read_ledger(ledger: Ledger) -> LedgerFacts:
-    facts = LedgerFacts(lines=sum(1 for _ in ledger.lines()))
-    for n, obj in ledger.events():
-        facts.paired.take(n, obj)
-        event = obj.get("event")
-        if event == "snapshot":
-            facts.snapshots[str(obj.get("record_id"))] = (n, obj)
-        elif event == "warc-closed":
-            facts.closed[str(obj.get("warc"))] = (n, obj)
-        elif event == "review":
-            facts.reviews[(str(obj.get("article")), obj.get("citation"))] = (n, obj)
-    return facts
-
-
-def snapshot_line_problems(snap: Any, entry: tuple[int, dict] | None, file: str) -> list[Problem]:
-    if entry is None:
-        return [Problem(file, f"no snapshot line for {snap.record_id} ({snap.warc}@{snap.offset})")]
-    n, obj = entry
-    fields = ("warc", "offset", "length", "payload_digest")
-    differ = [k for k in fields if obj.get(k) != getattr(snap, k)]
-    if not differ:
-        return []
-    return [
-        Problem(
-            file,
-            f"snapshot line for {snap.record_id} disagrees with the store on {', '.join(differ)}",
-            line=n,
-        )
-    ]
-
-
-def review_line_problems(row: Any, entry: tuple[int, dict] | None, file: str) -> list[Problem]:
-    ref = f"{row.article_id}:{row.n}"
-    if entry is None:
-        if row.state == "pending":
-            return []
-        return [Problem(file, f"review of {ref} ({row.state}) has no ledger line")]
-    n, obj = entry
-    differ = [k for k in ("state", "note", "by") if obj.get(k) != getattr(row, k)]
-    if not differ:
-        return []
-    return [
-        Problem(
-            file,
-            f"last review line for {ref} disagrees with the store on {', '.join(differ)}",
-            line=n,
-        )
-    ]
-
-
-# ------------------------------------------------------------------ WARC files
-
-
-def closed_file_problems(
-    file: str,
-    path: Path,
-    scan: WarcScan,
-    recorded: dict[str, tuple[int, str]],
-    sha: str | None = None,
-) -> list[Problem]:
-    """Size and sha256 now against those recorded when the file was closed.
-
-    ``sha``: the file's sha256 if it was already worked out.
-    """
-    if not recorded:
-        return [
-            Problem(
-                file,
-                "closed WARC file with no recorded size and sha256 "
-                "(no warc_file row, no warc-closed ledger line)",
-            )
-        ]
-    size, sha = scan.size, sha if sha is not None else file_sha256(path)
-    if len(set(recorded.values())) > 1:
-        return [Problem(file, "the store and the ledger record different size/sha256")]
-    rec_size, rec_sha = next(iter(recorded.values()))
-    where = " and ".join(recorded)
-    found = []
-    if size != rec_size:
-        found.append(Problem(file, f"size {size} but {where} recorded {rec_size}"))
-    if sha != rec_sha:
-        found.append(
-            Problem(
-                file,
-                f"sha256 {sha} but {where} recorded {rec_sha}: "
-                "the file changed after it was closed",
-            )
-        )
-        found += [
-            Problem(
-                file,
-                "gzip header differs from the file's other members "
-                "(bytes no record digest covers were changed)",
-                offset=off,
-            )
-            for off in odd_headers(scan)
-        ]
-    return found
-
-
-def snapshot_problems(snap: Any, facts: RecordFacts | None, file: str) -> list[Problem]:
-    """Does the record at the snapshot's offset hold what the snapshot row says?"""
-    off = snap.offset
-    if facts is None:
-        return [
-            Problem(file, f"no intact WARC record here for snapshot {snap.record_id}", offset=off)
-        ]
-    checks = [
-        (
-            facts.record_id == snap.record_id,
-            f"record is {facts.record_id}, the snapshot says {snap.record_id}",
-        ),
-        (
-            facts.length == snap.length,
-            f"gzip member is {facts.length} bytes, the snapshot says {snap.length}",
-        ),
-        (
-            facts.record_type == snap.record_type,
-            f"record is a {facts.record_type}, the snapshot says {snap.record_type}",
-        ),
-        (
-            not snap.warc_payload_digest
-            or snap.record_type != "response"
-            or facts.warc_payload_digest == snap.warc_payload_digest,
-            f"WARC-Payload-Digest {facts.warc_payload_digest} differs from the snapshot's "
-            f"{snap.warc_payload_digest}",
-        ),
-        (
-            snap.record_type != "response"
-            or not snap.payload_digest
-            or facts.document_digest == snap.payload_digest,
-            f"document digest {facts.document_digest} differs from the snapshot's "
-            f"{snap.payload_digest}",
-        ),
-    ]
-    return [Problem(file, what, offset=off) for ok, what in checks if not ok]
-
-
-def reuse_problems(ref: Any, facts: RecordFacts | None, file: str) -> list[Problem]:
-    """Is the requisite copy a snapshot relies on (snapshot_reuse) where the store says?"""
-    whose = f"reused {ref.url} of snapshot {ref.snapshot_record_id}"
-    if facts is None:
-        return [Problem(file, f"no intact WARC record here for the {whose}", offset=ref.offset)]
-    if facts.record_id != ref.record_id:
-        return [
-            Problem(
-                file,
-                f"record is {facts.record_id}, the {whose} says {ref.record_id}",
-                offset=ref.offset,
-            )
-        ]
-    if facts.record_type not in ("response", "revisit"):
-        return [Problem(file, f"the {whose} is a {facts.record_type} record", offset=ref.offset)]
-    return []
-
-
-def screenshot_problems(shot: Any, facts: RecordFacts | None, file: str) -> list[Problem]:
-    """Is a screenshot (issue 20) the resource record its row says, where it says?"""
-    off = shot.offset
-    if facts is None:
-        return [Problem(file, f"no intact WARC record here for screenshot {shot.record_id}", off)]
-    checks = [
-        (
-            facts.record_id == shot.record_id,
-            f"record is {facts.record_id}, the screenshot says {shot.record_id}",
-        ),
-        (
-            facts.length == shot.length,
-            f"gzip member is {facts.length} bytes, the screenshot says {shot.length}",
-        ),
-        (facts.record_type == "resource", f"the screenshot is a {facts.record_type} record"),
-        (
-            hex_digest(facts.warc_payload_digest) == shot.digest,
-            f"the record's payload is {hex_digest(facts.warc_payload_digest)}, "
-            f"the screenshot says {shot.digest}",
-        ),
-    ]
-    return [Problem(file, what, offset=off) for ok, what in checks if not ok]
-
-
-def hex_digest(warc_digest: str | None) -> str | None:
-    """A WARC-Payload-Digest as the store writes digests: 'sha256:' + hex, not base32
-    (warcio checks the header against the bytes; this ties the row to the header)."""
-    algorithm, _, value = (warc_digest or "").partition(":")
-    try:
-        return f"{algorithm}:{base64.b32decode(value).hex()}"
-    except (ValueError, binascii.Error):
-        return None
-
-
-def revisit_problems(facts: RecordFacts, known_ids: set[str], file: str) -> list[Problem]:
-    if facts.refers_to is None:
-        return [Problem(file, "revisit record has no WARC-Refers-To", offset=facts.offset)]
-    if facts.refers_to not in known_ids:
-        return [
-            Problem(
-                file,
-                f"revisit refers to {facts.refers_to}, found in no WARC file",
-                offset=facts.offset,
-            )
-        ]
-    return []
 
 
 # ------------------------------------------------------------------ orchestration
@@ -366,32 +95,6 @@ def _locate(name: str, root: Path, on_disk: dict[str, Path]) -> Path | None:
         if candidate.exists():
             return candidate
     return None
-
-
-def _load(store) -> tuple[list[Any], list[Any], list[Any]]:
-    s, c, rv = t.snapshot, t.citation, t.review
-    with store.read() as conn:
-        snaps = conn.execute(
-            select(
-                s.c.id,
-                s.c.warc,
-                s.c.offset,
-                s.c.length,
-                s.c.record_id,
-                s.c.record_type,
-                s.c.payload_digest,
-                s.c.warc_payload_digest,
-                s.c.ledger_seq,
-                s.c.evidence,
-            ).order_by(s.c.warc, s.c.offset)
-        ).all()
-        files = conn.execute(select(t.warc_file)).all()
-        reviews = conn.execute(
-            select(c.c.article_id, c.c.n, rv.c.state, rv.c.note, rv.c.by, rv.c.ledger_seq)
-            .join(c, c.c.id == rv.c.citation_id)
-            .order_by(c.c.article_id, c.c.n)
-        ).all()
-    return snaps, files, reviews
 
 
 def _recorded(name: str, rows: dict[str, Any], ledger: LedgerFacts) -> dict[str, tuple[int, str]]:
@@ -487,10 +190,11 @@ class _Verifier:
         self.warcs = app.settings.warcs_path
         self.ledger = Ledger(app.settings.manifests_path / LEDGER_NAME)
         self.ledger_file = _rel(self.ledger.path, self.root)
-        self.snaps, files, self.reviews = _load(app.store)
+        audit = app.store.audit_rows()
+        self.snaps, self.reviews = audit.snapshots, audit.reviews
         self.reuses = _by_file(app.store.reuse_references())
         self.shots = _by_file(app.store.all_screenshots())
-        self.rows = {r.path: r for r in files}
+        self.rows = {r.path: r for r in audit.warc_files}
         self.facts = read_ledger(self.ledger)
         self.paired = {kind: app.store.all_paired_rows(kind) for kind in Paired}
         self.records = 0

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from archiver.interop.robust import replay_url, robust_link
+from archiver.manifest.robust import replay_url, robust_link
 
 ROT_CLASSES = (
     "ok",

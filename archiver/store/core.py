@@ -15,15 +15,21 @@ from sqlalchemy.pool import QueuePool
 from archiver.errors import StoreError
 from archiver.store import schema as t
 from archiver.store.articles import ArticlesMixin
+from archiver.store.audit import AuditMixin
 from archiver.store.browse import BrowseMixin
 from archiver.store.checks import ChecksMixin
 from archiver.store.daemon import DaemonMixin
+from archiver.store.histories import HistoriesMixin
 from archiver.store.intake import IntakeMixin
 from archiver.store.ledgered import LedgeredMixin
+from archiver.store.migrations import MIGRATIONS
+from archiver.store.overview import OverviewMixin
 from archiver.store.reviews import ReviewsMixin
+from archiver.store.schedule import ScheduleMixin
 from archiver.store.screenshots import ScreenshotsMixin
 from archiver.store.stamps import StampsMixin
 from archiver.store.users import UsersMixin
+from archiver.store.warcs import WarcFilesMixin
 from archiver.store.work import WorkMixin
 
 logger = logging.getLogger(__name__)
@@ -152,7 +158,7 @@ class BaseStore:
                 self.lock(conn, "migrate")
                 if _version_in(conn) >= version:
                     continue
-                t.MIGRATIONS[version](conn)
+                MIGRATIONS[version](conn)
                 conn.execute(t.meta.delete().where(t.meta.c.key == "schema_version"))
                 conn.execute(t.meta.insert().values(key="schema_version", value=str(version)))
             steps += 1
@@ -180,6 +186,11 @@ def _version_in(conn: Connection) -> int:
 
 class Store(
     ArticlesMixin,
+    HistoriesMixin,
+    OverviewMixin,
+    AuditMixin,
+    WarcFilesMixin,
+    ScheduleMixin,
     ReviewsMixin,
     WorkMixin,
     ChecksMixin,

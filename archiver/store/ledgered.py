@@ -133,10 +133,8 @@ class LedgeredMixin:
         wf = t.warc_file
         with self.tx() as conn:
             conn.execute(wf.delete().where(wf.c.path == path))
-            conn.execute(
-                wf.insert().values(
-                    path=path, opened_at=closed_at, closed_at=closed_at, ledger_seq=seq, **facts
-                )
+            self.insert_warc_file(
+                conn, path=path, opened_at=closed_at, closed_at=closed_at, ledger_seq=seq, **facts
             )
 
     def all_paired_rows(self, kind: Paired) -> list[Any]:

@@ -19,6 +19,7 @@ from sqlalchemy import and_, bindparam, func, or_, select
 from archiver.errors import StoreError
 from archiver.store import schema as t
 from archiver.store.ledgered import Paired
+from archiver.store.schedule import archived_values
 
 tg = t.target
 
@@ -412,14 +413,9 @@ def _moved_on(
     values: dict[str, Any] = {"claimed_by": None, "claimed_until": None, "recapture": False}
     attempts = target.attempts + 1
     if outcome.state == "archived":
-        values.update(
-            capture_state="archived",
-            last_error=outcome.error,  # a 2xx stand-in: what it was (issue 17)
-            attempts=attempts,
-            next_capture_at=None,
-        )
-        if target.next_check_at is None:
-            values["next_check_at"] = now + timedelta(seconds=check_interval)
+        values.update(archived_values(target, now, check_interval))
+        # last_error: a 2xx stand-in is what it was (issue 17)
+        values.update(last_error=outcome.error, attempts=attempts)
     elif outcome.state == "pending":
         # a rate-limited attempt is an attempt: a host answering "Retry-After: 0"
         # forever must not be fetched every minute forever

@@ -25,9 +25,10 @@ from flask import (
 
 from archiver import users
 from archiver.errors import UsageError
-from archiver.interop.robust import replay_prefix
 from archiver.manifest import view
+from archiver.manifest.articles import article_doc
 from archiver.manifest.review import review_citation
+from archiver.manifest.robust import replay_prefix
 from archiver.screenshots.stored import read_png
 from archiver.store.browse import ArticleFilter
 from archiver.times import iso
@@ -150,7 +151,7 @@ def articles():
 
 def _article_doc(article_id: str) -> dict:
     try:
-        return archive_of(current_app).store.article_doc(article_id)
+        return article_doc(archive_of(current_app).store, article_id)
     except UsageError:
         abort(404, description="No such article.")
 
