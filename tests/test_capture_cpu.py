@@ -16,7 +16,7 @@ from archiver.capture.run import DedupCache
 from archiver.config import CaptureSettings
 from archiver.evidence.connection import CONTENT_TYPE
 from archiver.net import fetch
-from archiver.service import add_sources
+from archiver.runs.add import add_sources
 from archiver.store import schema as t
 
 from .conftest import make_archive

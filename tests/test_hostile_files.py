@@ -30,7 +30,7 @@ from archiver.logs import TextFormatter
 from archiver.manifest.documents import csv_row
 from archiver.manifest.files import StagedFiles, atomic_write
 from archiver.progress import PlainProgress
-from archiver.service import add_one
+from archiver.runs.add import add_one
 from archiver.store import schema as t
 
 from .conftest import make_archive

@@ -31,7 +31,7 @@ from archiver.cli import cli
 from archiver.interop import cdxj, robust
 from archiver.interop.importer import Rec, plan_snapshots
 from archiver.interop.replay import pywb_config, start, write_config
-from archiver.service import add_sources
+from archiver.runs.add import add_sources
 from archiver.store import schema as t
 
 from .conftest import make_archive

@@ -45,7 +45,7 @@ def add(app: App, sources: tuple[str, ...], queue: bool, from_warc: tuple[Path, 
       archive add https://example.org/story.html --queue
       archive add article.txt --from-warc wget-capture.warc.gz
     """
-    from archiver.service import add_sources
+    from archiver.runs.add import add_sources
 
     if from_warc:
         _add_from_warc(app, sources, from_warc, queue)
@@ -98,7 +98,7 @@ def _add_from_warc(
 ) -> None:
     """`add [SOURCE...] --from-warc FILE`: store the articles, import, capture the rest."""
     from archiver.interop.importer import import_warc
-    from archiver.service import AddReport, add_sources
+    from archiver.runs.add import AddReport, add_sources
 
     report = add_sources(app, list(sources), capture=False) if sources else AddReport([], [])
     _print_added(report.results)

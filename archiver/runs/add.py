@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from archiver.capture.run import capture_pending
 from archiver.errors import ArchiverError, SourceError, TooManyCitations
 from archiver.extract import extract
+from archiver.manifest import refresh
 from archiver.net.fetch import Client
 from archiver.sources import read_source
 
@@ -61,8 +63,6 @@ def add_one(
 
 def add_sources(app, specs: list[str], *, capture: bool, progress=None) -> AddReport:
     """Add every source; a bad one is reported and skipped, the others go on."""
-    from archiver.manifest import refresh
-
     results: list[AddResult] = []
     errors: list[str] = []
     for spec in specs:
@@ -75,8 +75,6 @@ def add_sources(app, specs: list[str], *, capture: bool, progress=None) -> AddRe
     if ids:
         refresh(app, ids)
     if capture and ids:
-        from archiver.capture.run import capture_pending
-
         targets = app.store.target_ids_for_articles(ids)
         report.capture = capture_pending(app, progress=progress, target_ids=targets)
     return report
