@@ -143,7 +143,7 @@ class Daemon:
         return max(1.0, seconds)
 
     def intake(self) -> str:
-        from archiver.intake import run_intake
+        from archiver.runs.intake import run_intake
 
         return run_intake(self.app, stop=self.stop, worker=self.worker).line()
 

@@ -25,12 +25,13 @@ from sqlalchemy import select
 from archiver.cli import cli
 from archiver.errors import SourceError
 from archiver.extract import extract, extract_html, extract_text
-from archiver.intake import folders, run_intake
+from archiver.intake import folders
 from archiver.logs import TextFormatter
 from archiver.manifest.documents import csv_row
 from archiver.manifest.files import StagedFiles, atomic_write
 from archiver.progress import PlainProgress
 from archiver.runs.add import add_one
+from archiver.runs.intake import run_intake
 from archiver.store import schema as t
 
 from .conftest import make_archive

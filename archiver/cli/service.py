@@ -78,7 +78,7 @@ def intake(app: App, once: bool, queue: bool, force: bool) -> None:
       archive intake --force
     """
     from archiver.errors import UsageError
-    from archiver.intake import run_intake
+    from archiver.runs.intake import run_intake
 
     if not (app.settings.intake.folders or app.settings.intake.feeds):
         raise UsageError("no intake sources: set folders or feeds under [intake] in config.toml")
