@@ -237,7 +237,7 @@ def test_inbox_file_names_are_escaped_in_logs(tmp_path, caplog):
     (inbox / name).write_text("No links here.\n")
     _settle(inbox / name)
     try:
-        with caplog.at_level(logging.WARNING, logger="archiver.intake"):
+        with caplog.at_level(logging.WARNING, logger="archiver.runs.intake"):
             run_intake(app)
         (record,) = [r for r in caplog.records if "file not added" in r.getMessage()]
         line = TextFormatter().format(record)

@@ -82,7 +82,7 @@ def intake(app: App, once: bool, queue: bool, force: bool) -> None:
 
     if not (app.settings.intake.folders or app.settings.intake.feeds):
         raise UsageError("no intake sources: set folders or feeds under [intake] in config.toml")
-    with _quiet("archiver.intake"):  # its warnings are the errors printed below
+    with _quiet("archiver.runs.intake"):  # its warnings are the errors printed below
         summary = run_intake(app, force=force)
     for source in summary.sources:
         echo(one_line(f"{source.kind} {source.location}: {source.note}"))
