@@ -133,8 +133,8 @@ def stamp_after_capture(app: App) -> None:
     """After a capture run: one short, best-effort stamping pass (the WARC files it
     closed, the ledger head when due); whatever fails stays queued for the next run or
     the daemon. Says nothing when no TSA is configured."""
-    from archiver.evidence.stamps import stamp_pending
     from archiver.manifest import refresh
+    from archiver.runs.stamps import stamp_pending
 
     if not app.settings.evidence.tsa_url:
         return
