@@ -1,4 +1,5 @@
-"""`archive screenshots` and the daemon's screenshots job: render the missing ones.
+"""The screenshots run (`archive screenshots`, the daemon's screenshots job): render the
+missing ones.
 
 For each good snapshot in a closed WARC file that has no screenshot yet: pywb (started
 beside us on loopback, over our own index and WARCs) replays it, headless Chromium
