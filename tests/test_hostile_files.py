@@ -400,7 +400,7 @@ def test_writers_respect_the_umask(tmp_path, umask077):
     wacz._write(tmp_path / "e.wacz", lambda zf: zf.writestr("a", b"x"))
     src = tmp_path / "src.warc.gz"
     src.write_bytes(b"warc")
-    copied, _ = importer._copy_into(src, tmp_path / "imported", "0" * 64)
+    copied, _ = importer.copy_into(src, tmp_path / "imported", "0" * 64)
     for path in ("a.json", "b.csv", "index.cdxj", "e.wacz"):
         assert _mode(tmp_path / path) == 0o600, path
     assert _mode(copied) == 0o600

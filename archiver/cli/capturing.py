@@ -97,8 +97,8 @@ def _add_from_warc(
     app: App, sources: tuple[str, ...], warcs: tuple[Path, ...], queue: bool
 ) -> None:
     """`add [SOURCE...] --from-warc FILE`: store the articles, import, capture the rest."""
-    from archiver.interop.importer import import_warc
     from archiver.runs.add import AddReport, add_sources
+    from archiver.runs.importer import import_warc
 
     report = add_sources(app, list(sources), capture=False) if sources else AddReport([], [])
     _print_added(report.results)

@@ -18,6 +18,7 @@ from archiver.store.articles import ArticlesMixin
 from archiver.store.browse import BrowseMixin
 from archiver.store.checks import ChecksMixin
 from archiver.store.daemon import DaemonMixin
+from archiver.store.imports import ImportsMixin
 from archiver.store.intake import IntakeMixin
 from archiver.store.ledgered import LedgeredMixin
 from archiver.store.reviews import ReviewsMixin
@@ -185,6 +186,7 @@ class Store(
     ChecksMixin,
     DaemonMixin,
     IntakeMixin,
+    ImportsMixin,
     LedgeredMixin,
     StampsMixin,
     UsersMixin,
