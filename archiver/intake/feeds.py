@@ -22,7 +22,8 @@ from urllib.parse import urljoin
 import feedparser
 
 from archiver import urls
-from archiver.net.fetch import Chain, Client
+from archiver.net.fetch import Client
+from archiver.net.hops import Chain
 
 FEED_MAX_BYTES = 16 * 2**20
 ACCEPT = (

@@ -32,7 +32,7 @@ from archiver import urls
 from archiver.errors import SourceError
 from archiver.judge import Response
 from archiver.manifest.warcscan import file_sha256
-from archiver.net.fetch import REDIRECTS
+from archiver.net.hops import REDIRECTS
 from archiver.pages import analyse
 from archiver.tempfiles import create_beside
 
