@@ -19,7 +19,7 @@
    and warc_file row has a line naming it whose digest is the row's content digest,
    every line naming a row names one that exists, and a snapshot or check row has one
    line only.
-6. Every stored RFC 3161 timestamp token holds for its subject (`evidence.stamps`).
+6. Every stored RFC 3161 timestamp token holds for its subject (`manifest.tokens`).
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ from sqlalchemy import select
 
 from archiver.errors import ArchiverError
 from archiver.evidence import check as evidence_check
-from archiver.evidence.stamps import check_stored_tokens
 from archiver.manifest.ledger import LEDGER_NAME, Ledger
 from archiver.manifest.pairs import PairedLines, pair_problems
+from archiver.manifest.tokens import check_stored_tokens
 from archiver.manifest.warcscan import (
     RecordFacts,
     WarcScan,
@@ -89,7 +89,7 @@ class VerifyReport:
     ledger_lines: int
     problems: tuple[Problem, ...]
     pairs: dict[str, dict[str, int]] = field(default_factory=dict)  # kind → rows, lines
-    tokens: tuple[dict[str, Any], ...] = ()  # timestamp tokens (`evidence.stamps`)
+    tokens: tuple[dict[str, Any], ...] = ()  # timestamp tokens (`manifest.tokens`)
     evidence: dict[str, int] = field(default_factory=dict)  # issue 21: records, snapshots
 
     @property

@@ -17,7 +17,7 @@ the subject, its sha256, the TSA, the time and the file with its sha256.
 
 What a token stamps: the subject's sha256 (the closed file's bytes; for the ledger, the
 line's bytes without its newline: the digest the next line's ``prev`` repeats). Checking
-stored tokens is `evidence.stamps`.
+stored tokens is `manifest.tokens` (`archive verify`).
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from archiver.errors import TsaError
-from archiver.evidence.stamps import EVENT
 from archiver.evidence.tsa import Token, first_token
 from archiver.manifest import ledger_for
 from archiver.manifest.ledger import LEDGER_NAME, line_hash
 from archiver.manifest.pairs import write_paired
+from archiver.manifest.tokens import EVENT
 from archiver.store.ledgered import Paired
 from archiver.tempfiles import create_beside
 

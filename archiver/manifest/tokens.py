@@ -1,5 +1,7 @@
 """Trusted timestamps, as the archive holds them: a WARC file's stamp for its manifest,
-and the check of every stored token (`archive verify`).
+and the check of every stored token against the store and the ledger (`archive verify`).
+The token itself (`evidence.tsa`) and its cryptographic check (`evidence.tokens_check`)
+are evidence's.
 
 A token stamps its subject's sha256 (a closed WARC file's bytes; for the ledger, the
 line's bytes without its newline: the digest the next line's ``prev`` repeats). The
