@@ -11,7 +11,7 @@ becomes archived, and the citing articles' manifests are refreshed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from archiver.interop.importer import (
@@ -29,7 +29,7 @@ from archiver.store.ledgered import Paired
 IMPORTED_DIR = "imported"
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class ImportReport:
     warc: str  # the copy, relative to the archive root
     copied: bool
@@ -37,8 +37,8 @@ class ImportReport:
     matched: int = 0  # of those, records whose URL is a stored target
     unmatched: int = 0
     snapshots: int = 0  # new snapshot rows
-    archived: list[str] = field(default_factory=list)  # targets that became archived
-    articles: set[str] = field(default_factory=set)
+    archived: tuple[str, ...] = ()  # targets that became archived
+    articles: frozenset[str] = frozenset()  # articles citing a new snapshot's target
 
     def line(self) -> str:
         how = "Imported" if self.copied else "Already imported"
@@ -68,15 +68,21 @@ def import_warc(app, src: Path) -> ImportReport:
             rows.append((tid, snapshot_row(dest, warc, chain, by_id)))
     archived = _store(app, rows, src)
     url_of = {tid: url for url, tid in targets.items()}
-    report = ImportReport(warc, copied, records=len(recs), matched=len(planned))
-    report.unmatched = len(recs) - len(planned)
-    report.snapshots = len(rows)
-    report.archived = [url_of[tid] for tid in archived]
-    for tid in {tid for tid, _ in rows}:
-        report.articles.update(app.store.citing_articles(tid))
-    if report.articles:
-        refresh(app, sorted(report.articles))
-    return report
+    articles = frozenset(
+        a for tid in {tid for tid, _ in rows} for a in app.store.citing_articles(tid)
+    )
+    if articles:
+        refresh(app, sorted(articles))
+    return ImportReport(
+        warc=warc,
+        copied=copied,
+        records=len(recs),
+        matched=len(planned),
+        unmatched=len(recs) - len(planned),
+        snapshots=len(rows),
+        archived=tuple(url_of[tid] for tid in archived),
+        articles=articles,
+    )
 
 
 def _register_file(app, warc: str, size: int, sha: str, records: int, src: Path) -> None:
