@@ -15,8 +15,10 @@ from archiver.sources import read_source
 logger = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class AddResult:
+    """One source added: its article, and how many citations (and how many new)."""
+
     source: str
     article_id: str
     created: bool
@@ -25,8 +27,10 @@ class AddResult:
     capture: object | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class AddReport:
+    """What `archive add` did: the sources added, those refused, the capture run."""
+
     results: list[AddResult]
     errors: list[str]
     capture: object | None = None
@@ -70,14 +74,14 @@ def add_sources(app, specs: list[str], *, capture: bool, progress=None) -> AddRe
             results.append(add_one(app, spec))
         except SourceError as exc:
             errors.append(str(exc))
-    report = AddReport(results, errors)
     ids = sorted({r.article_id for r in results})
     if ids:
         refresh(app, ids)
+    captured = None
     if capture and ids:
         targets = app.store.target_ids_for_articles(ids)
-        report.capture = capture_pending(app, progress=progress, target_ids=targets)
-    return report
+        captured = capture_pending(app, progress=progress, target_ids=targets)
+    return AddReport(results, errors, captured)
 
 
 __all__ = ["AddReport", "AddResult", "ArchiverError", "add_sources"]
