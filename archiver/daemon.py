@@ -31,8 +31,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from archiver.capture.run import capture_pending, index_new_warcs, make_sink, recover
 from archiver.capture.warc import WarcSink
 from archiver.errors import ArchiverError, WarcWriteError
-from archiver.evidence.stamps import stamp_pending
-from archiver.screenshots.run import take_screenshots, unavailable
+from archiver.runs.screenshots import take_screenshots, unavailable
+from archiver.runs.stamps import stamp_pending
 from archiver.workers import WorkerLock, release_dead, worker_id
 
 logger = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class Daemon:
         return max(1.0, seconds)
 
     def intake(self) -> str:
-        from archiver.intake import run_intake
+        from archiver.runs.intake import run_intake
 
         return run_intake(self.app, stop=self.stop, worker=self.worker).line()
 

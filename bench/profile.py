@@ -72,7 +72,7 @@ def profile_add(
 ) -> pstats.Stats | None:
     from archiver import config
     from archiver.app import App, init_archive
-    from archiver.service import add_sources
+    from archiver.runs.add import add_sources
 
     cfg = write_config(root, web, capture=capture)
     init_archive(root)
@@ -131,7 +131,7 @@ BUCKETS = (
     "archiver.capture.run:_Capturer.record",
     "archiver.capture.run:index_new_warcs",
     "archiver.manifest:refresh",
-    "archiver.service:add_one",
+    "archiver.runs.add:add_one",
 )
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from archiver.capture.run import capture_pending
-from archiver.service import add_sources
+from archiver.runs.add import add_sources
 from archiver.store import schema as t
 
 from .conftest import make_archive

@@ -15,8 +15,8 @@ from archiver.capture import warc
 from archiver.capture.run import DedupCache
 from archiver.config import CaptureSettings
 from archiver.evidence.connection import CONTENT_TYPE
-from archiver.net import fetch
-from archiver.service import add_sources
+from archiver.net import fetch, watchdog
+from archiver.runs.add import add_sources
 from archiver.store import schema as t
 
 from .conftest import make_archive
@@ -201,9 +201,9 @@ class _Sock:
 
 
 def test_watchdog_shuts_only_requests_still_armed():
-    dog = fetch._Watchdog()
+    dog = watchdog.Watchdog()
     late, done, later = _Sock(), _Sock(), _Sock()
-    now = fetch.time.monotonic()
+    now = watchdog.time.monotonic()
     kept = dog.arm(now + 0.05, SimpleNamespace(sock=done))
     dog.disarm(kept)  # the request ended in time
     dog.arm(now + 0.05, SimpleNamespace(sock=late))
@@ -218,9 +218,11 @@ def test_watchdog_shuts_only_requests_still_armed():
 
 
 def test_watchdog_thread_ends_when_every_request_ended_in_time():
-    dog = fetch._Watchdog()
+    dog = watchdog.Watchdog()
     sock = _Sock()
-    entries = [dog.arm(fetch.time.monotonic() + 60, SimpleNamespace(sock=sock)) for _ in range(3)]
+    entries = [
+        dog.arm(watchdog.time.monotonic() + 60, SimpleNamespace(sock=sock)) for _ in range(3)
+    ]
     thread = dog._thread
     for e in entries:
         dog.disarm(e)

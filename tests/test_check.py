@@ -22,7 +22,7 @@ from archiver.app import App
 from archiver.check.run import check_due
 from archiver.cli import cli
 from archiver.errors import UsageError
-from archiver.service import add_sources
+from archiver.runs.add import add_sources
 from archiver.store import schema as t
 
 from .conftest import _LEAKY, make_archive

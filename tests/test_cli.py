@@ -248,7 +248,7 @@ def test_installed_script(tmp_path, sample_article):
 
 def test_add_article_url_through_the_fixture_web(archive, web):
     """An article given by URL is fetched through the same session rules (proxy, CA)."""
-    from archiver.service import add_sources
+    from archiver.runs.add import add_sources
 
     url = (
         "https://www.themoscowtimes.com/2018/08/15/"

@@ -39,7 +39,7 @@ from archiver.evidence.summary import certificate
 from archiver.manifest import documents, refresh
 from archiver.manifest.articles import _evidence_key
 from archiver.manifest.verify import verify
-from archiver.service import add_sources
+from archiver.runs.add import add_sources
 from archiver.store import open_store
 from archiver.store import schema as t
 from archiver.store.migrations import MIGRATIONS

@@ -32,7 +32,7 @@ from archiver.cli import cli
 from archiver.errors import ArchiveWriteError
 from archiver.manifest import ledger as ledger_module
 from archiver.manifest.verify import verify
-from archiver.service import add_sources
+from archiver.runs.add import add_sources
 from archiver.store import schema as t
 
 from .conftest import make_archive

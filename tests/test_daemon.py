@@ -257,7 +257,7 @@ def test_without_chromium_the_screenshots_job_is_one_line_at_start(tmp_path, web
 
 @pytest.mark.timeout(90)
 def test_once_takes_the_missing_screenshots(tmp_path, web):
-    from archiver.screenshots.run import unavailable
+    from archiver.runs.screenshots import unavailable
 
     cfg = new_archive(tmp_path, web, screenshots={"width": 320, "height": 240})
     from archiver import config

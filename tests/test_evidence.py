@@ -27,16 +27,17 @@ from archiver.config import CaptureSettings, load_settings
 from archiver.daemon import Daemon
 from archiver.errors import TsaError
 from archiver.evidence import signing
-from archiver.evidence import stamps as stamps_mod
 from archiver.evidence import tsa as tsa_mod
 from archiver.evidence.signing import key_fingerprint
-from archiver.evidence.stamps import stamp_for_warc, stamp_pending
 from archiver.evidence.tokens_check import check_token, load_trust
 from archiver.evidence.waczsign import verify_wacz
 from archiver.manifest import refresh
 from archiver.manifest.ledger import Ledger
 from archiver.manifest.pairs import complete_pairs
+from archiver.manifest.tokens import stamp_for_warc
 from archiver.manifest.verify import verify
+from archiver.runs import stamps as stamps_mod
+from archiver.runs.stamps import stamp_pending
 from archiver.store import schema as t
 
 from .conftest import make_archive

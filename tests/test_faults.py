@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from archiver.service import add_sources
+from archiver.runs.add import add_sources
 from archiver.store import schema as t
 
 from .conftest import make_archive

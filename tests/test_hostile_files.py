@@ -25,12 +25,13 @@ from sqlalchemy import select
 from archiver.cli import cli
 from archiver.errors import SourceError
 from archiver.extract import extract, extract_html, extract_text
-from archiver.intake import folders, run_intake
+from archiver.intake import folders
 from archiver.logs import TextFormatter
 from archiver.manifest.documents import csv_row
 from archiver.manifest.files import StagedFiles, atomic_write
 from archiver.progress import PlainProgress
-from archiver.service import add_one
+from archiver.runs.add import add_one
+from archiver.runs.intake import run_intake
 from archiver.store import schema as t
 
 from .conftest import make_archive
@@ -236,7 +237,7 @@ def test_inbox_file_names_are_escaped_in_logs(tmp_path, caplog):
     (inbox / name).write_text("No links here.\n")
     _settle(inbox / name)
     try:
-        with caplog.at_level(logging.WARNING, logger="archiver.intake"):
+        with caplog.at_level(logging.WARNING, logger="archiver.runs.intake"):
             run_intake(app)
         (record,) = [r for r in caplog.records if "file not added" in r.getMessage()]
         line = TextFormatter().format(record)
@@ -399,7 +400,7 @@ def test_writers_respect_the_umask(tmp_path, umask077):
     wacz._write(tmp_path / "e.wacz", lambda zf: zf.writestr("a", b"x"))
     src = tmp_path / "src.warc.gz"
     src.write_bytes(b"warc")
-    copied, _ = importer._copy_into(src, tmp_path / "imported", "0" * 64)
+    copied, _ = importer.copy_into(src, tmp_path / "imported", "0" * 64)
     for path in ("a.json", "b.csv", "index.cdxj", "e.wacz"):
         assert _mode(tmp_path / path) == 0o600, path
     assert _mode(copied) == 0o600

@@ -24,7 +24,6 @@ from sqlalchemy import func, select
 
 from archiver import cli as cli_module
 from archiver.cli import cli
-from archiver.intake import run_intake
 from archiver.intake.feeds import (
     ENTRY_RETRY_FOR,
     Entry,
@@ -35,6 +34,7 @@ from archiver.intake.feeds import (
 )
 from archiver.intake.folders import FileState, files_to_add, is_article_name, standing_error
 from archiver.manifest.articles import article_doc
+from archiver.runs.intake import run_intake
 from archiver.store import schema as t
 
 from .conftest import make_archive

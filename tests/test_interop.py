@@ -33,7 +33,7 @@ from archiver.interop.importer import Rec, plan_snapshots
 from archiver.interop.replay import pywb_config, start, write_config
 from archiver.manifest import robust
 from archiver.manifest.articles import article_doc
-from archiver.service import add_sources
+from archiver.runs.add import add_sources
 from archiver.store import schema as t
 
 from .conftest import make_archive

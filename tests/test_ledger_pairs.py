@@ -26,7 +26,7 @@ from archiver.manifest.ledger import GENESIS, line_hash
 from archiver.manifest.pairs import add_line, complete_pairs, write_paired
 from archiver.manifest.review import review_citation
 from archiver.manifest.verify import verify
-from archiver.service import add_sources
+from archiver.runs.add import add_sources
 from archiver.store import open_store
 from archiver.store import schema as t
 from archiver.store.ledgered import Paired

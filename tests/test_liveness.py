@@ -25,9 +25,9 @@ from sqlalchemy import select, update
 from archiver.capture.run import capture_pending, worker_id
 from archiver.check.run import check_due
 from archiver.cli import cli
-from archiver.intake import run_intake
 from archiver.intake.folders import FolderScan, poll_note
-from archiver.service import add_sources
+from archiver.runs.add import add_sources
+from archiver.runs.intake import run_intake
 from archiver.store import schema as t
 from archiver.workers import WorkerLock, alive, lock_path
 

@@ -27,7 +27,7 @@ from archiver.config import CaptureSettings
 from archiver.errors import RefusedAddress
 from archiver.manifest.verify import verify
 from archiver.net import fetch, recorded, resolve
-from archiver.service import add_sources
+from archiver.runs.add import add_sources
 
 from .conftest import make_archive
 from .test_capture import article, assert_valid_archive, snapshots, targets

@@ -28,7 +28,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver.cli import cli
 from archiver.extract import extract_text
 from archiver.manifest.articles import article_doc
-from archiver.service import add_sources
+from archiver.runs.add import add_sources
 from archiver.store import open_store
 from archiver.store import schema as t
 from archiver.store.core import make_engine

@@ -18,7 +18,7 @@ from archiver.manifest import ledger_for
 from archiver.manifest.verify import verify
 from archiver.progress import NoProgress
 from archiver.recorder import GroupRecorder
-from archiver.service import add_sources
+from archiver.runs.add import add_sources
 from archiver.store import schema as t
 from archiver.store.ledgered import Paired
 from archiver.store.work import WorkMixin

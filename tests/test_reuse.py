@@ -37,7 +37,7 @@ from archiver.manifest import robust
 from archiver.manifest.verify import verify
 from archiver.net import gate as gate_module
 from archiver.net.gate import HostGate
-from archiver.service import add_sources
+from archiver.runs.add import add_sources
 from archiver.store import schema as t
 from tests.web.sites import cdnnews
 

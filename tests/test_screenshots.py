@@ -36,8 +36,8 @@ from archiver.manifest import ledger_for, refresh
 from archiver.manifest.articles import article_doc
 from archiver.manifest.pairs import complete_pairs
 from archiver.manifest.verify import verify
+from archiver.runs.screenshots import take_screenshots, unavailable
 from archiver.screenshots import chromium
-from archiver.screenshots.run import take_screenshots, unavailable
 from archiver.store import schema as t
 from archiver.store.screenshots import ShotRow
 from tests.conftest import make_archive
@@ -260,7 +260,7 @@ def test_screenshots_of_the_seed_article(tmp_path, web, sample_article, monkeypa
 
 def test_without_pywb_one_line_and_exit_3(tmp_path, monkeypatch):
     import archiver.cli.screenshots as command
-    import archiver.screenshots.run as service
+    import archiver.runs.screenshots as service
 
     monkeypatch.setattr(service, "pywb_installed", lambda: False)
     monkeypatch.setattr(command, "pywb_installed", lambda: False)

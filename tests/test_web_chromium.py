@@ -27,7 +27,7 @@ from archiver.capture.run import make_sink
 from archiver.interop.pywbserver import free_port
 from archiver.manifest import ledger_for
 from archiver.manifest.articles import article_doc
-from archiver.screenshots.run import take_screenshots
+from archiver.runs.screenshots import take_screenshots
 from archiver.web.app import ServeSettings, create_app
 from archiver.web.replay import ReplayServer, replay_app
 from tests.conftest import make_archive

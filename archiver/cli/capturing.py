@@ -45,7 +45,7 @@ def add(app: App, sources: tuple[str, ...], queue: bool, from_warc: tuple[Path, 
       archive add https://example.org/story.html --queue
       archive add article.txt --from-warc wget-capture.warc.gz
     """
-    from archiver.service import add_sources
+    from archiver.runs.add import add_sources
 
     if from_warc:
         _add_from_warc(app, sources, from_warc, queue)
@@ -97,8 +97,8 @@ def _add_from_warc(
     app: App, sources: tuple[str, ...], warcs: tuple[Path, ...], queue: bool
 ) -> None:
     """`add [SOURCE...] --from-warc FILE`: store the articles, import, capture the rest."""
-    from archiver.interop.importer import import_warc
-    from archiver.service import AddReport, add_sources
+    from archiver.runs.add import AddReport, add_sources
+    from archiver.runs.importer import import_warc
 
     report = add_sources(app, list(sources), capture=False) if sources else AddReport([], [])
     _print_added(report.results)
@@ -133,8 +133,8 @@ def stamp_after_capture(app: App) -> None:
     """After a capture run: one short, best-effort stamping pass (the WARC files it
     closed, the ledger head when due); whatever fails stays queued for the next run or
     the daemon. Says nothing when no TSA is configured."""
-    from archiver.evidence.stamps import stamp_pending
     from archiver.manifest import refresh
+    from archiver.runs.stamps import stamp_pending
 
     if not app.settings.evidence.tsa_url:
         return

@@ -10,7 +10,7 @@ from archiver.cli.capturing import stamp_after_capture
 from archiver.errors import ChromiumMissing, MissingExtra
 from archiver.interop.replay import pywb_installed
 from archiver.manifest import refresh
-from archiver.screenshots.run import take_screenshots
+from archiver.runs.screenshots import take_screenshots
 
 
 @cli.command("screenshots")

@@ -78,11 +78,11 @@ def intake(app: App, once: bool, queue: bool, force: bool) -> None:
       archive intake --force
     """
     from archiver.errors import UsageError
-    from archiver.intake import run_intake
+    from archiver.runs.intake import run_intake
 
     if not (app.settings.intake.folders or app.settings.intake.feeds):
         raise UsageError("no intake sources: set folders or feeds under [intake] in config.toml")
-    with _quiet("archiver.intake"):  # its warnings are the errors printed below
+    with _quiet("archiver.runs.intake"):  # its warnings are the errors printed below
         summary = run_intake(app, force=force)
     for source in summary.sources:
         echo(one_line(f"{source.kind} {source.location}: {source.note}"))

@@ -191,7 +191,7 @@ def _print_intake(app: App) -> None:
     """`archive status`: one row per configured intake source."""
     if not (app.settings.intake.folders or app.settings.intake.feeds):
         return  # nothing configured: not even the feed reader's imports
-    from archiver.intake import intake_status
+    from archiver.runs.intake import intake_status
 
     rows = intake_status(app)
     if not rows:

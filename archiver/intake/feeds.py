@@ -1,20 +1,19 @@
-"""RSS/Atom feeds: a conditional GET, feedparser on the bytes, new entries become articles.
+"""RSS/Atom feeds: a conditional GET, feedparser on the bytes, the entries found.
 
 The feed is fetched by `Client.fetch_chain` like any capture (proxy, CA bundle, SSRF
 guard, redirect and size limits) and only then handed to feedparser as bytes: feedparser
-never fetches anything itself. Each new entry's link goes through `add_one` with the same
-client, so its article page is fetched by the same rules and its citations queued.
+never fetches anything itself. This engine only finds entries (`read_feed`); the intake
+run (`archiver.runs.intake`) adds each new one with the same client, so its article page
+is fetched by the same rules and its citations queued.
 
 Decisions are pure functions (`conditional_headers`, `parse_feed`, `entries_to_add`,
-`backoff`, `failure_of`); `poll_feed` wires them to the network and the store.
+`backoff`, `failure_of`); `read_feed` wires them to the network.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import logging
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,10 +22,8 @@ from urllib.parse import urljoin
 import feedparser
 
 from archiver import urls
-from archiver.errors import SourceError
-from archiver.net.fetch import Chain, Client
-
-logger = logging.getLogger(__name__)
+from archiver.net.fetch import Client
+from archiver.net.hops import Chain
 
 FEED_MAX_BYTES = 16 * 2**20
 ACCEPT = (
@@ -73,17 +70,6 @@ class Response:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
-
-
-@dataclass(frozen=True, kw_only=True)
-class FeedPoll:
-    """One feed's poll, as `run_intake` reports it."""
-
-    polled: bool
-    note: str  # one line: "2 new entries", "not modified", "failed: …"
-    results: tuple = ()  # service.AddResult per entry added
-    errors: tuple[str, ...] = ()  # entries (or the feed) that could not be added
-    failed: bool = False
 
 
 # ------------------------------------------------------------------ pure decisions
@@ -235,114 +221,38 @@ def fetch_feed(client: Client, url: str, row: Mapping) -> Response:
         chain.close()
 
 
-@dataclass
-class _Entries:
-    results: list
-    errors: list[str]
-    pending: bool = False  # an entry to try again, or not reached (stopping)
+@dataclass(frozen=True, kw_only=True)
+class FeedRead:
+    """What one fetch of a feed found: its entries, "not modified", or why it failed."""
+
+    response: Response
+    parsed: ParsedFeed | None = None
+    failure: str | None = None
 
 
-def add_entries(
-    app, client: Client, source_id: int, todo: list[Entry], stop: threading.Event | None
-) -> _Entries:
-    """Each entry's article → `add_one`; every outcome remembered in intake_seen."""
-    from archiver.service import add_one
-
-    done = _Entries(results=[], errors=[])
-    store = app.store
-    for entry in todo:
-        if stop is not None and stop.is_set():
-            done.pending = True
-            break
-        try:
-            result = add_one(app, entry.url, client=client)
-        except SourceError as exc:
-            message = str(exc)
-            done.errors.append(message)
-            done.pending = True
-            logger.warning("feed entry not added: %s", message, extra={"url": entry.url})
-            store.intake_mark_seen(
-                source_id, entry.key, fingerprint=None, article_id=None, error=message
-            )
-            continue
-        done.results.append(result)
-        store.intake_mark_seen(
-            source_id, entry.key, fingerprint=None, article_id=result.article_id, error=None
-        )
-    return done
-
-
-def poll_feed(
-    app,
-    client: Client,
-    row: Mapping,
-    *,
-    now: datetime,
-    stop: threading.Event | None = None,
-) -> FeedPoll:
-    """Fetch one feed (conditionally), add its new entries, record the poll."""
-    store = app.store
-    every = app.settings.intake.feed_every
+def read_feed(client: Client, row: Mapping) -> FeedRead:
+    """Fetch one feed (conditionally) and parse it; adds nothing, writes nothing."""
     resp = fetch_feed(client, row["location"], row)
     failure = failure_of(resp)
     parsed = None
     if failure is None and not resp.not_modified:
         parsed = parse_feed(resp.body, resp.final_url or row["location"], resp.content_type)
         failure = parsed.error
-    if failure is not None:
-        return _failed(store, row, now, every, failure, resp.retry_after)
-    next_poll = now + timedelta(seconds=every)
-    if resp.not_modified:
-        store.intake_polled(
-            row["id"], last_poll_at=now, next_poll_at=next_poll, failures=0, last_error=None
-        )
-        return FeedPoll(polled=True, note="not modified")
-    todo = entries_to_add(parsed.entries, store.intake_seen(row["id"]), now)
-    done = add_entries(app, client, row["id"], todo, stop)
-    created = sum(1 for r in done.results if r.created)
-    # validators only once every entry is in: else the next poll must see the whole feed
-    validators = (None, None) if done.pending else (resp.etag, resp.last_modified)
-    store.intake_polled(
-        row["id"],
-        added=created,
-        last_poll_at=now,
-        next_poll_at=next_poll,
-        failures=0,
-        last_error=_entry_errors(done.errors),
-        etag=validators[0],
-        last_modified=validators[1],
-    )
-    note = f"{_n(len(parsed.entries), 'entry', 'entries')}, {len(todo)} new"
-    return FeedPoll(polled=True, note=note, results=tuple(done.results), errors=tuple(done.errors))
+    return FeedRead(response=resp, parsed=parsed, failure=failure)
 
 
-def _entry_errors(errors: list[str]) -> str | None:
+def entries_error(errors: list[str]) -> str | None:
+    """The feed's last error after a poll: the entries that could not be added."""
     if not errors:
         return None
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{_n(len(errors), 'entry', 'entries')} not added: {errors[0]}{more}"
 
 
+def entries_note(listed: int, new: int) -> str:
+    """The feed's line: "5 entries, 2 new"."""
+    return f"{_n(listed, 'entry', 'entries')}, {new} new"
+
+
 def _n(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
-
-
-def _failed(store, row: Mapping, now: datetime, every: float, error: str, retry_after) -> FeedPoll:
-    failures = (row.get("failures") or 0) + 1
-    wait = backoff(failures, every)
-    if retry_after:
-        wait = max(wait, timedelta(seconds=min(retry_after, 86400)))
-    next_poll = now + wait
-    store.intake_polled(
-        row["id"], last_poll_at=now, next_poll_at=next_poll, failures=failures, last_error=error
-    )
-    logger.warning(
-        "feed %s failed (%d in a row): %s; next poll at %s",
-        row["location"],
-        failures,
-        error,
-        f"{next_poll:%Y-%m-%d %H:%M:%S}Z",
-        extra={"feed": row["location"], "failures": failures},
-    )
-    note = f"failed ({failures} in a row): {error}; next poll at {next_poll:%Y-%m-%d %H:%M:%S}Z"
-    return FeedPoll(polled=True, note=note, errors=(f"{row['location']}: {error}",), failed=True)

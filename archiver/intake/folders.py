@@ -1,4 +1,5 @@
-"""Watched folders: every new or changed article file is added, as `archive add` would.
+"""Watched folders: every new or changed article file is found, for the intake run
+(`archiver.runs.intake`) to add as `archive add` would.
 
 A poll lists the folder (sub-folders too; names starting with "." are skipped, as
 editors and sync tools keep temporary files there), fingerprints each .txt/.md/.html
@@ -16,10 +17,8 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import logging
 import os
 import stat
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -34,8 +33,6 @@ from archiver.sources import (
     too_large,
 )
 
-logger = logging.getLogger(__name__)
-
 SETTLE = 1.0  # seconds a file must be left alone before it is read
 CHUNK = 2**20
 
@@ -47,18 +44,6 @@ class FileState:
     fingerprint: str  # sha256 of the content, or of what made it unreadable
     error: str | None = None  # why it cannot be read at all
     stat: str | None = None  # `stat_key` when it was fingerprinted
-
-
-@dataclass(frozen=True, kw_only=True)
-class FolderPoll:
-    """One folder's poll, as `run_intake` reports it."""
-
-    polled: bool
-    note: str
-    results: tuple = ()  # service.AddResult per file added
-    errors: tuple[str, ...] = ()  # files newly found unaddable (reported once)
-    failed: bool = False
-    standing: str | None = None  # the folder's last_error
 
 
 # ------------------------------------------------------------------ pure decisions
@@ -249,61 +234,7 @@ def _state(path: Path, key: str, st: os.stat_result, last: tuple | None) -> File
     return FileState(key=key, path=path, fingerprint=digest, error=error, stat=stamp)
 
 
-# ------------------------------------------------------------------ the poll
-
-
-def poll_folder(app, row: Mapping, *, stop: threading.Event | None = None) -> FolderPoll:
-    """Add the new and changed files of one watched folder; record what was seen."""
-    from archiver.service import add_one
-
-    store = app.store
-    folder = folder_path(app.root, row["location"])
-    now = app.clock()
-    if not folder.is_dir():
-        error = f"no such folder: {folder}"
-        store.intake_polled(row["id"], last_poll_at=now, last_error=error)
-        return FolderPoll(polled=True, note=error, failed=True, standing=error)
-    seen = store.intake_seen(row["id"])
-    looked = scan(folder, known={k: (v.get("stat"), v.get("fingerprint")) for k, v in seen.items()})
-    found = looked.found
-    todo = files_to_add(found, seen)
-    results, errors = [], []
-    for f in todo:
-        if stop is not None and stop.is_set():
-            break
-        error = f"{f.key}: {f.error}" if f.error else None
-        article_id = None
-        if error is None:
-            try:
-                result = add_one(app, str(f.path), follow_symlinks=False)
-                results.append(result)
-                article_id = result.article_id
-            except SourceError as exc:
-                error = f"{f.key}: {_reason(exc, f.path)}"
-        if error:
-            errors.append(error)
-            logger.warning("%s: file not added (left in place): %s", folder, error)
-        store.intake_mark_seen(
-            row["id"],
-            f.key,
-            fingerprint=f.fingerprint,
-            article_id=article_id,
-            error=error,
-            stat=f.stat,
-        )
-    restamped = stats_to_note(found, seen, {f.key for f in todo})
-    if restamped:
-        store.intake_note_stats(row["id"], restamped)
-    standing = standing_error(found, store.intake_seen(row["id"]))
-    created = sum(1 for r in results if r.created)
-    store.intake_polled(row["id"], added=created, last_poll_at=now, last_error=standing)
-    note = poll_note(looked, len(todo))
-    return FolderPoll(
-        polled=True, note=note, results=tuple(results), errors=tuple(errors), standing=standing
-    )
-
-
-def _reason(exc: SourceError, path: Path) -> str:
+def reason_of(exc: SourceError, path: Path) -> str:
     """The error without the path `read_source` put in front (the key names the file)."""
     text = str(exc)
     prefix = f"{path}: "

@@ -1,12 +1,12 @@
-"""`archive add --from-warc FILE`: captures made by other tools become snapshots.
+"""Reading WARC files made by other tools, for `archive add --from-warc FILE`.
 
 A WARC written by wget (``--warc-file``), Browsertrix, ArchiveBox or any other tool is
-copied into ``warcs/imported/`` (so the archive stays self-contained), its size and
-sha256 recorded like a closed WARC of our own (`warc_file` row + `warc-closed` ledger
-line, so `archive verify` proves it unchanged). Then every response or revisit record
-whose target URI normalises to a stored target becomes a snapshot of that target:
-redirects recorded in the same file are followed to the final response, which the
-snapshot points at (as our own captures do), with the hops in ``redirects``.
+checked, copied into ``warcs/imported/`` (`copy_into`: the archive stays
+self-contained) and read here: every response or revisit record whose target URI
+normalises to a stored target is planned as a snapshot of that target (`plan_snapshots`,
+`snapshot_row`): redirects recorded in the same file are followed to the final response,
+which the snapshot points at (as our own captures do), with the hops in ``redirects``.
+The import run (`archiver.runs.importer`) registers the copy and stores the snapshots.
 
 Only gzip-per-record WARCs (``.warc.gz``) are accepted: that is what every tool above
 writes by default and what `archive verify` reads (``warcio recompress`` converts).
@@ -18,33 +18,24 @@ import contextlib
 import gzip
 import hashlib
 import io
-import logging
 import os
 import shutil
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urljoin
 
-from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from archiver import urls
 from archiver.errors import SourceError
 from archiver.judge import Response
-from archiver.manifest import ledger_for
-from archiver.manifest.pairs import complete_pairs, write_paired
 from archiver.manifest.warcscan import file_sha256
-from archiver.net.fetch import REDIRECTS
+from archiver.net.hops import REDIRECTS
 from archiver.pages import analyse
-from archiver.store import schema as t
-from archiver.store.ledgered import Paired
 from archiver.tempfiles import create_beside
 
-logger = logging.getLogger(__name__)
-
-IMPORTED_DIR = "imported"
 HEAD_LIMIT = 8 * 2**20  # bytes of a page analysed for title and text, as capture does
 MAX_HOPS = 20
 CHUNK = 1 << 16
@@ -66,26 +57,6 @@ class Rec:
     refers_to: str | None
     payload_digest: str | None  # WARC-Payload-Digest, as the other tool wrote it
     truncated: bool
-
-
-@dataclass
-class ImportReport:
-    warc: str  # the copy, relative to the archive root
-    copied: bool
-    records: int = 0  # response + revisit records with an http(s) target
-    matched: int = 0  # of those, records whose URL is a stored target
-    unmatched: int = 0
-    snapshots: int = 0  # new snapshot rows
-    archived: list[str] = field(default_factory=list)  # targets that became archived
-    articles: set[str] = field(default_factory=set)
-
-    def line(self) -> str:
-        how = "Imported" if self.copied else "Already imported"
-        return (
-            f"{how} {self.warc}: {self.records} responses, {self.matched} of cited pages "
-            f"({self.snapshots} new snapshots, {len(self.archived)} targets archived), "
-            f"{self.unmatched} of other pages."
-        )
 
 
 # ---------------------------------------------------------------- pure decisions
@@ -253,7 +224,8 @@ def snapshot_row(path: Path, warc: str, chain: list[Rec], by_id: dict[str, Rec])
 # ---------------------------------------------------------------- files
 
 
-def _check_gzip_warc(src: Path) -> None:
+def check_gzip_warc(src: Path) -> None:
+    """Refuse what is not a gzip-per-record WARC file (SourceError saying why)."""
     if not src.is_file():
         raise SourceError(f"{src}: no such file")
     with open(src, "rb") as f:
@@ -269,7 +241,7 @@ def _check_gzip_warc(src: Path) -> None:
     raise SourceError(f"{src}: not a WARC file (no WARC/ record at its start)")
 
 
-def _copy_into(src: Path, folder: Path, sha: str) -> tuple[Path, bool]:
+def copy_into(src: Path, folder: Path, sha: str) -> tuple[Path, bool]:
     """Copy ``src`` into ``folder`` (fsync'd, atomically); reuse an identical copy."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = src.name.removesuffix(".warc.gz")
@@ -293,105 +265,3 @@ def _copy_into(src: Path, folder: Path, sha: str) -> tuple[Path, bool]:
                 os.unlink(tmp)
         return dest, True
     raise SourceError(f"{src}: no free file name in {folder}")
-
-
-# ---------------------------------------------------------------- the store
-
-
-def _register_file(app, warc: str, size: int, sha: str, records: int, src: Path) -> None:
-    def commit(seqs: list[int]) -> list:
-        with app.store.tx() as conn:
-            row = conn.execute(select(t.warc_file).where(t.warc_file.c.path == warc)).first()
-            if row is not None:
-                return []
-            now = app.clock()
-            conn.execute(
-                t.warc_file.insert().values(
-                    path=warc,
-                    opened_at=now,
-                    closed_at=now,
-                    writer="import",
-                    size=size,
-                    sha256=sha,
-                    records=records,
-                    ledger_seq=seqs[0],
-                )
-            )
-            return app.store.paired_rows(conn, Paired.WARC_CLOSED, seqs)
-
-    ledger = ledger_for(app.settings)
-    write_paired(ledger, app.store, Paired.WARC_CLOSED, 1, commit, imported_from=str(src))
-
-
-def _targets(app) -> dict[str, int]:
-    with app.store.read() as conn:
-        return {r.url: r.id for r in conn.execute(select(t.target.c.url, t.target.c.id))}
-
-
-def _existing(app, warc: str) -> set[tuple[int, int]]:
-    s = t.snapshot
-    with app.store.read() as conn:
-        q = select(s.c.target_id, s.c.offset).where(s.c.warc == warc)
-        return {(r.target_id, r.offset) for r in conn.execute(q)}
-
-
-def _store(app, rows: list[tuple[int, dict]], src: Path) -> list[int]:
-    """Insert the snapshots with their ledger lines (`manifest.pairs`); a target with a
-    good one becomes archived. Returns those ids."""
-    tg = t.target
-    now = app.clock()
-    archived = sorted({tid for tid, row in rows if row["good"]})
-
-    def commit(seqs: list[int]) -> list:
-        with app.store.tx() as conn:
-            for (tid, row), seq in zip(rows, seqs, strict=True):
-                conn.execute(t.snapshot.insert().values(target_id=tid, ledger_seq=seq, **row))
-                app.store.mark_dirty_for_target(conn, tid)
-            for tid in archived:
-                target = conn.execute(select(tg).where(tg.c.id == tid)).one()
-                values = dict(capture_state="archived", last_error=None, next_capture_at=None)
-                if target.next_check_at is None:
-                    values["next_check_at"] = now + timedelta(seconds=app.settings.check.interval)
-                conn.execute(tg.update().where(tg.c.id == tid).values(**values))
-            return app.store.paired_rows(conn, Paired.SNAPSHOT, seqs)
-
-    ledger = ledger_for(app.settings)
-    write_paired(ledger, app.store, Paired.SNAPSHOT, len(rows), commit, imported_from=str(src))
-    return archived
-
-
-def import_warc(app, src: Path) -> ImportReport:
-    """Copy a WARC into the archive and register its captures of stored targets."""
-    _check_gzip_warc(src)
-    complete_pairs(ledger_for(app.settings), app.store)
-    recs, total = read_records(src)  # before copying: an unreadable file is never kept
-    sha = file_sha256(src)
-    dest, copied = _copy_into(src, app.settings.warcs_path / IMPORTED_DIR, sha)
-    warc = dest.resolve().relative_to(app.root.resolve()).as_posix()
-    _register_file(app, warc, dest.stat().st_size, sha, total, src)
-    targets = _targets(app)
-    planned = plan_snapshots(recs, targets)
-    existing = _existing(app, warc)
-    by_id = {r.record_id: r for r in recs}
-    rows, seen = [], set(existing)
-    for tid, chain in planned:
-        if (tid, chain[-1].offset) not in seen:
-            seen.add((tid, chain[-1].offset))
-            rows.append((tid, snapshot_row(dest, warc, chain, by_id)))
-    archived = _store(app, rows, src)
-    url_of = {tid: url for url, tid in targets.items()}
-    report = ImportReport(warc, copied, records=len(recs), matched=len(planned))
-    report.unmatched = len(recs) - len(planned)
-    report.snapshots = len(rows)
-    report.archived = [url_of[tid] for tid in archived]
-    for tid in {tid for tid, _ in rows}:
-        report.articles.update(app.store.citing_articles(tid))
-    _refresh(app, report.articles)
-    return report
-
-
-def _refresh(app, articles: set[str]) -> None:
-    from archiver.manifest import refresh
-
-    if articles:
-        refresh(app, sorted(articles))

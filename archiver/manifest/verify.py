@@ -19,7 +19,7 @@
    and warc_file row has a line naming it whose digest is the row's content digest,
    every line naming a row names one that exists, and a snapshot or check row has one
    line only.
-6. Every stored RFC 3161 timestamp token holds for its subject (`evidence.stamps`).
+6. Every stored RFC 3161 timestamp token holds for its subject (`manifest.tokens`).
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from typing import Any
 
 from archiver.errors import ArchiverError
 from archiver.evidence import check as evidence_check
-from archiver.evidence.stamps import check_stored_tokens
 from archiver.manifest.ledger import LEDGER_NAME, Ledger
 from archiver.manifest.pairs import pair_problems
+from archiver.manifest.tokens import check_stored_tokens
 from archiver.manifest.verify_report import Problem, VerifyReport
 from archiver.manifest.verify_rules import (
     LedgerFacts,

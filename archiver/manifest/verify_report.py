@@ -33,7 +33,7 @@ class VerifyReport:
     ledger_lines: int
     problems: tuple[Problem, ...]
     pairs: dict[str, dict[str, int]] = field(default_factory=dict)  # kind → rows, lines
-    tokens: tuple[dict[str, Any], ...] = ()  # timestamp tokens (`evidence.stamps`)
+    tokens: tuple[dict[str, Any], ...] = ()  # timestamp tokens (`manifest.tokens`)
     evidence: dict[str, int] = field(default_factory=dict)  # issue 21: records, snapshots
 
     @property

@@ -1,207 +1,42 @@
 """Fetch one URL with every redirect hop followed by hand, recorded and checked.
 
 `Client.fetch_chain` is the only way capture and check talk HTTP. Each hop is one
-request/response crossing: its raw bytes (when recording), a sha256 of the document
-bytes (transfer and content coding removed), the first bytes of the decoded document
-for parsing, and why it stopped early if it did.
+request/response crossing (`net.hops`): its raw bytes (when recording), a sha256 of the
+document bytes (transfer and content coding removed), the first bytes of the decoded
+document for parsing, and why it stopped early if it did. Library errors become ours in
+`net.failures`; the page time limit is kept by `net.watchdog`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
-import heapq
 import http.client
-import itertools
 import logging
-import os
-import socket
-import ssl
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import requests
 from requests.cookies import extract_cookies_to_jar
 from requests.utils import get_auth_from_url, select_proxy
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    DecodeError,
-    IncompleteRead,
-    NameResolutionError,
-    NewConnectionError,
-    ProtocolError,
-    ProxyError,
-    ReadTimeoutError,
-    SSLError,
-)
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 from archiver import urls
 from archiver.config import CaptureSettings
 from archiver.errors import FetchError, FetchTimeout, RefusedAddress
 from archiver.net import recorded, resolve, wire
+from archiver.net.failures import describe
 from archiver.net.gate import HostGate
+from archiver.net.hops import Chain, Hop
 from archiver.net.session import build_session
+from archiver.net.watchdog import WATCHDOG
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 LOOKUP_TTL = 60.0  # seconds a proxy-mode lookup of a host is reused
-REDIRECTS = (301, 302, 303, 307, 308)
-
-
-@dataclass
-class Hop:
-    """One request/response crossing."""
-
-    url: str
-    started_at: datetime
-    status: int | None = None
-    reason: str = ""
-    http_version: str = "HTTP/1.1"
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    exchange: wire.Exchange | None = None
-    doc_digest: str | None = None
-    doc_size: int = 0
-    head: bytes = b""
-    truncated: str | None = None  # "length" | "time" | "disconnect"
-    error: str | None = None  # a problem after the headers arrived
-
-    def header(self, name: str) -> str | None:
-        name = name.lower()
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
-
-    @property
-    def content_type(self) -> str | None:
-        value = self.header("content-type")
-        return value.split(";")[0].strip().lower() if value else None
-
-    @property
-    def location(self) -> str | None:
-        return self.header("location")
-
-    @property
-    def is_redirect(self) -> bool:
-        return self.status in REDIRECTS and bool(self.location)
-
-    def retry_after(self, now: datetime | None = None) -> float | None:
-        return parse_retry_after(self.header("retry-after"), now)
-
-    def close(self) -> None:
-        if self.exchange is not None:
-            self.exchange.close()
-
-
-@dataclass
-class Chain:
-    """The hops of one fetch and how it ended."""
-
-    url: str
-    hops: list[Hop] = field(default_factory=list)
-    error: FetchError | None = None
-
-    @property
-    def final(self) -> Hop | None:
-        return self.hops[-1] if self.hops and self.hops[-1].status is not None else None
-
-    @property
-    def redirects(self) -> list[str]:
-        """Every URL in the chain, first to last (the hop list of the snapshot row)."""
-        return [h.url for h in self.hops]
-
-    def close(self) -> None:
-        for hop in self.hops:
-            hop.close()
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """RFC 9110 §10.2.3: delay-seconds or an HTTP-date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The exception and what it wraps: MaxRetryError.reason, __cause__, __context__."""
-    chain: list[BaseException] = []
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop(0)
-        if e is None or e in chain or len(chain) > 12:
-            continue
-        chain.append(e)
-        linked = [getattr(e, "reason", None), e.__cause__, e.__context__, *e.args]
-        todo += [x for x in linked if isinstance(x, BaseException)]
-    return chain
-
-
-def _describe(exc: BaseException) -> FetchError:
-    """requests/urllib3/OS errors → one FetchError with a reason a user can read."""
-    if isinstance(exc, FetchError):
-        return exc
-    causes = _causes(exc)
-    kinds = tuple(causes)
-    text = " ".join(str(c) for c in causes).lower()
-
-    def has(*types) -> bool:
-        return any(isinstance(c, types) for c in kinds)
-
-    # specific causes first: urllib3's NewConnectionError (and so NameResolutionError)
-    # subclasses ConnectTimeoutError for backwards compatibility
-    if has(NameResolutionError, socket.gaierror):
-        return FetchError("dns: host name not found")
-    if has(ConnectionRefusedError):
-        return FetchError("connection refused")
-    if has(ConnectionResetError) or "reset by peer" in text:
-        return FetchError("connection reset")
-    cut = next((c for c in kinds if isinstance(c, IncompleteRead)), None)
-    if cut is not None and isinstance(cut.partial, int) and isinstance(cut.expected, int):
-        return FetchError(
-            f"connection closed early ({cut.partial} bytes read, {cut.expected} more expected)"
-        )
-    if has(http.client.IncompleteRead):
-        return FetchError("connection closed early (in the middle of the chunked body)")
-    if has(requests.exceptions.SSLError, ssl.SSLError, SSLError):
-        if "verify failed" in text:
-            detail = text.split("certificate verify failed:")[-1].split("(")[0]
-            return FetchError(f"tls: certificate verify failed: {detail.strip(' :')}")
-        return FetchError(f"tls: {_short(str(causes[-1]))}")
-    if has(requests.exceptions.ProxyError, ProxyError):
-        return FetchError(f"proxy: {_short(str(causes[-1]))}")
-    if has(requests.exceptions.ConnectTimeout) or (
-        has(ConnectTimeoutError) and not has(NewConnectionError)
-    ):
-        return FetchTimeout("timeout: connect timed out")
-    if has(requests.exceptions.ReadTimeout, ReadTimeoutError, socket.timeout, TimeoutError):
-        return FetchTimeout("timeout: read timed out")
-    if has(
-        requests.exceptions.InvalidURL,
-        requests.exceptions.InvalidSchema,
-        requests.exceptions.MissingSchema,
-    ):
-        return FetchError(f"bad url: {_short(str(exc))}")
-    return FetchError(f"connection: {_short(str(causes[-1]))}")
-
-
-def _short(text: str) -> str:
-    return text.replace("\n", " ")[:200]
 
 
 class Client:
@@ -349,7 +184,7 @@ class Client:
             requests.RequestException,
         ) as exc:
             hop.truncated = "time" if time.monotonic() > deadline else "disconnect"
-            hop.error = _describe(exc).args[0] if hop.truncated == "disconnect" else None
+            hop.error = describe(exc).args[0] if hop.truncated == "disconnect" else None
         finally:
             if hop.truncated or hop.error:
                 resp.raw.close()  # never reuse a half-read connection
@@ -379,7 +214,7 @@ class Client:
         gate = self.gate.slot(urls.host_of(url), paced=paced, deadline=deadline)
         with gate, wire.exchange_scope(ex):
             # the time spent waiting for the host's turn counts: the deadline stays put
-            watchdog = _WATCHDOG.arm(deadline, ex)
+            watchdog = WATCHDOG.arm(deadline, ex)
             try:
                 resp = self._send(url, headers)
                 hop.status = resp.status_code
@@ -391,14 +226,14 @@ class Client:
                 self._read_body(resp, hop, max_bytes, head_limit, deadline)
             except (requests.RequestException, OSError, FetchError) as exc:
                 ex.close()
-                error = _describe(exc)
+                error = describe(exc)
                 # a timeout or refusal says more than "the page took too long"
                 late = time.monotonic() > deadline
                 if late and not isinstance(error, FetchTimeout | RefusedAddress):
                     raise FetchTimeout("timeout: page time limit reached") from exc
                 raise error from exc
             finally:
-                _WATCHDOG.disarm(watchdog)
+                WATCHDOG.disarm(watchdog)
         if hop.status == 429 or (hop.status == 503 and hop.header("retry-after")):
             delay = hop.retry_after(self.clock())
             if delay:
@@ -508,82 +343,3 @@ def _proxy_refusal(
     host = urls.host_of(url)
     reason = lookup(host).refusal
     return wire.refused(host, reason) if reason else None
-
-
-def _abort(ex: wire.Exchange) -> None:
-    """Page time limit: shut the socket so a blocked read returns at once."""
-    sock = ex.sock
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)  # type: ignore[attr-defined]
-
-
-class _Watchdog:
-    """One thread that shuts the sockets of requests past their page time limit.
-
-    Replaces a `threading.Timer` per request: starting and cancelling a thread for each
-    request cost ~0.2 ms of CPU, a fifth of a small request's. Armed entries wait in a
-    heap ordered by due time; a disarmed one is dropped when it comes up. The thread
-    ends as soon as nothing is armed (a process that is done fetching is left with no
-    extra thread, as with the timers: `archive verify` forks workers only then).
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._heap: list[list] = []  # [due, seq, exchange or None once done]
-        self._live = 0  # armed entries not yet disarmed or fired
-        self._seq = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def arm(self, due: float, ex: wire.Exchange) -> list:
-        entry = [due, next(self._seq), ex]
-        with self._cond:
-            heapq.heappush(self._heap, entry)
-            self._live += 1
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="fetch-watchdog", daemon=True
-                )
-                self._thread.start()
-            elif self._heap[0] is entry:
-                self._cond.notify()
-        return entry
-
-    def disarm(self, entry: list) -> None:
-        with self._cond:
-            if entry[2] is not None:
-                entry[2] = None
-                self._live -= 1
-                if not self._live:
-                    self._cond.notify()  # nothing left to watch: let the thread end
-
-    def _reset(self) -> None:
-        """In a forked child: the parent's requests and thread are not there."""
-        self.__init__()
-
-    def _run(self) -> None:
-        with self._cond:
-            while True:
-                heap = self._heap
-                if not self._live:
-                    heap.clear()
-                    self._thread = None
-                    return
-                while heap[0][2] is None:
-                    heapq.heappop(heap)
-                wait = heap[0][0] - time.monotonic()
-                if wait > 0:
-                    self._cond.wait(wait)
-                    continue
-                entry = heapq.heappop(heap)
-                ex, entry[2] = entry[2], None
-                self._live -= 1
-                self._cond.release()
-                try:
-                    _abort(ex)
-                finally:
-                    self._cond.acquire()
-
-
-_WATCHDOG = _Watchdog()
-os.register_at_fork(after_in_child=_WATCHDOG._reset)

@@ -138,3 +138,14 @@ def _kill_group(pgid: int) -> None:
     """Chromium's helpers can outlive the browser process: end the whole group."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def chromium_version(binary: str) -> str:
+    """What `chromium --version` says (the provenance of the pictures), or the path."""
+    try:
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=20, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return binary
+    return out.strip().splitlines()[-1][:200] if out.strip() else binary

@@ -20,6 +20,7 @@ from archiver.store.browse import BrowseMixin
 from archiver.store.checks import ChecksMixin
 from archiver.store.daemon import DaemonMixin
 from archiver.store.histories import HistoriesMixin
+from archiver.store.imports import ImportsMixin
 from archiver.store.intake import IntakeMixin
 from archiver.store.ledgered import LedgeredMixin
 from archiver.store.migrations import MIGRATIONS
@@ -196,6 +197,7 @@ class Store(
     ChecksMixin,
     DaemonMixin,
     IntakeMixin,
+    ImportsMixin,
     LedgeredMixin,
     StampsMixin,
     UsersMixin,

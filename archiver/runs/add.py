@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from archiver.capture.run import capture_pending
 from archiver.errors import ArchiverError, SourceError, TooManyCitations
 from archiver.extract import extract
+from archiver.manifest import refresh
 from archiver.net.fetch import Client
 from archiver.sources import read_source
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class AddResult:
+    """One source added: its article, and how many citations (and how many new)."""
+
     source: str
     article_id: str
     created: bool
@@ -23,8 +27,10 @@ class AddResult:
     capture: object | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class AddReport:
+    """What `archive add` did: the sources added, those refused, the capture run."""
+
     results: list[AddResult]
     errors: list[str]
     capture: object | None = None
@@ -61,8 +67,6 @@ def add_one(
 
 def add_sources(app, specs: list[str], *, capture: bool, progress=None) -> AddReport:
     """Add every source; a bad one is reported and skipped, the others go on."""
-    from archiver.manifest import refresh
-
     results: list[AddResult] = []
     errors: list[str] = []
     for spec in specs:
@@ -70,16 +74,14 @@ def add_sources(app, specs: list[str], *, capture: bool, progress=None) -> AddRe
             results.append(add_one(app, spec))
         except SourceError as exc:
             errors.append(str(exc))
-    report = AddReport(results, errors)
     ids = sorted({r.article_id for r in results})
     if ids:
         refresh(app, ids)
+    captured = None
     if capture and ids:
-        from archiver.capture.run import capture_pending
-
         targets = app.store.target_ids_for_articles(ids)
-        report.capture = capture_pending(app, progress=progress, target_ids=targets)
-    return report
+        captured = capture_pending(app, progress=progress, target_ids=targets)
+    return AddReport(results, errors, captured)
 
 
 __all__ = ["AddReport", "AddResult", "ArchiverError", "add_sources"]

@@ -1,4 +1,5 @@
-"""`archive screenshots` and the daemon's screenshots job: render the missing ones.
+"""The screenshots run (`archive screenshots`, the daemon's screenshots job): render the
+missing ones.
 
 For each good snapshot in a closed WARC file that has no screenshot yet: pywb (started
 beside us on loopback, over our own index and WARCs) replays it, headless Chromium
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import subprocess
 import threading
 from dataclasses import dataclass
 
@@ -39,7 +39,14 @@ from archiver.interop.replay import INSTALL_HINT as PYWB_HINT
 from archiver.interop.replay import pywb_installed
 from archiver.manifest import ledger_for
 from archiver.manifest.pairs import write_paired
-from archiver.screenshots.chromium import INSTALL_HINT, Png, RenderError, find_chromium, render
+from archiver.screenshots.chromium import (
+    INSTALL_HINT,
+    Png,
+    RenderError,
+    chromium_version,
+    find_chromium,
+    render,
+)
 from archiver.store.ledgered import Paired
 from archiver.store.screenshots import ShotRow, ShotWanted
 
@@ -73,17 +80,6 @@ def unavailable(app) -> str | None:
         wanted = app.settings.screenshots.chromium or "chromium"
         return f"Screenshots skipped: no Chromium ({wanted}) on this machine: {INSTALL_HINT}"
     return None
-
-
-def chromium_version(binary: str) -> str:
-    """What `chromium --version` says (the provenance of the pictures), or the path."""
-    try:
-        out = subprocess.run(
-            [binary, "--version"], capture_output=True, text=True, timeout=20, check=False
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return binary
-    return out.strip().splitlines()[-1][:200] if out.strip() else binary
 
 
 def take_screenshots(

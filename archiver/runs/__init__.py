@@ -1,0 +1,1 @@
+"""Runs: apply engine results through the store, the ledger, manifests and the index."""

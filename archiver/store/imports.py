@@ -1,0 +1,76 @@
+"""Imported WARC files (`archive add --from-warc`): the statements the import run needs.
+
+An imported file gets a `warc_file` row like a closed WARC of our own (writer
+"import"), so `archive verify` proves it unchanged; each of its records that is a capture
+of a stored target becomes a `snapshot` row, and a target with a good one becomes
+archived. The rows are written inside the ledger rule's commit (`manifest.pairs`): each
+method takes the ledger line numbers and returns the paired rows for those lines.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from archiver.store import schema as t
+from archiver.store.ledgered import Paired
+
+
+class ImportsMixin:
+    def target_ids_by_url(self) -> dict[str, int]:
+        """Every stored target's id by its (normalised) URL."""
+        with self.read() as conn:
+            return {r.url: r.id for r in conn.execute(select(t.target.c.url, t.target.c.id))}
+
+    def snapshot_places(self, warc: str) -> set[tuple[int, int]]:
+        """(target id, offset) of every snapshot already recorded in WARC file ``warc``."""
+        s = t.snapshot
+        q = select(s.c.target_id, s.c.offset).where(s.c.warc == warc)
+        with self.read() as conn:
+            return {(r.target_id, r.offset) for r in conn.execute(q)}
+
+    def add_imported_warc(
+        self, path: str, *, size: int, sha256: str, records: int, now: datetime, seq: int
+    ) -> list[Any]:
+        """The `warc_file` row of an imported copy (ledger line ``seq``); [] and nothing
+        written when the file is registered already (imported before)."""
+        wf = t.warc_file
+        with self.tx() as conn:
+            if conn.execute(select(wf).where(wf.c.path == path)).first() is not None:
+                return []
+            values = dict(path=path, opened_at=now, closed_at=now, writer="import")
+            values.update(size=size, sha256=sha256, records=records, ledger_seq=seq)
+            conn.execute(wf.insert().values(**values))
+            return self.paired_rows(conn, Paired.WARC_CLOSED, [seq])
+
+    def add_imported_snapshots(
+        self,
+        rows: list[tuple[int, dict[str, Any]]],
+        seqs: list[int],
+        *,
+        archived: list[int],
+        now: datetime,
+        check_interval: float,
+    ) -> list[Any]:
+        """Insert (target id, snapshot columns) with their ledger lines ``seqs``; the
+        ``archived`` targets (a good snapshot among them) become archived."""
+        with self.tx() as conn:
+            for (tid, row), seq in zip(rows, seqs, strict=True):
+                conn.execute(t.snapshot.insert().values(target_id=tid, ledger_seq=seq, **row))
+                self.mark_dirty_for_target(conn, tid)
+            for tid in archived:
+                _archive(conn, tid, now, check_interval)
+            return self.paired_rows(conn, Paired.SNAPSHOT, seqs)
+
+
+def _archive(conn, target_id: int, now: datetime, check_interval: float) -> None:
+    """A target with a good snapshot is archived; its first check is due an interval on
+    (as `work._moved_on` does for our own captures)."""
+    tg = t.target
+    target = conn.execute(select(tg).where(tg.c.id == target_id)).one()
+    values: dict[str, Any] = dict(capture_state="archived", last_error=None, next_capture_at=None)
+    if target.next_check_at is None:
+        values["next_check_at"] = now + timedelta(seconds=check_interval)
+    conn.execute(tg.update().where(tg.c.id == target_id).values(**values))
