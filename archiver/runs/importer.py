@@ -98,12 +98,11 @@ def _register_file(app, warc: str, size: int, sha: str, records: int, src: Path)
 def _store(app, rows: list[tuple[int, dict]], src: Path) -> list[int]:
     """Insert the snapshots with their ledger lines (`manifest.pairs`); a target with a
     good one becomes archived. Returns those ids."""
-    now = app.clock()
     archived = sorted({tid for tid, row in rows if row["good"]})
 
     def commit(seqs: list[int]) -> list:
         return app.store.add_imported_snapshots(
-            rows, seqs, archived=archived, now=now, check_interval=app.settings.check.interval
+            rows, seqs, archived=archived, check_interval=app.settings.check.interval
         )
 
     ledger = ledger_for(app.settings)

@@ -9,7 +9,7 @@ method takes the ledger line numbers and returns the paired rows for those lines
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -40,9 +40,17 @@ class ImportsMixin:
         with self.tx() as conn:
             if conn.execute(select(wf).where(wf.c.path == path)).first() is not None:
                 return []
-            values = dict(path=path, opened_at=now, closed_at=now, writer="import")
-            values.update(size=size, sha256=sha256, records=records, ledger_seq=seq)
-            conn.execute(wf.insert().values(**values))
+            self.insert_warc_file(
+                conn,
+                path=path,
+                opened_at=now,
+                closed_at=now,
+                writer="import",
+                size=size,
+                sha256=sha256,
+                records=records,
+                ledger_seq=seq,
+            )
             return self.paired_rows(conn, Paired.WARC_CLOSED, [seq])
 
     def add_imported_snapshots(
@@ -51,26 +59,14 @@ class ImportsMixin:
         seqs: list[int],
         *,
         archived: list[int],
-        now: datetime,
         check_interval: float,
     ) -> list[Any]:
         """Insert (target id, snapshot columns) with their ledger lines ``seqs``; the
-        ``archived`` targets (a good snapshot among them) become archived."""
+        ``archived`` targets (a good snapshot among them) become archived
+        (`ScheduleMixin.set_archived`, the rule captures follow too)."""
         with self.tx() as conn:
             for (tid, row), seq in zip(rows, seqs, strict=True):
                 conn.execute(t.snapshot.insert().values(target_id=tid, ledger_seq=seq, **row))
                 self.mark_dirty_for_target(conn, tid)
-            for tid in archived:
-                _archive(conn, tid, now, check_interval)
+            self.set_archived(conn, archived, check_interval=check_interval)
             return self.paired_rows(conn, Paired.SNAPSHOT, seqs)
-
-
-def _archive(conn, target_id: int, now: datetime, check_interval: float) -> None:
-    """A target with a good snapshot is archived; its first check is due an interval on
-    (as `work._moved_on` does for our own captures)."""
-    tg = t.target
-    target = conn.execute(select(tg).where(tg.c.id == target_id)).one()
-    values: dict[str, Any] = dict(capture_state="archived", last_error=None, next_capture_at=None)
-    if target.next_check_at is None:
-        values["next_check_at"] = now + timedelta(seconds=check_interval)
-    conn.execute(tg.update().where(tg.c.id == target_id).values(**values))
