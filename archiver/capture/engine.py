@@ -24,6 +24,7 @@ from archiver.evidence import connection as conn_evidence
 from archiver.evidence import summary as evidence_summary
 from archiver.judge import Response
 from archiver.net.fetch import Chain, Client, Hop
+from archiver.net.observe import ConnectionFacts
 from archiver.net.resolve import Lookup
 from archiver.pages import STAND_IN_WORDS, PageInfo, analyse, decode_html, is_html, plan_page
 from archiver.store.work import CaptureOutcome
@@ -45,7 +46,7 @@ REUSE_WAIT = 30.0
 class _ConnectionRecord:
     """A connection's evidence record of this capture, written when the capture ends."""
 
-    facts: conn_evidence.ConnectionFacts
+    facts: ConnectionFacts
     dns: Lookup | None
     uri: str
     date: datetime
