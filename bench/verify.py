@@ -97,7 +97,7 @@ class Filler:
         self.originals: dict[str, tuple[str, str, str]] = {}
 
     def _pair(self, url: str, raw: bytes) -> tuple[list, str, str]:
-        from archiver.capture import records as rec
+        from archiver.warcfiles import records as rec
 
         self.when += timedelta(seconds=1)
         rid = rec.make_record_id()
@@ -117,7 +117,7 @@ class Filler:
         return [resp, req], rid, resp.rec_headers.get_header("WARC-Payload-Digest")
 
     def _revisit(self, url: str, raw: bytes) -> list:
-        from archiver.capture import records as rec
+        from archiver.warcfiles import records as rec
 
         refers_to, warc_digest, date = self.originals[url]
         self.when += timedelta(seconds=1)
@@ -138,8 +138,8 @@ class Filler:
 
     def page(self, n: int) -> int:
         """One capture: the page (a snapshot) and its images; returns bytes of bodies."""
-        from archiver.capture import records as rec
         from archiver.store import schema as t
+        from archiver.warcfiles import records as rec
 
         url = f"https://site{n % 97}.example/story/{n}"
         body = _html(n)

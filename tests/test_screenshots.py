@@ -28,7 +28,6 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.capture.records import resource_record
 from archiver.capture.run import make_sink, recover
 from archiver.cli import cli
 from archiver.interop.wacz import warcs_for
@@ -39,6 +38,7 @@ from archiver.screenshots import chromium
 from archiver.screenshots.run import take_screenshots, unavailable
 from archiver.store import schema as t
 from archiver.store.screenshots import ShotRow
+from archiver.warcfiles.records import resource_record
 from tests.conftest import make_archive
 from tests.png_tools import decode, distinct_colours
 from tests.test_interop import captured_sample, needs_pywb

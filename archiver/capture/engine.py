@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from archiver import SOFTWARE, urls
-from archiver.capture import records as rec
 from archiver.capture.budget import Budget
 from archiver.capture.plans import Plan, plan_for
 from archiver.capture.requisites import css_text, css_urls, html_requisites, outlinks
 from archiver.capture.reuse import ReuseCache, Reused
-from archiver.capture.warc import RecordLoc, WarcSink
 from archiver.config import CaptureSettings
 from archiver.evidence import connection as conn_evidence
 from archiver.evidence import summary as evidence_summary
@@ -28,6 +26,8 @@ from archiver.net.observe import ConnectionFacts
 from archiver.net.resolve import Lookup
 from archiver.pages import STAND_IN_WORDS, PageInfo, analyse, decode_html, is_html, plan_page
 from archiver.store.work import CaptureOutcome
+from archiver.warcfiles import records as rec
+from archiver.warcfiles.writer import RecordLoc, WarcSink
 
 logger = logging.getLogger(__name__)
 

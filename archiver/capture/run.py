@@ -21,13 +21,6 @@ from sqlalchemy import and_, delete, or_, select, update
 
 from archiver.capture.engine import CaptureJob, capture_target
 from archiver.capture.reuse import ReuseCache, stylesheet_children
-from archiver.capture.warc import (
-    OPEN_SUFFIX,
-    ClosedWarc,
-    WarcSink,
-    find_open_files,
-    recover_open_file,
-)
 from archiver.errors import WarcWriteError
 from archiver.manifest import ledger_for
 from archiver.manifest.pairs import DROPPED, complete_pairs, write_paired
@@ -39,6 +32,8 @@ from archiver.store.hostgate import host_gate
 from archiver.store.leases import LeaseKeeper
 from archiver.store.ledgered import Paired
 from archiver.store.work import CaptureOutcome
+from archiver.warcfiles.recover import find_open_files, recover_open_file
+from archiver.warcfiles.writer import OPEN_SUFFIX, ClosedWarc, WarcSink
 from archiver.workers import live_worker
 
 logger = logging.getLogger(__name__)

@@ -35,12 +35,12 @@ from archiver.errors import SourceError
 from archiver.judge import Response
 from archiver.manifest import ledger_for
 from archiver.manifest.pairs import complete_pairs, write_paired
-from archiver.manifest.warcscan import file_sha256
 from archiver.net.fetch import REDIRECTS
 from archiver.pages import analyse
 from archiver.store import schema as t
 from archiver.store.ledgered import Paired
 from archiver.tempfiles import create_beside
+from archiver.warcfiles.reader import file_sha256
 
 logger = logging.getLogger(__name__)
 

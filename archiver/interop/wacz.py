@@ -46,7 +46,6 @@ from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver import SOFTWARE
-from archiver.capture.warc import OPEN_SUFFIX
 from archiver.errors import UsageError, VerifyFailed
 from archiver.evidence import connection as evidence
 from archiver.interop.cdxj import closed_warcs, index_warc, sorted_unique
@@ -54,6 +53,7 @@ from archiver.interop.robust import last_good
 from archiver.store import schema as t
 from archiver.tempfiles import create_beside
 from archiver.times import iso
+from archiver.warcfiles.writer import OPEN_SUFFIX
 
 WACZ_VERSION = "1.1.1"
 PAGES = "pages/pages.jsonl"

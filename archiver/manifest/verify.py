@@ -46,16 +46,10 @@ from archiver.evidence import check as evidence_check
 from archiver.evidence.stamps import check_stored_tokens
 from archiver.manifest.ledger import LEDGER_NAME, Ledger
 from archiver.manifest.pairs import PairedLines, pair_problems
-from archiver.manifest.warcscan import (
-    RecordFacts,
-    WarcScan,
-    file_sha256,
-    join_parts,
-    odd_headers,
-    scan_warc,
-)
+from archiver.manifest.warcscan import WarcScan, join_parts, odd_headers, scan_warc
 from archiver.store import schema as t
 from archiver.store.ledgered import Paired
+from archiver.warcfiles.reader import RecordFacts, file_sha256
 
 OPEN_SUFFIX = ".open"
 PART_BYTES = 64 << 20  # a file is read in parts of about this many bytes ...
