@@ -88,7 +88,7 @@ class Filler:
 
     def __init__(self, app) -> None:
         from archiver.capture.run import make_sink
-        from archiver.manifest import ledger_for
+        from archiver.ledger import ledger_for
 
         self.app = app
         self.sink = make_sink(app)
@@ -167,8 +167,8 @@ class Filler:
         return size
 
     def _snapshot(self, t, rec, url, body, rid, warc_digest, loc) -> None:
-        from archiver.manifest.pairs import write_paired
-        from archiver.store.ledgered import Paired
+        from archiver.ledger.events import Paired
+        from archiver.ledger.pairs import write_paired
 
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
 
@@ -210,7 +210,7 @@ class Filler:
                 )
                 return self.app.store.paired_rows(conn, Paired.SNAPSHOT, seqs)
 
-        # the row and its line as a capture writes them (`archiver.manifest.pairs`)
+        # the row and its line as a capture writes them (`archiver.ledger.pairs`)
         write_paired(self.ledger, self.app.store, Paired.SNAPSHOT, 1, commit)
 
     def close(self) -> None:

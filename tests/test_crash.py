@@ -28,7 +28,7 @@ from sqlalchemy import func, select, update
 from archiver.capture.run import capture_pending, recover
 from archiver.cli import cli
 from archiver.errors import ArchiveWriteError
-from archiver.manifest import ledger as ledger_module
+from archiver.ledger import chain as ledger_module
 from archiver.manifest.verify import verify
 from archiver.service import add_sources
 from archiver.store import schema as t
@@ -290,7 +290,7 @@ def die():
 
 
 if point.startswith("ledger-"):
-    from archiver.manifest import ledger
+    from archiver.ledger import chain as ledger
 
     # a line is added after its row was committed and written when the batch ends:
     # dying here leaves the committed row without its line (issue #22)

@@ -33,9 +33,9 @@ from archiver.evidence.signing import key_fingerprint
 from archiver.evidence.stamps import stamp_for_warc, stamp_pending
 from archiver.evidence.tokens_check import check_token, load_trust
 from archiver.evidence.waczsign import verify_wacz
+from archiver.ledger.chain import Ledger
+from archiver.ledger.pairs import complete_pairs
 from archiver.manifest import refresh
-from archiver.manifest.ledger import Ledger
-from archiver.manifest.pairs import complete_pairs
 from archiver.manifest.verify import verify
 from archiver.store import schema as t
 

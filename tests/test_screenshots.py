@@ -31,8 +31,9 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver.capture.run import make_sink, recover
 from archiver.cli import cli
 from archiver.interop.wacz import warcs_for
-from archiver.manifest import ledger_for, refresh
-from archiver.manifest.pairs import complete_pairs
+from archiver.ledger import ledger_for
+from archiver.ledger.pairs import complete_pairs
+from archiver.manifest import refresh
 from archiver.manifest.verify import verify
 from archiver.screenshots import chromium
 from archiver.screenshots.run import take_screenshots, unavailable

@@ -18,7 +18,7 @@ from archiver import users
 from archiver.capture.run import make_sink
 from archiver.cli import cli
 from archiver.errors import ReplayStartError
-from archiver.manifest import ledger_for
+from archiver.ledger import ledger_for
 from archiver.store import schema as t
 from archiver.store.browse import ArticleFilter
 from archiver.store.screenshots import ShotRow

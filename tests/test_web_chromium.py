@@ -24,7 +24,7 @@ import waitress
 from archiver import users
 from archiver.capture.run import make_sink
 from archiver.interop.pywbserver import free_port
-from archiver.manifest import ledger_for
+from archiver.ledger import ledger_for
 from archiver.screenshots.run import take_screenshots
 from archiver.warcfiles.records import http_record
 from archiver.web.app import ServeSettings, create_app

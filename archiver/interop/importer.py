@@ -33,12 +33,12 @@ from warcio.exceptions import ArchiveLoadFailed
 from archiver import urls
 from archiver.errors import SourceError
 from archiver.judge import Response
-from archiver.manifest import ledger_for
-from archiver.manifest.pairs import complete_pairs, write_paired
+from archiver.ledger import ledger_for
+from archiver.ledger.events import Paired
+from archiver.ledger.pairs import complete_pairs, write_paired
 from archiver.net.fetch import REDIRECTS
 from archiver.pages import analyse
 from archiver.store import schema as t
-from archiver.store.ledgered import Paired
 from archiver.tempfiles import create_beside
 from archiver.warcfiles.reader import file_sha256
 
@@ -319,7 +319,7 @@ def _register_file(app, warc: str, size: int, sha: str, records: int, src: Path)
             )
             return app.store.paired_rows(conn, Paired.WARC_CLOSED, seqs)
 
-    ledger = ledger_for(app.settings)
+    ledger = ledger_for(app.settings, clock=app.clock)
     write_paired(ledger, app.store, Paired.WARC_CLOSED, 1, commit, imported_from=str(src))
 
 
@@ -336,7 +336,7 @@ def _existing(app, warc: str) -> set[tuple[int, int]]:
 
 
 def _store(app, rows: list[tuple[int, dict]], src: Path) -> list[int]:
-    """Insert the snapshots with their ledger lines (`manifest.pairs`); a target with a
+    """Insert the snapshots with their ledger lines (`ledger.pairs`); a target with a
     good one becomes archived. Returns those ids."""
     tg = t.target
     now = app.clock()
@@ -355,7 +355,7 @@ def _store(app, rows: list[tuple[int, dict]], src: Path) -> list[int]:
                 conn.execute(tg.update().where(tg.c.id == tid).values(**values))
             return app.store.paired_rows(conn, Paired.SNAPSHOT, seqs)
 
-    ledger = ledger_for(app.settings)
+    ledger = ledger_for(app.settings, clock=app.clock)
     write_paired(ledger, app.store, Paired.SNAPSHOT, len(rows), commit, imported_from=str(src))
     return archived
 
@@ -363,7 +363,7 @@ def _store(app, rows: list[tuple[int, dict]], src: Path) -> list[int]:
 def import_warc(app, src: Path) -> ImportReport:
     """Copy a WARC into the archive and register its captures of stored targets."""
     _check_gzip_warc(src)
-    complete_pairs(ledger_for(app.settings), app.store)
+    complete_pairs(ledger_for(app.settings, clock=app.clock), app.store)
     recs, total = read_records(src)  # before copying: an unreadable file is never kept
     sha = file_sha256(src)
     dest, copied = _copy_into(src, app.settings.warcs_path / IMPORTED_DIR, sha)

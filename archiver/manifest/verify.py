@@ -15,7 +15,7 @@
 4. The ledger's hash chain must be unbroken, and its snapshot, warc-closed and review
    lines must agree with the store — which also guards the last line, the one no
    successor's ``prev`` protects.
-5. Rows and lines pair up both ways (`manifest.pairs`): every snapshot, check, review
+5. Rows and lines pair up both ways (`ledger.pairs`): every snapshot, check, review
    and warc_file row has a line naming it whose digest is the row's content digest,
    every line naming a row names one that exists, and a snapshot or check row has one
    line only.
@@ -44,11 +44,11 @@ from sqlalchemy import select
 from archiver.errors import ArchiverError
 from archiver.evidence import check as evidence_check
 from archiver.evidence.stamps import check_stored_tokens
-from archiver.manifest.ledger import LEDGER_NAME, Ledger
-from archiver.manifest.pairs import PairedLines, pair_problems
+from archiver.ledger.chain import LEDGER_NAME, Ledger
+from archiver.ledger.events import Paired
+from archiver.ledger.matching import PairedLines, pair_problems
 from archiver.manifest.warcscan import WarcScan, join_parts, odd_headers, scan_warc
 from archiver.store import schema as t
-from archiver.store.ledgered import Paired
 from archiver.warcfiles.reader import RecordFacts, file_sha256
 
 OPEN_SUFFIX = ".open"
