@@ -22,6 +22,7 @@ from typing import Any
 
 from archiver.net.observe import ConnectionFacts
 from archiver.net.resolve import Lookup
+from archiver.times import iso_micro
 
 CONTENT_TYPE = "application/vnd.archiver.connection+json"
 KIND = "connection-evidence"
@@ -59,7 +60,7 @@ def evidence_body(
         "kind": KIND,
         "format": FORMAT,
         "connection": facts.id,
-        "opened_at": facts.opened_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "opened_at": iso_micro(facts.opened_at),
         "host": host,
         "from": "proxy" if facts.via_proxy else "direct",
         "via_proxy": facts.via_proxy,

@@ -40,6 +40,7 @@ from archiver.net.fetch import REDIRECTS
 from archiver.pages import analyse
 from archiver.store import schema as t
 from archiver.tempfiles import create_beside
+from archiver.times import parse
 from archiver.warcfiles.reader import file_sha256
 
 logger = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def plan_snapshots(recs: list[Rec], targets: dict[str, int]) -> list[tuple[int, 
 
 
 def _date(value: str) -> datetime:
-    return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return parse(value.strip())
 
 
 def _rec(record, offset: int, length: int) -> Rec:

@@ -24,6 +24,7 @@ from tempfile import SpooledTemporaryFile
 from warcio.recordloader import ArcWarcRecord
 
 from archiver.errors import WarcWriteError
+from archiver.times import digits
 from archiver.warcfiles.members import compress_record
 from archiver.warcfiles.records import make_record_id, warcinfo_record
 
@@ -84,7 +85,7 @@ class WarcSink:
         now = self.clock()
         folder = self.warcs_dir / now.strftime("%Y") / now.strftime("%m")
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = now.strftime("%Y%m%d%H%M%S")
+        stamp = digits(now)
         tag = f"-{self.name_tag}" if self.name_tag else ""
         for serial in range(100000):
             path = folder / f"archive-{stamp}{tag}-{serial:05d}.warc.gz"
