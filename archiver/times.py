@@ -15,9 +15,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 ISO_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
+
+Clock = Callable[[], datetime]  # `now`, or the clock a test injects
 DIGITS = "%Y%m%d%H%M%S"
 
 

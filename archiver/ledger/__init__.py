@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from archiver.ledger.chain import LEDGER_NAME, Clock, Ledger
-from archiver.times import now
+from archiver.ledger.chain import LEDGER_NAME, Ledger
+from archiver.times import Clock, now
 
 
 def ledger_for(settings, *, clock: Clock = now) -> Ledger:

@@ -23,7 +23,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -31,15 +31,12 @@ from typing import Any
 
 from archiver.errors import ArchiveWriteError
 from archiver.ledger.events import Paired
-from archiver.times import iso_micro, now
+from archiver.times import Clock, iso_micro, now
 
 logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 LEDGER_NAME = "ledger.jsonl"
-
-
-Clock = Callable[[], datetime]
 
 
 def line_hash(line: bytes) -> str:

@@ -17,14 +17,14 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
 
 from warcio.recordloader import ArcWarcRecord
 
 from archiver.errors import WarcWriteError
-from archiver.times import digits
+from archiver.times import Clock, digits, now
 from archiver.warcfiles.members import compress_record
 from archiver.warcfiles.records import make_record_id, warcinfo_record
 
@@ -60,7 +60,7 @@ class WarcSink:
         max_size: int,
         gzip_level: int = 6,
         on_close: Callable[[ClosedWarc], None] | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = now,
         ids: Callable[[], str] = make_record_id,
         name_tag: str = "",
     ) -> None:
