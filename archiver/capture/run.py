@@ -32,7 +32,8 @@ from archiver.store import schema as t
 from archiver.store.hostgate import host_gate
 from archiver.store.leases import LeaseKeeper
 from archiver.store.work import CaptureOutcome
-from archiver.warcfiles.recover import find_open_files, recover_open_file
+from archiver.warcfiles.listing import find_open_files
+from archiver.warcfiles.recover import recover_open_file
 from archiver.warcfiles.writer import OPEN_SUFFIX, ClosedWarc, WarcSink
 from archiver.workers import live_worker
 

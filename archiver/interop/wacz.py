@@ -48,11 +48,12 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver import SOFTWARE
 from archiver.errors import UsageError, VerifyFailed
 from archiver.evidence import connection as evidence
-from archiver.interop.cdxj import closed_warcs, index_warc, sorted_unique
+from archiver.interop.cdxj import index_warc, sorted_unique
 from archiver.interop.robust import last_good
 from archiver.store import schema as t
 from archiver.tempfiles import create_beside
 from archiver.times import iso
+from archiver.warcfiles.listing import closed_warcs
 from archiver.warcfiles.writer import OPEN_SUFFIX
 
 WACZ_VERSION = "1.1.1"

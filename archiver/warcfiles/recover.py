@@ -86,7 +86,3 @@ def recover_open_file(
         os.replace(open_path, final)
         fsync_dir(final.parent)
     return recovered
-
-
-def find_open_files(warcs_dir: Path) -> list[Path]:
-    return sorted(warcs_dir.rglob("*.warc.gz" + OPEN_SUFFIX))
