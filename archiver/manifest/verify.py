@@ -50,8 +50,8 @@ from archiver.ledger.matching import PairedLines, pair_problems
 from archiver.manifest.warcscan import WarcScan, join_parts, odd_headers, scan_warc
 from archiver.store import schema as t
 from archiver.warcfiles.reader import RecordFacts, file_sha256
+from archiver.warcfiles.writer import OPEN_SUFFIX
 
-OPEN_SUFFIX = ".open"
 PART_BYTES = 64 << 20  # a file is read in parts of about this many bytes ...
 PARALLEL_BYTES = 96 << 20  # ... by a process pool when there are this many to read
 MAX_WORKERS = 8
