@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
-from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
 from archiver import config
 from archiver.errors import ArchiveNotFound, ArchiveWriteError
 from archiver.evidence import signing
-from archiver.store import Store, open_store, utcnow
+from archiver.store import Store, open_store
+from archiver.times import Clock, now
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +19,7 @@ logger = logging.getLogger(__name__)
 @dataclasses.dataclass
 class App:
     settings: config.Settings
-    clock: Callable[[], datetime] = utcnow
+    clock: Clock = now
 
     @cached_property
     def store(self) -> Store:

@@ -29,10 +29,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from archiver.capture.run import capture_pending, index_new_warcs, make_sink, recover
-from archiver.capture.warc import WarcSink
 from archiver.errors import ArchiverError, WarcWriteError
 from archiver.runs.screenshots import take_screenshots, unavailable
 from archiver.runs.stamps import stamp_pending
+from archiver.warcfiles.writer import WarcSink
 from archiver.workers import WorkerLock, release_dead, worker_id
 
 logger = logging.getLogger(__name__)

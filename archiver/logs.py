@@ -13,13 +13,14 @@ import sys
 from datetime import UTC, datetime
 
 from archiver.terminal import escape_controls
+from archiver.times import iso_milli
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 def _utc(record: logging.LogRecord) -> str:
     when = datetime.fromtimestamp(record.created, UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    return iso_milli(when)
 
 
 class JsonFormatter(logging.Formatter):

@@ -2,7 +2,7 @@
 many at a time as are ready.
 
 Storing a result means one store transaction and one hold of the ledger's lock
-(`manifest.pairs`), which every writer of every process takes in turn. Taken per
+(`ledger.pairs`), which every writer of every process takes in turn. Taken per
 result, that lock serializes the workers: a thread waits for it instead of fetching.
 Here the pool threads hand their results over and go on; the recorder stores what has
 piled up while it stored the last batch (or waits up to ``wait`` seconds to fill one),

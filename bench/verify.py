@@ -88,7 +88,7 @@ class Filler:
 
     def __init__(self, app) -> None:
         from archiver.capture.run import make_sink
-        from archiver.manifest import ledger_for
+        from archiver.ledger import ledger_for
 
         self.app = app
         self.sink = make_sink(app)
@@ -97,7 +97,7 @@ class Filler:
         self.originals: dict[str, tuple[str, str, str]] = {}
 
     def _pair(self, url: str, raw: bytes) -> tuple[list, str, str]:
-        from archiver.capture import records as rec
+        from archiver.warcfiles import records as rec
 
         self.when += timedelta(seconds=1)
         rid = rec.make_record_id()
@@ -117,7 +117,7 @@ class Filler:
         return [resp, req], rid, resp.rec_headers.get_header("WARC-Payload-Digest")
 
     def _revisit(self, url: str, raw: bytes) -> list:
-        from archiver.capture import records as rec
+        from archiver.warcfiles import records as rec
 
         refers_to, warc_digest, date = self.originals[url]
         self.when += timedelta(seconds=1)
@@ -138,8 +138,8 @@ class Filler:
 
     def page(self, n: int) -> int:
         """One capture: the page (a snapshot) and its images; returns bytes of bodies."""
-        from archiver.capture import records as rec
         from archiver.store import schema as t
+        from archiver.warcfiles import records as rec
 
         url = f"https://site{n % 97}.example/story/{n}"
         body = _html(n)
@@ -167,8 +167,8 @@ class Filler:
         return size
 
     def _snapshot(self, t, rec, url, body, rid, warc_digest, loc) -> None:
-        from archiver.manifest.pairs import write_paired
-        from archiver.store.ledgered import Paired
+        from archiver.ledger.events import Paired
+        from archiver.ledger.pairs import write_paired
 
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
 
@@ -210,7 +210,7 @@ class Filler:
                 )
                 return self.app.store.paired_rows(conn, Paired.SNAPSHOT, seqs)
 
-        # the row and its line as a capture writes them (`archiver.manifest.pairs`)
+        # the row and its line as a capture writes them (`archiver.ledger.pairs`)
         write_paired(self.ledger, self.app.store, Paired.SNAPSHOT, 1, commit)
 
     def close(self) -> None:

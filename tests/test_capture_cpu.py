@@ -11,13 +11,13 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from archiver.capture import warc
 from archiver.capture.run import DedupCache
 from archiver.config import CaptureSettings
 from archiver.evidence.connection import CONTENT_TYPE
 from archiver.net import fetch, watchdog
 from archiver.runs.add import add_sources
 from archiver.store import schema as t
+from archiver.warcfiles import writer as warc
 
 from .conftest import make_archive
 from .warc_tools import all_records, record_at

@@ -26,19 +26,13 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 
 from archiver.evidence import check as evidence_check
-from archiver.evidence.connection import (
-    CONTENT_TYPE,
-    FULL_CHAIN,
-    LEAF_ONLY,
-    NOT_OBSERVABLE,
-    observe,
-    proxy_without_credentials,
-)
+from archiver.evidence.connection import CONTENT_TYPE, NOT_OBSERVABLE
 from archiver.evidence.signing import key_fingerprint
 from archiver.evidence.summary import certificate
 from archiver.manifest import documents, refresh
 from archiver.manifest.articles import _evidence_key
 from archiver.manifest.verify import verify
+from archiver.net.observe import FULL_CHAIN, LEAF_ONLY, observe, proxy_without_credentials
 from archiver.runs.add import add_sources
 from archiver.store import open_store
 from archiver.store import schema as t
@@ -486,7 +480,7 @@ def test_the_summary_names_the_warc_files_token_and_the_signing_key():
 
 
 class FakeTLS:
-    """A handshaken socket as `connection.observe` reads one."""
+    """A handshaken socket as `net.observe.observe` reads one."""
 
     def __init__(self, leaf: bytes, chain: list[bytes] | None = None) -> None:
         self._leaf = leaf

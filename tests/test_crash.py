@@ -25,15 +25,16 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
-from archiver.capture import warc as warc_module
 from archiver.capture.run import capture_pending, recover
-from archiver.capture.warc import OPEN_SUFFIX, complete_prefix
 from archiver.cli import cli
 from archiver.errors import ArchiveWriteError
-from archiver.manifest import ledger as ledger_module
+from archiver.ledger import chain as ledger_module
 from archiver.manifest.verify import verify
 from archiver.runs.add import add_sources
 from archiver.store import schema as t
+from archiver.warcfiles import writer as warc_module
+from archiver.warcfiles.recover import complete_prefix
+from archiver.warcfiles.writer import OPEN_SUFFIX
 
 from .conftest import make_archive
 from .fault_tools import archive_problems, snapshot_rows, unreadable
@@ -289,7 +290,7 @@ def die():
 
 
 if point.startswith("ledger-"):
-    from archiver.manifest import ledger
+    from archiver.ledger import chain as ledger
 
     # a line is added after its row was committed and written when the batch ends:
     # dying here leaves the committed row without its line (issue #22)
@@ -303,7 +304,7 @@ if point.startswith("ledger-"):
 
     ledger.LedgerBatch.add = add
 elif point == "half-a-record":
-    from archiver.capture import warc
+    from archiver.warcfiles import writer as warc
 
     real = warc.WarcSink._append
     calls = [0]

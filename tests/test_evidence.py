@@ -31,9 +31,9 @@ from archiver.evidence import tsa as tsa_mod
 from archiver.evidence.signing import key_fingerprint
 from archiver.evidence.tokens_check import check_token, load_trust
 from archiver.evidence.waczsign import verify_wacz
+from archiver.ledger.chain import Ledger
+from archiver.ledger.pairs import complete_pairs
 from archiver.manifest import refresh
-from archiver.manifest.ledger import Ledger
-from archiver.manifest.pairs import complete_pairs
 from archiver.manifest.tokens import stamp_for_warc
 from archiver.manifest.verify import verify
 from archiver.runs import stamps as stamps_mod

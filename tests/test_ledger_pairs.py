@@ -1,5 +1,5 @@
 """Issue #22: every row the ledger describes has its line, even after a crash, and
-`archive verify` cross-checks both ways (`archiver.manifest.pairs`).
+`archive verify` cross-checks both ways (`archiver.ledger.pairs`).
 
 - The real writers (capture, check, review) leave rows and lines in pairs.
 - A writer killed between its commit and its lines: the next writer (or the start of
@@ -13,23 +13,25 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, func, select, update
 
+from archiver.app import App
 from archiver.capture.run import capture_pending
 from archiver.check.run import check_due
 from archiver.cli import cli
-from archiver.manifest import ledger_for
-from archiver.manifest.ledger import GENESIS, line_hash
-from archiver.manifest.pairs import add_line, complete_pairs, write_paired
+from archiver.ledger import ledger_for
+from archiver.ledger.chain import GENESIS, Ledger, line_hash
+from archiver.ledger.events import DROPPED, Paired
+from archiver.ledger.pairs import add_line, complete_pairs, write_paired
 from archiver.manifest.review import review_citation
 from archiver.manifest.verify import verify
 from archiver.runs.add import add_sources
 from archiver.store import open_store
 from archiver.store import schema as t
-from archiver.store.ledgered import Paired
 from archiver.store.work import CheckOutcome
 
 from .conftest import make_archive
@@ -363,3 +365,28 @@ def test_a_snapshot_dropped_by_warc_recovery_is_accounted_for_by_its_line(app):
     assert problems and f"snapshot {victim.id} is not in the store" in problems[0]
     ledger_for(app.settings).append("snapshot-dropped", warc=victim.warc, rows=[victim.id])
     assert not [p for p in _problems(app) if "is not in the store" in p]
+
+
+def test_a_line_is_stamped_by_the_clock_the_ledger_was_given(tmp_path):
+    """Issue 19: `Ledger.append` stamps a line with the injected clock (the App's, via
+    `ledger_for`), not its own; a time the caller gives wins; microseconds, ``Z``."""
+    fixed = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    ledger = Ledger(tmp_path / "ledger.jsonl", clock=lambda: fixed)
+    assert ledger.append(DROPPED, rows=[])["at"] == "2026-01-02T03:04:05.678901Z"
+    later = ledger.append(Paired.SNAPSHOT, at=fixed + timedelta(seconds=1))
+    assert later["at"] == "2026-01-02T03:04:06.678901Z" and later["event"] == "snapshot"
+    assert not ledger.breaks()
+
+
+def test_a_captures_lines_are_stamped_by_the_apps_clock(tmp_path, web):
+    """The clock a test injects into the App stamps the snapshot and WARC lines."""
+    fixed = datetime(2020, 5, 6, 7, 8, 9, tzinfo=UTC)
+    base = make_archive(tmp_path / "a", web)
+    app = App(settings=base.settings, clock=lambda: fixed)
+    article = tmp_path / "article.txt"
+    article.write_text("Clock\n\nhttps://cases.test/ok\n", encoding="utf-8")
+    assert not add_sources(app, [str(article)], capture=True).errors
+    stamped = {line["event"]: line["at"] for line in _lines(app)}
+    assert stamped["snapshot"] == "2020-05-06T07:08:09.000000Z"
+    app.close()
+    base.close()

@@ -18,8 +18,8 @@ from sqlalchemy import insert, select, update
 
 from archiver.app import load_app
 from archiver.cli import cli
-from archiver.manifest import ledger_for
-from archiver.manifest.pairs import complete_pairs
+from archiver.ledger import ledger_for
+from archiver.ledger.pairs import complete_pairs
 from archiver.manifest.verify import verify
 from archiver.store import schema as t
 

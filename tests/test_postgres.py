@@ -264,9 +264,9 @@ def _archived():
 
 
 def _now():
-    from archiver.store import utcnow
+    from archiver.times import now
 
-    return utcnow()
+    return now()
 
 
 # ---------------------------------------------------------------- claims

@@ -14,13 +14,13 @@ from sqlalchemy import func, select
 from archiver.capture import run as capture_run
 from archiver.capture.run import capture_pending
 from archiver.errors import StoreError
-from archiver.manifest import ledger_for
+from archiver.ledger import ledger_for
+from archiver.ledger.events import Paired
 from archiver.manifest.verify import verify
 from archiver.progress import NoProgress
 from archiver.recorder import GroupRecorder
 from archiver.runs.add import add_sources
 from archiver.store import schema as t
-from archiver.store.ledgered import Paired
 from archiver.store.work import WorkMixin
 
 from .conftest import make_archive

@@ -28,7 +28,6 @@ from archiver import pages, sources
 from archiver.capture import run as capture_run
 from archiver.capture.requisites import css_text, css_urls
 from archiver.capture.reuse import ReuseCache, stylesheet_children
-from archiver.capture.warc import Recovered
 from archiver.config import load_settings
 from archiver.errors import ConfigError
 from archiver.interop.replay import pywb_config
@@ -39,6 +38,7 @@ from archiver.net import gate as gate_module
 from archiver.net.gate import HostGate
 from archiver.runs.add import add_sources
 from archiver.store import schema as t
+from archiver.warcfiles.recover import Recovered
 from tests.web.sites import cdnnews
 
 from .conftest import make_archive, write_config

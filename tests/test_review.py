@@ -14,13 +14,13 @@ from archiver.cli import _login_name, cli
 from archiver.config import load_settings
 from archiver.errors import UsageError
 from archiver.extract import extract_text
-from archiver.manifest import ledger_for
+from archiver.ledger import ledger_for
+from archiver.ledger.chain import GENESIS, line_hash
+from archiver.ledger.events import Paired
+from archiver.ledger.pairs import row_digest
 from archiver.manifest.articles import article_doc
-from archiver.manifest.ledger import GENESIS, line_hash
-from archiver.manifest.pairs import row_digest
 from archiver.manifest.review import parse_citation_ref, review_citation
 from archiver.store import schema as t
-from archiver.store.ledgered import Paired
 
 NOW = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
 ARTICLE = """Two links

@@ -28,18 +28,19 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.capture.records import resource_record
 from archiver.capture.run import make_sink, recover
 from archiver.cli import cli
 from archiver.interop.waczfiles import warcs_for
-from archiver.manifest import ledger_for, refresh
+from archiver.ledger import ledger_for
+from archiver.ledger.pairs import complete_pairs
+from archiver.manifest import refresh
 from archiver.manifest.articles import article_doc
-from archiver.manifest.pairs import complete_pairs
 from archiver.manifest.verify import verify
 from archiver.runs.screenshots import take_screenshots, unavailable
 from archiver.screenshots import chromium
 from archiver.store import schema as t
 from archiver.store.screenshots import ShotRow
+from archiver.warcfiles.records import resource_record
 from tests.conftest import make_archive
 from tests.png_tools import decode, distinct_colours
 from tests.test_interop import captured_sample, needs_pywb

@@ -23,12 +23,12 @@ from archiver.app import App, init_archive
 from archiver.cli import cli
 from archiver.config import load_settings
 from archiver.extract import extract_text
-from archiver.manifest import ledger_for
-from archiver.manifest.pairs import write_paired
+from archiver.ledger import ledger_for
+from archiver.ledger.events import Paired
+from archiver.ledger.pairs import write_paired
 from archiver.manifest.verify import verify
 from archiver.manifest.warcscan import scan_warc
 from archiver.store import schema as t
-from archiver.store.ledgered import Paired
 
 T0 = datetime(2026, 11, 25, 20, 30, tzinfo=UTC)
 WARC = "warcs/2026/11/archive-20261125203000-00000.warc.gz"

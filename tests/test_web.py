@@ -15,15 +15,15 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from archiver import users
-from archiver.capture.records import resource_record
 from archiver.capture.run import make_sink
 from archiver.cli import cli
 from archiver.errors import ReplayStartError
-from archiver.manifest import ledger_for
+from archiver.ledger import ledger_for
 from archiver.manifest.articles import article_doc
 from archiver.store import schema as t
 from archiver.store.browse import ArticleFilter
 from archiver.store.screenshots import ShotRow
+from archiver.warcfiles.records import resource_record
 from archiver.web import guard
 from archiver.web import server as server_module
 from archiver.web.app import ServeSettings, create_app

@@ -22,12 +22,12 @@ import pytest
 import waitress
 
 from archiver import users
-from archiver.capture.records import http_record
 from archiver.capture.run import make_sink
 from archiver.interop.pywbserver import free_port
-from archiver.manifest import ledger_for
+from archiver.ledger import ledger_for
 from archiver.manifest.articles import article_doc
 from archiver.runs.screenshots import take_screenshots
+from archiver.warcfiles.records import http_record
 from archiver.web.app import ServeSettings, create_app
 from archiver.web.replay import ReplayServer, replay_app
 from tests.conftest import make_archive

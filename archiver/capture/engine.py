@@ -13,20 +13,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from archiver import SOFTWARE, urls
-from archiver.capture import records as rec
 from archiver.capture.budget import Budget
 from archiver.capture.plans import Plan, plan_for
 from archiver.capture.requisites import css_text, css_urls, html_requisites, outlinks
 from archiver.capture.reuse import ReuseCache, Reused
-from archiver.capture.warc import RecordLoc, WarcSink
 from archiver.config import CaptureSettings
 from archiver.evidence import connection as conn_evidence
 from archiver.evidence import summary as evidence_summary
 from archiver.judge import Response
 from archiver.net.fetch import Chain, Client, Hop
+from archiver.net.observe import ConnectionFacts
 from archiver.net.resolve import Lookup
 from archiver.pages import STAND_IN_WORDS, PageInfo, analyse, decode_html, is_html, plan_page
 from archiver.store.work import CaptureOutcome
+from archiver.warcfiles import records as rec
+from archiver.warcfiles.writer import RecordLoc, WarcSink
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ REUSE_WAIT = 30.0
 class _ConnectionRecord:
     """A connection's evidence record of this capture, written when the capture ends."""
 
-    facts: conn_evidence.ConnectionFacts
+    facts: ConnectionFacts
     dns: Lookup | None
     uri: str
     date: datetime

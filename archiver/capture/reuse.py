@@ -22,9 +22,9 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.capture.records import warc_date
 from archiver.capture.requisites import css_text, css_urls
-from archiver.capture.warc import OPEN_SUFFIX
+from archiver.warcfiles.records import warc_date
+from archiver.warcfiles.writer import OPEN_SUFFIX
 
 logger = logging.getLogger(__name__)
 

@@ -21,24 +21,20 @@ from sqlalchemy import and_, delete, or_, select, update
 
 from archiver.capture.engine import CaptureJob, capture_target
 from archiver.capture.reuse import ReuseCache, stylesheet_children
-from archiver.capture.warc import (
-    OPEN_SUFFIX,
-    ClosedWarc,
-    WarcSink,
-    find_open_files,
-    recover_open_file,
-)
 from archiver.errors import WarcWriteError
-from archiver.manifest import ledger_for
-from archiver.manifest.pairs import DROPPED, complete_pairs, write_paired
+from archiver.ledger import ledger_for
+from archiver.ledger.events import DROPPED, Paired
+from archiver.ledger.pairs import complete_pairs, write_paired
 from archiver.net.fetch import Client
 from archiver.progress import NoProgress, PlainProgress
 from archiver.recorder import GroupRecorder
 from archiver.store import schema as t
 from archiver.store.hostgate import host_gate
 from archiver.store.leases import LeaseKeeper
-from archiver.store.ledgered import Paired
 from archiver.store.work import CaptureOutcome
+from archiver.warcfiles.listing import find_open_files
+from archiver.warcfiles.recover import recover_open_file
+from archiver.warcfiles.writer import OPEN_SUFFIX, ClosedWarc, WarcSink
 from archiver.workers import live_worker
 
 logger = logging.getLogger(__name__)
@@ -107,7 +103,9 @@ def _on_close(app, worker: str | None = None):
             )
             return app.store.read_paired(Paired.WARC_CLOSED, seqs)
 
-        write_paired(ledger_for(app.settings), app.store, Paired.WARC_CLOSED, 1, commit)
+        write_paired(
+            ledger_for(app.settings, clock=app.clock), app.store, Paired.WARC_CLOSED, 1, commit
+        )
 
     return closed
 
@@ -131,7 +129,7 @@ def make_sink(app, worker: str | None = None, *, tag: str | None = None) -> Warc
 def recover(app) -> list:
     """Close `.open` WARC files left by a killed process (never one still being written),
     and give the rows such a process committed the ledger lines it did not write."""
-    complete_pairs(ledger_for(app.settings), app.store)
+    complete_pairs(ledger_for(app.settings, clock=app.clock), app.store)
     recovered = []
     for path in find_open_files(app.settings.warcs_path):
         try:
@@ -161,7 +159,7 @@ def _after_recovery(app, r) -> None:
     rel = r.warc.resolve().relative_to(app.settings.root.resolve()).as_posix()
     s = t.snapshot
     # under the ledger's lock: a snapshot removed here has its removal in the ledger
-    with ledger_for(app.settings).batch() as batch:
+    with ledger_for(app.settings, clock=app.clock).batch() as batch:
         with app.store.tx() as conn:
             lost = conn.execute(
                 select(s.c.id, s.c.target_id).where(
@@ -327,7 +325,7 @@ class _Capturer:
         self.recorder.put(_Finished(target, outcome, citing, job.looked_up))
 
     def record(self, batch: list[_Finished]) -> None:
-        """The batch's snapshot rows and their ledger lines, together (`manifest.pairs`):
+        """The batch's snapshot rows and their ledger lines, together (`ledger.pairs`):
         one transaction and one hold of the ledger's lock. The recorder thread calls this
         (the records are in the WARC, fsync'd, since `capture_target` returned)."""
 
@@ -343,7 +341,9 @@ class _Capturer:
             )
 
         n = sum(len(f.outcome.snapshots) for f in batch)
-        write_paired(ledger_for(self.s), self.app.store, Paired.SNAPSHOT, n, commit)
+        write_paired(
+            ledger_for(self.s, clock=self.app.clock), self.app.store, Paired.SNAPSHOT, n, commit
+        )
         for f in batch:
             self.dedup.stored(f.looked_up)
             self._drop(f)

@@ -42,8 +42,9 @@ from archiver.check.dead import FAILING, LIVING, dead_rule, next_check_delay
 from archiver.check.probe import ProbeAnswer, ProbeCache
 from archiver.errors import FetchError
 from archiver.judge import Response, reasons_of
-from archiver.manifest import ledger_for
-from archiver.manifest.pairs import complete_pairs, write_paired
+from archiver.ledger import ledger_for
+from archiver.ledger.events import Paired
+from archiver.ledger.pairs import complete_pairs, write_paired
 from archiver.net.fetch import Chain, Client
 from archiver.net.gate import HostGate
 from archiver.net.session import RecordingAdapter
@@ -51,7 +52,6 @@ from archiver.pages import PageInfo, analyse, decode_html, plan_page
 from archiver.progress import NoProgress, PlainProgress
 from archiver.recorder import GroupRecorder
 from archiver.store.hostgate import host_gate
-from archiver.store.ledgered import Paired
 from archiver.store.work import CheckOutcome
 from archiver.workers import live_worker
 
@@ -384,7 +384,7 @@ class _Checker:
 
     def record(self, results: list[_Result]) -> None:
         """Store a batch of results in one transaction and append a ledger line each,
-        under the ledger's lock (`manifest.pairs`), then count them. The recorder
+        under the ledger's lock (`ledger.pairs`), then count them. The recorder
         thread calls this."""
         store = self.app.store
 
@@ -392,7 +392,9 @@ class _Checker:
             return store.record_checks([(r.target, r.outcome) for r in results], seqs)
 
         try:
-            write_paired(ledger_for(self.s), store, Paired.CHECK, len(results), commit)
+            write_paired(
+                ledger_for(self.s, clock=self.app.clock), store, Paired.CHECK, len(results), commit
+            )
         except BaseException:
             store.release_many([r.target.id for r in results], self.worker)
             raise
@@ -533,7 +535,9 @@ def check_due(
 
 
 def _check_claimed(app, all_targets, article_id, progress, stop, worker: str) -> CheckSummary:
-    complete_pairs(ledger_for(app.settings), app.store)  # what a killed run left undone
+    complete_pairs(
+        ledger_for(app.settings, clock=app.clock), app.store
+    )  # what a killed run left undone
     target_ids = _target_ids(app, article_id)
     since = app.clock()
     progress = progress or NoProgress()

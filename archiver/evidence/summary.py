@@ -19,7 +19,8 @@ from typing import Any
 from cryptography import x509
 
 from archiver import SOFTWARE, __version__
-from archiver.evidence.connection import NOT_OBSERVABLE, ConnectionFacts, fingerprint
+from archiver.evidence.connection import NOT_OBSERVABLE, fingerprint
+from archiver.net.observe import ConnectionFacts
 from archiver.net.resolve import Lookup
 from archiver.times import iso
 

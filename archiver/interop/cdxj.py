@@ -29,12 +29,12 @@ from pathlib import Path
 from cdxj_indexer.main import CDXJIndexer
 
 from archiver.tempfiles import create_beside
+from archiver.warcfiles.listing import closed_warcs
 
 INDEX_NAME = "index.cdxj"
 STATE_NAME = ".index-state.json"
 LOCK_NAME = ".index.lock"
 REPLAY_RECORDS = "response,revisit,resource"
-WARC_SUFFIXES = (".warc.gz", ".warc")
 
 
 @dataclass(frozen=True)
@@ -69,15 +69,6 @@ def sorted_unique(lines: Iterable[str]) -> Iterator[str]:
         if line != last:
             yield line
         last = line
-
-
-def closed_warcs(warcs: Path) -> dict[str, Path]:
-    """Every closed WARC file under ``warcs``, keyed by its path relative to it."""
-    found = {}
-    for path in sorted(warcs.rglob("*")):
-        if path.is_file() and path.name.endswith(WARC_SUFFIXES):
-            found[path.relative_to(warcs).as_posix()] = path
-    return found
 
 
 def _stamp(path: Path) -> list[int]:

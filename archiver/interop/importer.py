@@ -31,10 +31,11 @@ from warcio.exceptions import ArchiveLoadFailed
 from archiver import urls
 from archiver.errors import SourceError
 from archiver.judge import Response
-from archiver.manifest.warcscan import file_sha256
 from archiver.net.hops import REDIRECTS
 from archiver.pages import analyse
 from archiver.tempfiles import create_beside
+from archiver.times import parse
+from archiver.warcfiles.reader import file_sha256
 
 HEAD_LIMIT = 8 * 2**20  # bytes of a page analysed for title and text, as capture does
 MAX_HOPS = 20
@@ -111,7 +112,7 @@ def plan_snapshots(recs: list[Rec], targets: dict[str, int]) -> list[tuple[int, 
 
 
 def _date(value: str) -> datetime:
-    return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return parse(value.strip())
 
 
 def _rec(record, offset: int, length: int) -> Rec:

@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 from archiver import SOFTWARE
-from archiver.capture.warc import OPEN_SUFFIX
 from archiver.errors import UsageError, VerifyFailed
 from archiver.interop.cdxj import index_warc, sorted_unique
 from archiver.interop.waczfiles import all_closed, warc_path, warcs_for
@@ -47,6 +46,7 @@ from archiver.manifest.articles import article_doc
 from archiver.manifest.robust import last_good
 from archiver.tempfiles import create_beside
 from archiver.times import iso
+from archiver.warcfiles.writer import OPEN_SUFFIX
 
 WACZ_VERSION = "1.1.1"
 PAGES = "pages/pages.jsonl"

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.capture.warc import OPEN_SUFFIX
 from archiver.errors import UsageError
 from archiver.evidence import connection as evidence
 from archiver.interop.cdxj import closed_warcs
+from archiver.warcfiles.writer import OPEN_SUFFIX
 
 IMPORTED_PREFIX = "imported/"
 SPILL_LIMIT = 20  # files a capture may span around its snapshot's own

@@ -22,17 +22,12 @@ from archiver.manifest import documents, history, html, view
 from archiver.manifest.articles import article_doc, article_docs
 from archiver.manifest.chart import stacked_chart
 from archiver.manifest.files import StagedFiles, atomic_write, folder_lock
-from archiver.manifest.ledger import LEDGER_NAME, Ledger
 from archiver.manifest.robust import replay_prefix
 from archiver.store import open_store
 from archiver.times import iso
 
 # article ids are slugs; anything else must not become a file name
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,47}")
-
-
-def ledger_for(settings) -> Ledger:
-    return Ledger(settings.manifests_path / LEDGER_NAME)
 
 
 def _replay_prefix(settings) -> str | None:
@@ -199,4 +194,4 @@ def export(app, article_id: str, fmt: str) -> str:
     raise UsageError(f"export format must be csv or json, not {fmt!r}")
 
 
-__all__ = ["Ledger", "export", "ledger_for", "refresh", "write_article", "write_index"]
+__all__ = ["export", "refresh", "write_article", "write_index"]

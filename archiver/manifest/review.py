@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 from archiver.errors import UsageError
-from archiver.manifest.pairs import write_paired
-from archiver.store.ledgered import Paired
+from archiver.ledger.events import Paired
+from archiver.ledger.pairs import write_paired
 
 _REF = re.compile(r"(?:(?P<article>[^:\s]+):)?(?P<n>[0-9]+)")
 
@@ -26,7 +26,8 @@ def review_citation(
     app, ref: str, state: str, *, note: str | None = None, by: str | None = None
 ) -> dict[str, Any]:
     """Approve or flag a citation; returns the review with the manifest paths written."""
-    from archiver.manifest import ledger_for, refresh
+    from archiver.ledger import ledger_for
+    from archiver.manifest import refresh
 
     article_id, n = parse_citation_ref(ref)
     app.store.citation_for_review(article_id, n)  # a wrong one before the ledger's lock
@@ -36,6 +37,6 @@ def review_citation(
         review.update(app.store.set_review(article_id, n, state, note, by, seq=seqs[0]))
         return app.store.read_paired(Paired.REVIEW, seqs)
 
-    write_paired(ledger_for(app.settings), app.store, Paired.REVIEW, 1, commit)
+    write_paired(ledger_for(app.settings, clock=app.clock), app.store, Paired.REVIEW, 1, commit)
     paths = refresh(app, [review["article"]])
     return {**review, "paths": paths}

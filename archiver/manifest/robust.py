@@ -19,18 +19,20 @@ from typing import Any
 
 from markupsafe import Markup
 
+from archiver.times import day, digits, parse
+
 REPLAY_COLLECTION = "archive"
 
 
 def _when(value: str | datetime) -> datetime:
     if isinstance(value, datetime):
         return value.astimezone(UTC)
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    return parse(value).astimezone(UTC)
 
 
 def timestamp14(captured_at: str | datetime) -> str:
     """'2026-11-20T09:30:00Z' → '20261120093000' (the Wayback / CDXJ timestamp)."""
-    return _when(captured_at).strftime("%Y%m%d%H%M%S")
+    return digits(_when(captured_at))
 
 
 def replay_prefix(base_url: str | None) -> str | None:
@@ -58,7 +60,7 @@ def robust_link(url: str, snapshot: dict[str, Any], prefix: str | None) -> str:
     The version URL names the cited URL (not the snapshot's final URL): replaying it
     walks the recorded redirect chain, as a reader of the original link would have.
     """
-    date = _when(snapshot["captured_at"]).strftime("%Y-%m-%d")
+    date = day(_when(snapshot["captured_at"]))
     text = snapshot.get("title") or url
     # Markup.format escapes every argument: page titles and URLs are not trusted here
     snippet = Markup(

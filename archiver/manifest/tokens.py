@@ -19,8 +19,8 @@ from typing import Any
 
 from archiver.evidence.summary import stamp_summary
 from archiver.evidence.tokens_check import TokenCheck, check_token, load_trust
-from archiver.manifest import ledger_for
-from archiver.manifest.ledger import LEDGER_NAME, line_hash
+from archiver.ledger import ledger_for
+from archiver.ledger.chain import LEDGER_NAME, line_hash
 from archiver.times import iso
 
 EVENT = "timestamp"  # the ledger event a token is recorded by

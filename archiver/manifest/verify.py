@@ -15,7 +15,7 @@
 4. The ledger's hash chain must be unbroken, and its snapshot, warc-closed and review
    lines must agree with the store — which also guards the last line, the one no
    successor's ``prev`` protects.
-5. Rows and lines pair up both ways (`manifest.pairs`): every snapshot, check, review
+5. Rows and lines pair up both ways (`ledger.pairs`): every snapshot, check, review
    and warc_file row has a line naming it whose digest is the row's content digest,
    every line naming a row names one that exists, and a snapshot or check row has one
    line only.
@@ -38,8 +38,9 @@ from typing import Any
 
 from archiver.errors import ArchiverError
 from archiver.evidence import check as evidence_check
-from archiver.manifest.ledger import LEDGER_NAME, Ledger
-from archiver.manifest.pairs import pair_problems
+from archiver.ledger.chain import LEDGER_NAME, Ledger
+from archiver.ledger.events import Paired
+from archiver.ledger.matching import pair_problems
 from archiver.manifest.tokens import check_stored_tokens
 from archiver.manifest.verify_report import Problem, VerifyReport
 from archiver.manifest.verify_rules import (
@@ -53,16 +54,10 @@ from archiver.manifest.verify_rules import (
     snapshot_line_problems,
     snapshot_problems,
 )
-from archiver.manifest.warcscan import (
-    RecordFacts,
-    WarcScan,
-    file_sha256,
-    join_parts,
-    scan_warc,
-)
-from archiver.store.ledgered import Paired
+from archiver.manifest.warcscan import WarcScan, join_parts, scan_warc
+from archiver.warcfiles.reader import RecordFacts, file_sha256
+from archiver.warcfiles.writer import OPEN_SUFFIX
 
-OPEN_SUFFIX = ".open"
 PART_BYTES = 64 << 20  # a file is read in parts of about this many bytes ...
 PARALLEL_BYTES = 96 << 20  # ... by a process pool when there are this many to read
 MAX_WORKERS = 8

@@ -13,15 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archiver.manifest.ledger import Ledger
-from archiver.manifest.pairs import PairedLines
+from archiver.ledger.chain import Ledger
+from archiver.ledger.matching import PairedLines
 from archiver.manifest.verify_report import Problem
-from archiver.manifest.warcscan import (
-    RecordFacts,
-    WarcScan,
-    file_sha256,
-    odd_headers,
-)
+from archiver.manifest.warcscan import WarcScan, odd_headers
+from archiver.warcfiles.reader import RecordFacts, file_sha256
 
 # ------------------------------------------------------------------ the ledger
 

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from archiver import times
 from archiver.manifest.robust import replay_url, robust_link
 
 ROT_CLASSES = (
@@ -80,12 +81,12 @@ def safe_href(url: str | None) -> str | None:
 
 
 def _parse(iso: str) -> datetime:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return times.parse(iso)
 
 
 def when(iso: str | None) -> str:
     """'2026-11-25 20:30 UTC' for people; the ISO value stays in <time datetime>."""
-    return _parse(iso).strftime("%Y-%m-%d %H:%M UTC") if iso else ""
+    return times.minutes(_parse(iso)) if iso else ""
 
 
 def human_size(n: int | None) -> str:

@@ -1,16 +1,10 @@
-"""Read a record-gzipped WARC file strictly, member by member, for `archive verify`.
+"""Scan a record-gzipped WARC file strictly, member by member, for `archive verify`.
 
-warcio parses each record and re-checks its WARC-Block-Digest / WARC-Payload-Digest,
-and decodes the HTTP body (chunking, gzip/deflate) for our document digest. The gzip
-members themselves are read here with zlib, because warcio's DecompressingBufferedReader
-forgives damage an auditor must see: a data error after the first block is written to
-stderr and read as end of data, and a truncated member just ends the record early
-(warcio #138). Here every member must inflate cleanly to its end (zlib checks its CRC32
-and length), hold exactly one record and nothing but the record's trailing CRLFs.
-
-Everything is streamed: nothing holds a whole record in memory. The compressed bytes
-are read forward in large blocks and members are inflated from views of the block, so
-each byte is read from the file once however small its member is.
+Each member is read by the core's strict reader (`warcfiles.reader.read_member`: every
+member must inflate cleanly to its end and hold exactly one record). While a record is
+open, verify reads what it checks: the document digest of the snapshots' responses
+(warcio decodes the HTTP body: chunking, gzip/deflate) and a connection evidence
+record's facts (`evidence.check`).
 
 A file can be scanned in parts (``start``/``stop``, each part in its own process) and
 the parts joined (`join_parts`) into exactly what one scan of the whole file finds:
@@ -23,109 +17,23 @@ again here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import os
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from warcio.exceptions import ArchiveLoadFailed
-from warcio.recordloader import ArcWarcRecordLoader
-from warcio.statusandheaders import StatusAndHeadersParserException
-
 from archiver.evidence import check as evidence_check
 from archiver.net import recorded
-
-CHUNK = 1 << 16
-BLOCK = 1 << 20  # compressed bytes read from the file at a time
-GZIP_MAGIC = b"\x1f\x8b\x08"
-RECORD_END = b"\r\n\r\n"
-# holds no state between records: one serves every parse
-_LOADER = ArcWarcRecordLoader(verify_http=False, arc2warc=False)
-
-
-class MemberError(Exception):
-    """One gzip member or the record in it is damaged."""
-
-    def __init__(self, what: str, *, truncated: bool = False) -> None:
-        super().__init__(what)
-        self.truncated = truncated
-
-
-class _Source:
-    """The file's bytes from any offset, read forward ``block`` bytes at a time into one
-    buffer (a view of it is good until the next call)."""
-
-    def __init__(self, f, block: int = BLOCK) -> None:
-        self._f = f
-        self._block = block
-        self._buf = bytearray(block)
-        self._len = 0  # bytes of _buf filled
-        self._start = 0  # file offset of _buf[0]
-        self._at_eof = False  # the read that filled _buf reached the end of the file
-
-    def view(self, offset: int, n: int = CHUNK) -> memoryview:
-        """Up to ``n`` bytes at ``offset`` (fewer only at the end of the file)."""
-        i = offset - self._start
-        have = self._len - i
-        if i < 0 or have <= 0 or (have < n and not self._at_eof):
-            want = max(self._block, n)
-            if len(self._buf) < want:
-                self._buf = bytearray(want)
-            self._f.seek(offset)
-            with memoryview(self._buf) as into:
-                self._len = self._f.readinto(into[:want]) or 0
-            self._start, i = offset, 0
-            self._at_eof = self._len < want
-        return memoryview(self._buf)[i : min(i + n, self._len)]
-
-
-class _Member(io.RawIOBase):
-    """The inflated bytes of the gzip member starting at ``offset``."""
-
-    def __init__(self, src: _Source, offset: int) -> None:
-        self._src = src
-        self._at = offset
-        self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self.consumed = 0  # compressed bytes of this member read so far
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        z = self._z
-        while not z.eof and len(b):
-            data = self._src.view(self._at, max(len(b), CHUNK))
-            if not data:
-                raise MemberError("gzip member cut short (truncated file?)", truncated=True)
-            try:
-                out = z.decompress(data, len(b))
-            except zlib.error as exc:
-                raise MemberError(f"gzip data damaged: {exc}") from exc
-            # each call is fed a fresh view at the member's current offset: what it did
-            # not use is left over as unused_data (at the member's end) or unconsumed_tail
-            used = len(data) - len(z.unused_data if z.eof else z.unconsumed_tail)
-            self._at += used
-            self.consumed += used
-            if out:
-                b[: len(out)] = out
-                return len(out)
-        return 0
-
-
-@dataclass(frozen=True)
-class RecordFacts:
-    offset: int
-    length: int  # of the gzip member
-    record_id: str | None
-    record_type: str | None
-    refers_to: str | None
-    warc_payload_digest: str | None
-    document_digest: str | None  # sha256:<hex> of the decoded body; only where asked
-    gzip_header: bytes
-    problems: tuple[str, ...] = ()  # digest failures and the like; the record still counts
-    evidence: evidence_check.EvidenceFacts | None = None  # a connection evidence record's
+from archiver.warcfiles.reader import (
+    CHUNK,
+    GZIP_MAGIC,
+    MemberError,
+    RecordFacts,
+    Source,
+    read_member,
+)
 
 
 @dataclass
@@ -141,13 +49,6 @@ class WarcScan:
         return set(self.records) | {off for off, _ in self.problems}
 
 
-def _drain(stream) -> int:
-    n = 0
-    while chunk := stream.read(CHUNK):
-        n += len(chunk)
-    return n
-
-
 def _document_digest(record) -> str:
     """sha256 of the body with chunking and content coding removed (warcio decodes)."""
     sha = hashlib.sha256()
@@ -160,62 +61,18 @@ def _document_digest(record) -> str:
     return "sha256:" + sha.hexdigest()
 
 
-def _parse(reader, want_document: bool):
-    try:
-        record = _LOADER.parse_record_stream(reader, known_format="warc", check_digests=True)
-    except (ArchiveLoadFailed, StatusAndHeadersParserException, EOFError, ValueError) as exc:
-        raise MemberError(f"no readable WARC record: {str(exc).strip()[:200]}") from exc
+def _look(record, *, want_document: bool) -> tuple[str | None, evidence_check.EvidenceFacts | None]:
+    """What verify reads from an open record: its document digest (a response, where
+    wanted) and a connection evidence record's facts."""
     digest = evidence = None
     if want_document and record.rec_type == "response" and record.http_headers:
         digest = _document_digest(record)
     if evidence_check.is_evidence(record.content_type, record.rec_type):
         evidence = evidence_check.read_record(record)
-    _drain(record.raw_stream)
-    return record, digest, evidence
+    return digest, evidence
 
 
-def _record_problems(record, reader) -> tuple[str, ...]:
-    """What is wrong with a record whose member inflated cleanly (its facts still count)."""
-    found = [f"{record.rec_type} record: {p}" for p in record.digest_checker.problems]
-    left = getattr(record.raw_stream, "limit", 0)
-    if left:
-        found.append(f"record ends {left} bytes short of its Content-Length")
-    tail = reader.read(len(RECORD_END) + 1)
-    stray = _drain(reader)  # always: the member must be inflated to its end (CRC check)
-    if not left and (tail != RECORD_END or stray):
-        found.append("gzip member holds more than one record (or stray bytes after it)")
-    return tuple(found)
-
-
-def read_member(f, offset: int, *, want_document: bool = False) -> RecordFacts:
-    """Read and check the record in the gzip member at ``offset``; MemberError if damaged.
-
-    ``f``: an open binary file (read from ``offset`` in small blocks) or a `_Source`.
-    """
-    src = f if isinstance(f, _Source) else _Source(f, CHUNK)
-    header = bytes(src.view(offset, 10))
-    if not header.startswith(GZIP_MAGIC):
-        raise MemberError("no gzip member starts here")
-    member = _Member(src, offset)
-    reader = io.BufferedReader(member, CHUNK)
-    record, digest, evidence = _parse(reader, want_document)
-    problems = _record_problems(record, reader)
-    h = record.rec_headers
-    return RecordFacts(
-        offset=offset,
-        length=member.consumed,
-        record_id=h.get_header("WARC-Record-ID"),
-        record_type=record.rec_type,
-        refers_to=h.get_header("WARC-Refers-To"),
-        warc_payload_digest=h.get_header("WARC-Payload-Digest"),
-        document_digest=digest,
-        gzip_header=header,
-        problems=problems,
-        evidence=evidence,
-    )
-
-
-def _resync(src: _Source, start: int, size: int) -> int | None:
+def _resync(src: Source, start: int, size: int) -> int | None:
     """The next offset after damage where an intact member starts, if any."""
     pos = start
     while pos < size:
@@ -259,11 +116,12 @@ def scan_warc(
     scan = WarcScan(size=os.path.getsize(path) if size is None else size, start=start)
     stop = scan.size if stop is None else min(stop, scan.size)
     with open(path, "rb", buffering=0) as f:
-        src = _Source(f)
+        src = Source(f)
         offset = start
         while offset < stop and (offset == start or offset not in join):
             try:
-                facts = read_member(src, offset, want_document=offset in wanted)
+                look = functools.partial(_look, want_document=offset in wanted)
+                facts = read_member(src, offset, look=look)
             except MemberError as exc:
                 if growing and exc.truncated:
                     offset = scan.size
@@ -326,12 +184,6 @@ def join_parts(
         pos = part.end
     whole.end = pos
     return whole
-
-
-def file_sha256(path: Path) -> str:
-    """The hex sha256 of a whole file."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def odd_headers(scan: WarcScan) -> list[int]:

@@ -36,7 +36,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from archiver import urls
 from archiver.errors import FetchTimeout, RefusedAddress
-from archiver.evidence import connection as evidence
+from archiver.net import observe as observing
 from archiver.net import resolve
 
 _SPOOL = 1 << 20  # keep up to 1 MiB of a message in memory, spill the rest to disk
@@ -60,7 +60,7 @@ class Exchange:
     # issue 21: the lookup of the origin's name (direct: at connect; proxy: by fetch)
     # and the facts of the connection that carried this exchange
     dns: resolve.Lookup | None = None
-    connection: evidence.ConnectionFacts | None = None
+    connection: observing.ConnectionFacts | None = None
 
     def close(self) -> None:
         self.request.close()
@@ -181,7 +181,7 @@ class _RecordingMixin:
     """Shared by the plain, TLS and SOCKS connection classes below."""
 
     _in_tunnel = False
-    _evidence: tuple[object, evidence.ConnectionFacts] | None = None  # (socket, its facts)
+    _evidence: tuple[object, observing.ConnectionFacts] | None = None  # (socket, its facts)
 
     def _via_proxy(self) -> bool:
         return getattr(self, "proxy", None) is not None or hasattr(self, "_socks_options")
@@ -190,7 +190,7 @@ class _RecordingMixin:
         """The proxy this connection goes through, without credentials (None: direct)."""
         proxy = getattr(self, "proxy", None)
         if proxy is not None:
-            return evidence.proxy_without_credentials(str(proxy))
+            return observing.proxy_without_credentials(str(proxy))
         socks = getattr(self, "_socks_options", None)
         if socks is not None:
             scheme = _SOCKS_SCHEMES.get((socks["socks_version"], bool(socks["rdns"])), "socks")
@@ -203,7 +203,7 @@ class _RecordingMixin:
         ex = current()
         if ex is not None:
             dns = None if self._via_proxy() else ex.dns
-            facts = evidence.observe(self.sock, via_proxy=self._proxy_url(), dns=dns)  # type: ignore[attr-defined]
+            facts = observing.observe(self.sock, via_proxy=self._proxy_url(), dns=dns)  # type: ignore[attr-defined]
             self._evidence = (self.sock, facts)  # type: ignore[attr-defined]
 
     def _new_conn(self):

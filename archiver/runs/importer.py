@@ -21,10 +21,11 @@ from archiver.interop.importer import (
     read_records,
     snapshot_row,
 )
-from archiver.manifest import ledger_for, refresh
-from archiver.manifest.pairs import complete_pairs, write_paired
-from archiver.manifest.warcscan import file_sha256
-from archiver.store.ledgered import Paired
+from archiver.ledger import ledger_for
+from archiver.ledger.events import Paired
+from archiver.ledger.pairs import complete_pairs, write_paired
+from archiver.manifest import refresh
+from archiver.warcfiles.reader import file_sha256
 
 IMPORTED_DIR = "imported"
 
@@ -52,7 +53,7 @@ class ImportReport:
 def import_warc(app, src: Path) -> ImportReport:
     """Copy a WARC into the archive and register its captures of stored targets."""
     check_gzip_warc(src)
-    complete_pairs(ledger_for(app.settings), app.store)
+    complete_pairs(ledger_for(app.settings, clock=app.clock), app.store)
     recs, total = read_records(src)  # before copying: an unreadable file is never kept
     sha = file_sha256(src)
     dest, copied = copy_into(src, app.settings.warcs_path / IMPORTED_DIR, sha)
@@ -91,7 +92,7 @@ def _register_file(app, warc: str, size: int, sha: str, records: int, src: Path)
             warc, size=size, sha256=sha, records=records, now=app.clock(), seq=seqs[0]
         )
 
-    ledger = ledger_for(app.settings)
+    ledger = ledger_for(app.settings, clock=app.clock)
     write_paired(ledger, app.store, Paired.WARC_CLOSED, 1, commit, imported_from=str(src))
 
 
@@ -105,6 +106,6 @@ def _store(app, rows: list[tuple[int, dict]], src: Path) -> list[int]:
             rows, seqs, archived=archived, check_interval=app.settings.check.interval
         )
 
-    ledger = ledger_for(app.settings)
+    ledger = ledger_for(app.settings, clock=app.clock)
     write_paired(ledger, app.store, Paired.SNAPSHOT, len(rows), commit, imported_from=str(src))
     return archived

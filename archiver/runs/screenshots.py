@@ -17,7 +17,7 @@ a ``resource`` record:
 ``WARC-Refers-To``, not ``WARC-Concurrent-To``: the screenshot is made later, from the
 archive, not in the same capture event (WARC 1.1 §5.7, §5.11). Once its record is
 fsync'd, the `screenshot` row and a ``screenshot`` ledger line are written by the ledger
-rule (`archiver.manifest.pairs`: the row, then its line, under the ledger's lock; a kill
+rule (`archiver.ledger.pairs`: the row, then its line, under the ledger's lock; a kill
 between the two is completed by the next writer) and the article's manifest goes dirty.
 
 Without the replay extra (pywb) or without Chromium nothing runs: the summary is one
@@ -31,14 +31,13 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from archiver.capture.records import resource_record, warc_date
 from archiver.capture.run import index_new_warcs, make_sink
-from archiver.capture.warc import WarcSink
 from archiver.interop.pywbserver import ReplayServer
 from archiver.interop.replay import INSTALL_HINT as PYWB_HINT
 from archiver.interop.replay import pywb_installed
-from archiver.manifest import ledger_for
-from archiver.manifest.pairs import write_paired
+from archiver.ledger import ledger_for
+from archiver.ledger.events import Paired
+from archiver.ledger.pairs import write_paired
 from archiver.screenshots.chromium import (
     INSTALL_HINT,
     Png,
@@ -47,8 +46,9 @@ from archiver.screenshots.chromium import (
     find_chromium,
     render,
 )
-from archiver.store.ledgered import Paired
 from archiver.store.screenshots import ShotRow, ShotWanted
+from archiver.warcfiles.records import resource_record, warc_date
+from archiver.warcfiles.writer import WarcSink
 
 logger = logging.getLogger(__name__)
 
@@ -165,8 +165,13 @@ def _record(app, sink: WarcSink, w: ShotWanted, png: Png, renderer: str) -> Shot
             return []
         return app.store.read_paired(Paired.SCREENSHOT, seqs)
 
-    # the ledger rule (`archiver.manifest.pairs`): row, then its line, under the lock
+    # the ledger rule (`archiver.ledger.pairs`): row, then its line, under the lock
     write_paired(
-        ledger_for(app.settings), app.store, Paired.SCREENSHOT, 1, commit, renderer=renderer
+        ledger_for(app.settings, clock=app.clock),
+        app.store,
+        Paired.SCREENSHOT,
+        1,
+        commit,
+        renderer=renderer,
     )
     return row

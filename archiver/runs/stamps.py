@@ -34,11 +34,11 @@ from typing import Any
 
 from archiver.errors import TsaError
 from archiver.evidence.tsa import Token, first_token
-from archiver.manifest import ledger_for
-from archiver.manifest.ledger import LEDGER_NAME, line_hash
-from archiver.manifest.pairs import write_paired
+from archiver.ledger import ledger_for
+from archiver.ledger.chain import LEDGER_NAME, line_hash
+from archiver.ledger.events import Paired
+from archiver.ledger.pairs import write_paired
 from archiver.manifest.tokens import EVENT
-from archiver.store.ledgered import Paired
 from archiver.tempfiles import create_beside
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def _rel(app, path: Path) -> str:
 
 def _keep(app, row: Any, token: Token) -> bool:
     """File, store row and ledger line for a token just got, under the ledger's lock and
-    by the ledger rule (`archiver.manifest.pairs`: row then line; a kill between the two
+    by the ledger rule (`archiver.ledger.pairs`: row then line; a kill between the two
     is completed by the next writer). False, and nothing written, when another process
     (the daemon beside an `archive capture`) stamped the subject first."""
     path = token_path(app, row.kind, row.name)
@@ -135,7 +135,11 @@ def _keep(app, row: Any, token: Token) -> bool:
         )
         return app.store.read_paired(Paired.TIMESTAMP, seqs)
 
-    return bool(write_paired(ledger_for(app.settings), app.store, Paired.TIMESTAMP, 1, commit))
+    return bool(
+        write_paired(
+            ledger_for(app.settings, clock=app.clock), app.store, Paired.TIMESTAMP, 1, commit
+        )
+    )
 
 
 def _backoff(app, attempts: int) -> timedelta:

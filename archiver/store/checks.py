@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 
+from archiver.ledger.events import Paired
 from archiver.store import schema as t
-from archiver.store.ledgered import Paired
 from archiver.store.work import CheckOutcome
 
 tg = t.target
@@ -83,7 +83,7 @@ class ChecksMixin:
         """`record_check` for many targets in one transaction: a check row each, the
         targets moved on (and released), their articles' manifests marked dirty.
 
-        ``seqs``: the ledger seqs the rows carry, one each (`manifest.pairs`); the rows
+        ``seqs``: the ledger seqs the rows carry, one each (`ledger.pairs`); the rows
         are then returned as stored, in seq order."""
         if not results:
             return []

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, event, func, inspect, select
 from sqlalchemy.engine import Connection, Engine
@@ -32,14 +31,9 @@ from archiver.store.stamps import StampsMixin
 from archiver.store.users import UsersMixin
 from archiver.store.warcs import WarcFilesMixin
 from archiver.store.work import WorkMixin
+from archiver.times import Clock, now
 
 logger = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -87,7 +81,7 @@ def make_engine(url: str) -> Engine:
 
 
 class BaseStore:
-    def __init__(self, engine: Engine, *, clock: Clock = utcnow) -> None:
+    def __init__(self, engine: Engine, *, clock: Clock = now) -> None:
         self.engine = engine
         self.clock = clock
         # the archive's signing key, named in manifests' evidence summaries (set by the
@@ -209,7 +203,7 @@ class Store(
     and the accounts of `archive serve`."""
 
 
-def open_store(url: str, *, clock: Clock = utcnow, create: bool = False) -> Store:
+def open_store(url: str, *, clock: Clock = now, create: bool = False) -> Store:
     store = Store(make_engine(url), clock=clock)
     try:
         if create:

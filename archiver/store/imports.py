@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from archiver.ledger.events import Paired
 from archiver.store import schema as t
-from archiver.store.ledgered import Paired
 
 
 class ImportsMixin:

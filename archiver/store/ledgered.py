@@ -5,32 +5,20 @@ carries the seq of its ledger line. A writer stores its rows with the seqs their
 will have and then appends the lines, both under the ledger's lock; so, under that
 lock, a row whose seq is past the ledger's last line was committed by a writer killed
 before its lines reached the disk, and a row with no seq was stored before the rule
-(schema 5). `archiver.manifest.pairs` completes both; `archive verify` reads every row
+(schema 5). `archiver.ledger.pairs` completes both; `archive verify` reads every row
 of each kind.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import Enum
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, or_, select, union_all
 from sqlalchemy.engine import Connection
 
+from archiver.ledger.events import KEYS, Paired
 from archiver.store import schema as t
-
-
-class Paired(Enum):
-    """A kind of row that has a ledger line; the value is the line's event."""
-
-    SNAPSHOT = "snapshot"
-    CHECK = "check"
-    REVIEW = "review"
-    WARC_CLOSED = "warc-closed"
-    TIMESTAMP = "timestamp"  # an RFC 3161 token got (issue 21); a queued row has no line
-    SCREENSHOT = "screenshot"  # a PNG of a snapshot (issue 20)
-
 
 TABLES: dict[Paired, Table] = {
     Paired.SNAPSHOT: t.snapshot,
@@ -39,16 +27,6 @@ TABLES: dict[Paired, Table] = {
     Paired.WARC_CLOSED: t.warc_file,
     Paired.TIMESTAMP: t.timestamp_token,
     Paired.SCREENSHOT: t.screenshot,
-}
-
-# the primary key a ledger line names as "row"
-KEYS: dict[Paired, str] = {
-    Paired.SNAPSHOT: "id",
-    Paired.CHECK: "id",
-    Paired.REVIEW: "citation_id",
-    Paired.WARC_CLOSED: "path",
-    Paired.TIMESTAMP: "id",
-    Paired.SCREENSHOT: "id",
 }
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from archiver.errors import StoreError, UsageError
 from archiver.store import schema as t
 from archiver.store.core import Store, open_store
+from archiver.times import iso_micro
 
 # runtime state of the workers, not part of the archive: never copied
 TRANSIENT = frozenset({"host_gate"})
@@ -153,7 +154,7 @@ def key_order(table: Table, is_sqlite: bool) -> list:
 
 def _canonical(value):
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return iso_micro(value.astimezone(UTC))
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 

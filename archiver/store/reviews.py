@@ -45,7 +45,7 @@ class ReviewsMixin:
 
         ``article_id=None`` means ``n`` is the raw citation id. The note is part of the
         decision: a review without one clears the previous note (the ledger keeps history).
-        ``seq``: the seq of the decision's ledger line (`manifest.pairs`).
+        ``seq``: the seq of the decision's ledger line (`ledger.pairs`).
         """
         if state not in REVIEW_STATES:
             raise UsageError(f"review state must be one of {', '.join(REVIEW_STATES)}")

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, select
 
 from archiver.errors import StoreError
+from archiver.ledger.events import Paired
 from archiver.store import schema as t
-from archiver.store.ledgered import Paired
 from archiver.store.schedule import archived_values
 
 tg = t.target
@@ -346,7 +346,7 @@ class WorkMixin:
 
         A rate-limited ("pending") attempt counts towards ``max_attempts`` too; at the
         limit a target never archived becomes "failed" and is no longer due.
-        ``seqs``: the ledger seqs the snapshot rows carry (`manifest.pairs`); returns the
+        ``seqs``: the ledger seqs the snapshot rows carry (`ledger.pairs`); returns the
         rows as stored, in seq order (without seqs: their ids)."""
         return self.record_captures(
             [(target, outcome)],

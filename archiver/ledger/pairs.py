@@ -23,7 +23,8 @@ ever between 2 and 3 while another looks.
 
 Each line names its row (``"row"``: the id, a review's citation id, a WARC's path) and
 carries a digest of the row's content (`row_digest`), so `archive verify` can match row
-and line both ways (`pair_problems`).
+and line both ways (`archiver.ledger.matching`). The store is passed in (its
+`LedgeredMixin` methods): the ledger package never imports it.
 """
 
 from __future__ import annotations
@@ -32,14 +33,13 @@ import base64
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from archiver.manifest.ledger import Ledger, LedgerBatch
-from archiver.store.ledgered import KEYS, Paired
-from archiver.times import iso
+from archiver.ledger.chain import Ledger, LedgerBatch
+from archiver.ledger.events import KEYS, Paired
+from archiver.times import iso, iso_micro
 
 logger = logging.getLogger(__name__)
 
@@ -88,17 +88,9 @@ DIGESTED: dict[Paired, tuple[str, ...]] = {
 # kinds whose row is updated in place, each update a new line: older lines are history
 HISTORY = frozenset({Paired.REVIEW, Paired.WARC_CLOSED})
 
-DROPPED = "snapshot-dropped"  # recovery removed snapshots past a killed writer's bytes
-
-
-def _utc(dt: datetime) -> str:
-    """As strftime("%Y-%m-%dT%H:%M:%S.%fZ") writes it, at a third of the CPU (verify
-    formats two per row)."""
-    return dt.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
 
 def _plain(value: Any) -> Any:
-    return _utc(value) if isinstance(value, datetime) else value
+    return iso_micro(value) if isinstance(value, datetime) else value
 
 
 def row_digest(kind: Paired, row: Any) -> str:
@@ -112,14 +104,14 @@ def row_key(kind: Paired, row: Any) -> Any:
     return getattr(row, KEYS[kind])
 
 
-def _described(kind: Paired, row: Any) -> dict[str, Any]:
+def described(kind: Paired, row: Any) -> dict[str, Any]:
     """The fields a line of this kind has always carried (what verify compared before)."""
     if kind == Paired.SNAPSHOT:
         keys = ("warc", "offset", "length", "record_id", "payload_digest", "status")
         return {
             "target": row.target_url,
             **{k: getattr(row, k) for k in keys},
-            "captured_at": _utc(row.captured_at),
+            "captured_at": iso_micro(row.captured_at),
         }
     if kind == Paired.CHECK:
         return {
@@ -127,7 +119,7 @@ def _described(kind: Paired, row: Any) -> dict[str, Any]:
             "classification": row.classification,
             "status": row.status,
             "similarity": row.similarity,
-            "checked_at": _utc(row.checked_at),
+            "checked_at": iso_micro(row.checked_at),
         }
     if kind == Paired.REVIEW:
         keys = ("state", "note", "by")
@@ -163,7 +155,7 @@ def add_line(batch: LedgerBatch, kind: Paired, row: Any, **extra: Any) -> dict:
     if row.ledger_seq != batch.next_seq:
         raise AssertionError(f"{kind.value} {row_key(kind, row)}: seq {row.ledger_seq}")
     at = getattr(row, _AT[kind]) if kind in _AT else None
-    fields = {**_described(kind, row), **extra}
+    fields = {**described(kind, row), **extra}
     return batch.add(
         kind.value, at=at, **fields, row=row_key(kind, row), digest=row_digest(kind, row)
     )
@@ -239,143 +231,3 @@ def complete_pairs(ledger: Ledger, store) -> int:
     none yet (a killed writer's, or one stored before the rule). Returns how many."""
     with ledger.batch() as batch:
         return _complete(store, batch, unnumbered=True)
-
-
-# ------------------------------------------------------------------ verifying
-
-
-@dataclass
-class PairedLines:
-    """The ledger's lines that name a row, gathered in verify's one pass."""
-
-    by_row: dict[tuple[str, str], list[tuple[int, dict]]] = field(default_factory=dict)
-    dropped: set[str] = field(default_factory=set)
-    dropped_shots: set[str] = field(default_factory=set)  # screenshots recovery removed
-    counts: dict[str, int] = field(default_factory=dict)
-    # check lines written before lines named their rows, by (target, checked_at)
-    legacy_checks: dict[tuple[str, str], tuple[int, dict]] = field(default_factory=dict)
-
-    def take(self, n: int, obj: dict) -> None:
-        event = obj.get("event")
-        if event == DROPPED:
-            self.dropped.update(str(r) for r in obj.get("rows") or [])
-            self.dropped_shots.update(str(r) for r in obj.get("screenshots") or [])
-            return
-        if event == Paired.CHECK.value and "row" not in obj:
-            key = (str(obj.get("target")), str(obj.get("checked_at")))
-            self.legacy_checks[key] = (n, obj)
-            return
-        if event not in _EVENTS or "row" not in obj:
-            return  # another event, or a line written before lines named their rows
-        self.by_row.setdefault((event, str(obj["row"])), []).append((n, obj))
-        self.counts[event] = self.counts.get(event, 0) + 1
-
-
-_EVENTS = frozenset(kind.value for kind in Paired)
-
-
-def _current(kind: Paired, row: Any, entries: list[tuple[int, dict]]) -> tuple[int, dict]:
-    """The line that speaks for the row now: the one with the row's seq, else the last."""
-    for n, obj in entries:
-        if obj.get("seq") == row.ledger_seq:
-            return n, obj
-    return entries[-1]
-
-
-def _what_differs(kind: Paired, row: Any, obj: dict) -> list[str]:
-    """The described fields where the line and the row disagree (a WARC's are compared
-    with the file itself by verify's closed-file check)."""
-    if kind == Paired.WARC_CLOSED:
-        return []
-    return [k for k, v in _described(kind, row).items() if obj.get(k) != v]
-
-
-def _name(kind: Paired, row: Any) -> str:
-    """How a line's problem names its row (a snapshot by its WARC record, as before)."""
-    return row.record_id if kind == Paired.SNAPSHOT else str(row_key(kind, row))
-
-
-def _row_problems(
-    kind: Paired, row: Any, lines: PairedLines
-) -> Iterator[tuple[str, int | None, str]]:
-    """(where, line number or None, what) for one row."""
-    where = f"{kind.value} {row_key(kind, row)}"
-    entries = lines.by_row.get((kind.value, str(row_key(kind, row))))
-    if not entries:
-        if row.ledger_seq is None:
-            yield from _legacy_problems(kind, row, lines, where)
-        else:
-            yield where, None, f"no ledger line (the row names seq {row.ledger_seq})"
-        return
-    n, obj = _current(kind, row, entries)
-    differ = _what_differs(kind, row, obj)  # the more telling of the two, if both
-    if differ:
-        what = f"disagrees with the store on {', '.join(differ)}"
-        yield where, n, f"{kind.value} line for {_name(kind, row)} {what}"
-    elif obj.get("digest") != row_digest(kind, row):
-        yield where, None, f"content differs from its ledger line {n} (digest)"
-
-
-def _legacy_problems(
-    kind: Paired, row: Any, lines: PairedLines, where: str
-) -> Iterator[tuple[str, int | None, str]]:
-    """A row stored before lines named their rows (an archive made before schema v5,
-    until its next writer gives the row a line of the new form) is matched with the line
-    its writer wrote then, the way verify matched before: snapshots by record id,
-    reviews by citation and WARC files by path (verify's other checks do those), checks
-    by target and time, here."""
-    if kind in (Paired.TIMESTAMP, Paired.SCREENSHOT):  # born with the rule: no old lines
-        yield where, None, "no ledger line naming it (its writers have always written one)"
-        return
-    if kind != Paired.CHECK:
-        return
-    entry = lines.legacy_checks.get((row.target_url, _utc(row.checked_at)))
-    if entry is None:
-        why = "nor one of its target and time from before lines named rows"
-        yield where, None, f"no ledger line naming it ({why})"
-        return
-    n, obj = entry
-    differ = [k for k, v in _described(kind, row).items() if obj.get(k) != v]
-    if differ:
-        yield where, n, f"check line for {row.id} disagrees with the store on {', '.join(differ)}"
-
-
-def _dropped(kind: Paired, key: str, lines: PairedLines) -> bool:
-    """Was the row a line names removed by recovery, as a `snapshot-dropped` line says?"""
-    if kind == Paired.SNAPSHOT:
-        return key in lines.dropped
-    return kind == Paired.SCREENSHOT and key in lines.dropped_shots
-
-
-def _line_problems(
-    kind: Paired, rows: dict[str, Any], lines: PairedLines
-) -> Iterator[tuple[int, str]]:
-    for (event, key), entries in lines.by_row.items():
-        if event != kind.value:
-            continue
-        row = rows.get(key)
-        if row is None:
-            if not _dropped(kind, key, lines):
-                yield from ((n, f"{event} {key} is not in the store") for n, _ in entries)
-            continue
-        if kind in HISTORY:
-            continue  # each decision, each close of the file, is a line; the last speaks
-        current, _ = _current(kind, row, entries)
-        for n, _ in entries:
-            if n != current:
-                yield n, f"a second line for {event} {key} (line {current} describes the row)"
-
-
-def pair_problems(
-    rows: dict[Paired, list[Any]], lines: PairedLines
-) -> tuple[list[tuple[str, int | None, str]], list[tuple[int, str]]]:
-    """(row problems as (where, line number or None, what), line problems as (line
-    number, what)): rows without a line or unlike it, lines without a row or doubled."""
-    by_row: list[tuple[str, int | None, str]] = []
-    by_line: list[tuple[int, str]] = []
-    for kind, kind_rows in rows.items():
-        for row in kind_rows:
-            by_row += _row_problems(kind, row, lines)
-        keyed = {str(row_key(kind, row)): row for row in kind_rows}
-        by_line += _line_problems(kind, keyed, lines)
-    return by_row, sorted(by_line)

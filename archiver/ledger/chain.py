@@ -7,8 +7,12 @@ hex SHA-256 of the previous line's bytes (without its newline); the first line's
 
 `Ledger.batch` holds that lock for a block: the store commit of the rows the lines
 describe happens inside it and the lines are written after, in one write and one fsync
-(`archiver.manifest.pairs` says why). A line a kill cut short is dropped by the next
+(`archiver.ledger.pairs` says why). A line a kill cut short is dropped by the next
 holder of the lock before it reads the last line.
+
+A line's ``at`` is the time its event happened, given by the caller, or else read from
+the clock the ledger was made with (`ledger_for`: the App's, which tests inject), written
+with microseconds (`times.iso_micro`).
 """
 
 from __future__ import annotations
@@ -21,20 +25,18 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from archiver.errors import ArchiveWriteError
+from archiver.ledger.events import Paired
+from archiver.times import Clock, iso_micro, now
 
 logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 LEDGER_NAME = "ledger.jsonl"
-
-
-def _utc(dt: datetime | None = None) -> str:
-    return (dt or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def line_hash(line: bytes) -> str:
@@ -80,9 +82,11 @@ def _append_whole(f, data: bytes, path: Path) -> None:
 
 class LedgerBatch:
     """Lines appended under one hold of the ledger's lock: built by `add`, written whole
-    (one write, one fsync) when the hold ends without an error."""
+    (one write, one fsync) when the hold ends without an error; a line without its own
+    time is stamped by ``clock``."""
 
-    def __init__(self, last: bytes | None) -> None:
+    def __init__(self, last: bytes | None, clock: Clock = now) -> None:
+        self.clock = clock
         if last is None:
             self.next_seq, self.prev = 1, GENESIS
         else:
@@ -94,8 +98,12 @@ class LedgerBatch:
         """The seqs the next ``n`` added lines will carry (rows record them first)."""
         return list(range(self.next_seq, self.next_seq + n))
 
-    def add(self, event: str, *, at: datetime | None = None, **fields: Any) -> dict:
-        obj = {"seq": self.next_seq, "at": _utc(at), "event": event, **fields, "prev": self.prev}
+    def add(self, event: Paired | str, *, at: datetime | None = None, **fields: Any) -> dict:
+        """Add the line of one event (a kind of row, or `events.DROPPED`); returns it."""
+        if isinstance(event, Paired):
+            event = event.value
+        stamp = iso_micro(at or self.clock())
+        obj = {"seq": self.next_seq, "at": stamp, "event": event, **fields, "prev": self.prev}
         line = json.dumps(
             obj, ensure_ascii=False, sort_keys=False, separators=(",", ":"), default=str
         ).encode("utf-8")
@@ -131,8 +139,11 @@ def _cut_torn_tail(f, path: Path) -> None:
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
+    """The ledger file at ``path``; lines without their own time are stamped by ``clock``."""
+
+    def __init__(self, path: Path, *, clock: Clock = now) -> None:
         self.path = path
+        self.clock = clock
 
     @contextmanager
     def batch(self) -> Iterator[LedgerBatch]:
@@ -143,14 +154,14 @@ class Ledger:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 _cut_torn_tail(f, self.path)
-                batch = LedgerBatch(_last_line(f))
+                batch = LedgerBatch(_last_line(f), self.clock)
                 yield batch
                 if batch.data:
                     _append_whole(f, b"".join(batch.data), self.path)
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
-    def append(self, event: str, *, at: datetime | None = None, **fields: Any) -> dict:
+    def append(self, event: Paired | str, *, at: datetime | None = None, **fields: Any) -> dict:
         """Append one event line; returns the object written."""
         with self.batch() as batch:
             return batch.add(event, at=at, **fields)

@@ -21,6 +21,7 @@ from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.utils import Digester
 
 from archiver import SOFTWARE
+from archiver.times import iso_micro
 
 WARC_VERSION = "WARC/1.1"
 _BUF = 1 << 16
@@ -32,7 +33,7 @@ def make_record_id() -> str:
 
 def warc_date(dt: datetime) -> str:
     """WARC 1.1 date with microseconds, UTC, 'Z'."""
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_micro(dt)
 
 
 def _digests(stream: IO[bytes], body_start: int) -> tuple[str, str]:

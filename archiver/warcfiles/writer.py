@@ -11,25 +11,22 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import functools
 import hashlib
 import logging
 import os
-import shutil
-import struct
 import threading
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
 
 from warcio.recordloader import ArcWarcRecord
-from warcio.warcwriter import WARCWriter
 
-from archiver.capture.records import make_record_id, warcinfo_record
 from archiver.errors import WarcWriteError
+from archiver.times import Clock, digits, now
+from archiver.warcfiles.members import compress_record
+from archiver.warcfiles.records import make_record_id, warcinfo_record
 
 logger = logging.getLogger(__name__)
 
@@ -52,147 +49,6 @@ class ClosedWarc:
     closed_at: datetime
 
 
-class _GzipMember:
-    """A file-like that compresses everything written into one gzip member."""
-
-    def __init__(self, out, level: int) -> None:
-        self._z = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-        self._out = out
-
-    def write(self, data) -> None:
-        self._out.write(self._z.compress(data))
-
-    def flush(self) -> None:  # warcio flushes at the end of a record; finish() ends it
-        pass
-
-    def finish(self) -> None:
-        self._out.write(self._z.flush())
-
-
-@functools.cache
-def _gzip_header(level: int) -> bytes:
-    """The 10 header bytes zlib writes for a gzip member at ``level`` (XFL depends on it)."""
-    z = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-    return (z.compress(b"") + z.flush())[:10]
-
-
-class _StoredMember(_GzipMember):
-    """One gzip member of stored (uncompressed) deflate blocks.
-
-    zlib would mark a level-0 member's header (XFL) differently; the header written here
-    is the one of the file's other members, so every member of a file keeps the same
-    10 header bytes (`archive verify` points at a member whose header differs).
-    """
-
-    def __init__(self, out, level: int) -> None:
-        self._z = zlib.compressobj(0, zlib.DEFLATED, -zlib.MAX_WBITS)
-        self._out = out
-        self._crc = 0
-        self._size = 0
-        out.write(_gzip_header(level))
-
-    def write(self, data) -> None:
-        self._crc = zlib.crc32(data, self._crc)
-        self._size += len(data)
-        self._out.write(self._z.compress(data))
-
-    def finish(self) -> None:
-        trailer = struct.pack("<II", self._crc & 0xFFFFFFFF, self._size & 0xFFFFFFFF)
-        self._out.write(self._z.flush() + trailer)
-
-
-# Bodies that are compressed already (JPEG, PNG, video, fonts, archives, a gzip or br
-# content coding): deflating them again costs ~20 ms of CPU per MB and saves under 1 %,
-# so their records are stored in their gzip member, not compressed. A large body of any
-# other type is stored when a sample of it does not compress.
-_PACKED_TYPES = frozenset(
-    {
-        "image/jpeg",
-        "image/pjpeg",
-        "image/png",
-        "image/apng",
-        "image/gif",
-        "image/webp",
-        "image/avif",
-        "image/heic",
-        "image/heif",
-        "image/jxl",
-        "font/woff",
-        "font/woff2",
-        "application/font-woff",
-        "application/font-woff2",
-        "application/zip",
-        "application/gzip",
-        "application/x-gzip",
-        "application/x-bzip2",
-        "application/x-xz",
-        "application/x-7z-compressed",
-        "application/vnd.rar",
-        "application/x-rar-compressed",
-        "application/zstd",
-        "application/epub+zip",
-        "audio/mpeg",
-        "audio/mp4",
-        "audio/aac",
-        "audio/ogg",
-        "audio/opus",
-        "audio/webm",
-        "audio/flac",
-    }
-)
-_PACKED_CODINGS = frozenset({"gzip", "x-gzip", "br", "zstd", "deflate", "compress"})
-_HEAD_PEEK = 16 * 1024
-_SAMPLE_FROM = 1 << 20  # bodies at least this long, of a type not listed, are sampled
-_SAMPLE = 256 * 1024
-
-
-def _packed_by_headers(head: bytes) -> bool:
-    """Does this HTTP response head announce a compressed body?"""
-    end = head.find(b"\r\n\r\n")
-    if end < 0:
-        return False
-    for line in head[:end].split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-type":
-            ctype = value.split(b";")[0].strip().lower().decode("latin-1")
-            if ctype in _PACKED_TYPES or ctype.startswith("video/"):
-                return True
-        elif name == b"content-encoding":
-            codings = {c.strip().lower().decode("latin-1") for c in value.split(b",")}
-            if codings & _PACKED_CODINGS:
-                return True
-    return False
-
-
-def stored(record: ArcWarcRecord) -> bool:
-    """Write this record's gzip member without compressing (its body is compressed)?"""
-    stream = record.raw_stream
-    if record.rec_type != "response" or not stream.seekable():
-        return False
-    start = stream.tell()
-    try:
-        if _packed_by_headers(stream.read(_HEAD_PEEK)):
-            return True
-        if (record.length or 0) < _SAMPLE_FROM:
-            return False
-        stream.seek(start)
-        sample = stream.read(_SAMPLE)
-        return len(zlib.compress(sample, 1)) > 0.97 * len(sample)
-    finally:
-        stream.seek(start)
-
-
-def compress_record(record: ArcWarcRecord, level: int) -> SpooledTemporaryFile:
-    """One record → one gzip member, in a spooled temp file positioned at 0."""
-    buf = SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115 - returned to the caller
-    member = (_StoredMember if stored(record) else _GzipMember)(buf, level)
-    WARCWriter(member, gzip=False, warc_version="1.1").write_record(record)
-    member.finish()
-    buf.seek(0)
-    return buf
-
-
 class WarcSink:
     """The archive's current WARC file, shared by the capture threads of one process."""
 
@@ -204,7 +60,7 @@ class WarcSink:
         max_size: int,
         gzip_level: int = 6,
         on_close: Callable[[ClosedWarc], None] | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = now,
         ids: Callable[[], str] = make_record_id,
         name_tag: str = "",
     ) -> None:
@@ -229,7 +85,7 @@ class WarcSink:
         now = self.clock()
         folder = self.warcs_dir / now.strftime("%Y") / now.strftime("%m")
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = now.strftime("%Y%m%d%H%M%S")
+        stamp = digits(now)
         tag = f"-{self.name_tag}" if self.name_tag else ""
         for serial in range(100000):
             path = folder / f"archive-{stamp}{tag}-{serial:05d}.warc.gz"
@@ -360,7 +216,7 @@ class WarcSink:
         finally:
             f.close()
         os.replace(str(path) + OPEN_SUFFIX, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         logger.info("closed %s (%d bytes, %d records)", closed.warc, size, closed.records)
 
     def close(self) -> None:
@@ -382,86 +238,9 @@ def _rehash(f, upto: int):
     return sha
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-# ---------------------------------------------------------------- recovery
-
-
-@dataclass(frozen=True)
-class Recovered:
-    warc: Path  # the closed name (the file is renamed to it after ``record`` ran)
-    kept: int
-    dropped: int
-    records: int
-    sha256: str = ""  # of the kept bytes
-
-
-def complete_prefix(path: Path) -> tuple[int, int]:
-    """(bytes, records) of the longest run of whole, readable records from the start.
-
-    Each gzip member must inflate to its end with a valid CRC and hold one record:
-    warcio alone reads a truncated member as a short record (warcio #138).
-    """
-    from archiver.manifest.warcscan import MemberError, read_member
-
-    size = path.stat().st_size
-    good_end, records = 0, 0
-    with open(path, "rb") as f:
-        while good_end < size:
-            try:
-                facts = read_member(f, good_end)
-            except MemberError as exc:
-                logger.warning("%s: unreadable after %d bytes: %s", path, good_end, exc)
-                break
-            if facts.problems:
-                logger.warning("%s: damaged record at %d: %s", path, good_end, facts.problems)
-                break
-            good_end += facts.length
-            records += 1
-    return good_end, records
-
-
-def recover_open_file(
-    open_path: Path, record: Callable[[Recovered], None] | None = None
-) -> Recovered:
-    """Cut a `.open` file after its last complete record, record it, rename it closed.
-
-    ``record`` runs before the rename, for the reason `WarcSink` records before renaming:
-    if it fails, the file is still `.open` and the next run recovers it again.
-    """
-    final = Path(str(open_path)[: -len(OPEN_SUFFIX)])
-    size = open_path.stat().st_size
-    kept, records = complete_prefix(open_path)
-    try:
-        if kept < size:
-            backup = open_path.with_name(open_path.name + ".tail")
-            with open(open_path, "rb") as src, open(backup, "wb") as dst:
-                src.seek(kept)
-                shutil.copyfileobj(src, dst)  # the dropped tail is set aside, never destroyed
-            with open(open_path, "r+b") as f:
-                f.truncate(kept)
-                os.fsync(f.fileno())
-    except OSError as exc:
-        what = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
-        raise WarcWriteError(f"cannot recover {open_path.name}: {what}") from exc
-    from archiver.manifest.warcscan import file_sha256
-
-    recovered = Recovered(final, kept, size - kept, records, file_sha256(open_path))
-    if record is not None:
-        record(recovered)
-    if kept == 0:
-        open_path.unlink()
-    else:
-        os.replace(open_path, final)
-        _fsync_dir(final.parent)
-    return recovered
-
-
-def find_open_files(warcs_dir: Path) -> list[Path]:
-    return sorted(warcs_dir.rglob("*.warc.gz" + OPEN_SUFFIX))
