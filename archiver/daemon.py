@@ -28,10 +28,10 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from archiver.capture.run import capture_pending, index_new_warcs, make_sink, recover
 from archiver.capture.warc import WarcSink
 from archiver.errors import ArchiverError, WarcWriteError
 from archiver.evidence.stamps import stamp_pending
+from archiver.runs.capture import capture_pending, index_new_warcs, make_sink, recover
 from archiver.screenshots.run import take_screenshots, unavailable
 from archiver.workers import WorkerLock, release_dead, worker_id
 
@@ -161,7 +161,7 @@ class Daemon:
         return take_screenshots(self.app, stop=self.stop).line()
 
     def check(self) -> str:
-        from archiver.check.run import check_due
+        from archiver.runs.check import check_due
 
         return check_due(self.app, stop=self.stop, worker=self.worker).line()
 

@@ -75,7 +75,7 @@ def add_sources(app, specs: list[str], *, capture: bool, progress=None) -> AddRe
     if ids:
         refresh(app, ids)
     if capture and ids:
-        from archiver.capture.run import capture_pending
+        from archiver.runs.capture import capture_pending
 
         targets = app.store.target_ids_for_articles(ids)
         report.capture = capture_pending(app, progress=progress, target_ids=targets)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from archiver.capture.run import capture_pending
+from archiver.runs.capture import capture_pending
 from archiver.service import add_sources
 from archiver.store import schema as t
 

@@ -12,10 +12,10 @@ import requests
 from sqlalchemy import select
 
 from archiver.capture import warc
-from archiver.capture.run import DedupCache
 from archiver.config import CaptureSettings
 from archiver.evidence.connection import CONTENT_TYPE
 from archiver.net import fetch
+from archiver.runs.capture import DedupCache
 from archiver.service import add_sources
 from archiver.store import schema as t
 

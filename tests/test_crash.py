@@ -26,12 +26,12 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
 from archiver.capture import warc as warc_module
-from archiver.capture.run import capture_pending, recover
 from archiver.capture.warc import OPEN_SUFFIX, complete_prefix
 from archiver.cli import cli
 from archiver.errors import ArchiveWriteError
 from archiver.manifest import ledger as ledger_module
 from archiver.manifest.verify import verify
+from archiver.runs.capture import capture_pending, recover
 from archiver.service import add_sources
 from archiver.store import schema as t
 

@@ -284,12 +284,12 @@ def test_once_takes_the_missing_screenshots(tmp_path, web):
 @pytest.mark.timeout(60)
 def test_once_names_the_failed_jobs_in_one_error_line(tmp_path, web, monkeypatch):
     cfg = new_archive(tmp_path, web)
-    import archiver.check.run
+    import archiver.runs.check
 
     def broken(*args, **kwargs):
         raise RuntimeError("check exploded")
 
-    monkeypatch.setattr(archiver.check.run, "check_due", broken)
+    monkeypatch.setattr(archiver.runs.check, "check_due", broken)
     p = run(cfg, "daemon", "--once")
     assert p.exit_code == 1
     errors = [line for line in p.stderr.splitlines() if line.startswith("Error:")]

@@ -18,14 +18,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, func, select, update
 
-from archiver.capture.run import capture_pending
-from archiver.check.run import check_due
 from archiver.cli import cli
 from archiver.manifest import ledger_for
 from archiver.manifest.ledger import GENESIS, line_hash
 from archiver.manifest.pairs import add_line, complete_pairs, write_paired
 from archiver.manifest.review import review_citation
 from archiver.manifest.verify import verify
+from archiver.runs.capture import capture_pending
+from archiver.runs.check import check_due
 from archiver.service import add_sources
 from archiver.store import open_store
 from archiver.store import schema as t

@@ -11,13 +11,13 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from archiver.capture import run as capture_run
-from archiver.capture.run import capture_pending
 from archiver.errors import StoreError
 from archiver.manifest import ledger_for
 from archiver.manifest.verify import verify
 from archiver.progress import NoProgress
 from archiver.recorder import GroupRecorder
+from archiver.runs import capture as capture_run
+from archiver.runs.capture import capture_pending
 from archiver.service import add_sources
 from archiver.store import schema as t
 from archiver.store.ledgered import Paired

@@ -25,7 +25,6 @@ from trafilatura import external
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver import pages, sources
-from archiver.capture import run as capture_run
 from archiver.capture.requisites import css_text, css_urls
 from archiver.capture.reuse import ReuseCache, stylesheet_children
 from archiver.capture.warc import Recovered
@@ -37,6 +36,7 @@ from archiver.interop.replay import write_config as write_pywb
 from archiver.manifest.verify import verify
 from archiver.net import gate as gate_module
 from archiver.net.gate import HostGate
+from archiver.runs import capture as capture_run
 from archiver.service import add_sources
 from archiver.store import schema as t
 from tests.web.sites import cdnnews

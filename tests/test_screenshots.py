@@ -29,12 +29,12 @@ from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture.records import resource_record
-from archiver.capture.run import make_sink, recover
 from archiver.cli import cli
 from archiver.interop.wacz import warcs_for
 from archiver.manifest import ledger_for, refresh
 from archiver.manifest.pairs import complete_pairs
 from archiver.manifest.verify import verify
+from archiver.runs.capture import make_sink, recover
 from archiver.screenshots import chromium
 from archiver.screenshots.run import take_screenshots, unavailable
 from archiver.store import schema as t

@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from archiver import users
 from archiver.capture.records import resource_record
-from archiver.capture.run import make_sink
 from archiver.cli import cli
 from archiver.errors import ReplayStartError
 from archiver.manifest import ledger_for
+from archiver.runs.capture import make_sink
 from archiver.store import schema as t
 from archiver.store.browse import ArticleFilter
 from archiver.store.screenshots import ShotRow

@@ -23,9 +23,9 @@ import waitress
 
 from archiver import users
 from archiver.capture.records import http_record
-from archiver.capture.run import make_sink
 from archiver.interop.pywbserver import free_port
 from archiver.manifest import ledger_for
+from archiver.runs.capture import make_sink
 from archiver.screenshots.run import take_screenshots
 from archiver.web.app import ServeSettings, create_app
 from archiver.web.replay import ReplayServer, replay_app

@@ -32,13 +32,13 @@ import threading
 from dataclasses import dataclass
 
 from archiver.capture.records import resource_record, warc_date
-from archiver.capture.run import index_new_warcs, make_sink
 from archiver.capture.warc import WarcSink
 from archiver.interop.pywbserver import ReplayServer
 from archiver.interop.replay import INSTALL_HINT as PYWB_HINT
 from archiver.interop.replay import pywb_installed
 from archiver.manifest import ledger_for
 from archiver.manifest.pairs import write_paired
+from archiver.runs.capture import index_new_warcs, make_sink
 from archiver.screenshots.chromium import INSTALL_HINT, Png, RenderError, find_chromium, render
 from archiver.store.ledgered import Paired
 from archiver.store.screenshots import ShotRow, ShotWanted

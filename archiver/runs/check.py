@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
 import threading
 import time
 from collections import Counter, deque
@@ -42,7 +40,7 @@ from archiver.check.dead import FAILING, LIVING, dead_rule, next_check_delay
 from archiver.check.probe import ProbeAnswer, ProbeCache
 from archiver.errors import FetchError
 from archiver.judge import Response, reasons_of
-from archiver.manifest import ledger_for
+from archiver.manifest import ledger_for, refresh
 from archiver.manifest.pairs import complete_pairs, write_paired
 from archiver.net.fetch import Chain, Client
 from archiver.net.gate import HostGate
@@ -50,10 +48,11 @@ from archiver.net.session import RecordingAdapter
 from archiver.pages import PageInfo, analyse, decode_html, plan_page
 from archiver.progress import NoProgress, PlainProgress
 from archiver.recorder import GroupRecorder
+from archiver.runs.capture import capture_pending
 from archiver.store.hostgate import host_gate
 from archiver.store.ledgered import Paired
 from archiver.store.work import CheckOutcome
-from archiver.workers import live_worker
+from archiver.workers import live_worker, worker_id
 
 logger = logging.getLogger(__name__)
 
@@ -150,10 +149,6 @@ class CheckSummary:
         if self.recapture is not None:
             text += f"; recaptured {self.recapture.archived} of {len(self.drifted)} drifted"
         return text + f"; {self.dead} dead."
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _ok_status(status: int | None) -> bool:
@@ -526,7 +521,7 @@ def check_due(
     ``worker`` names the claims (default host:pid). Drifted pages are recaptured and the
     citing articles' manifests rewritten before this returns.
     """
-    worker = worker or worker_name()
+    worker = worker or worker_id()
     # the liveness lock: killed, this process's claims are released by the next run at once
     with live_worker(app.store, app.root, worker):
         return _check_claimed(app, all_targets, article_id, progress, stop, worker)
@@ -554,14 +549,10 @@ def _check_claimed(app, all_targets, article_id, progress, stop, worker: str) ->
 
 def _after_run(app, summary: CheckSummary, progress, stop, worker: str) -> None:
     if summary.drifted and app.settings.check.recapture_on_drift and not (stop and stop.is_set()):
-        from archiver.capture.run import capture_pending
-
         summary.recapture = capture_pending(
             app, progress=progress, target_ids=sorted(summary.drifted), stop=stop, worker=worker
         )
     if summary.articles:
-        from archiver.manifest import refresh
-
         refresh(app, sorted(summary.articles))
 
 

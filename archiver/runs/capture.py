@@ -9,7 +9,6 @@ import fcntl
 import logging
 import os
 import re
-import socket
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -29,7 +28,8 @@ from archiver.capture.warc import (
     recover_open_file,
 )
 from archiver.errors import WarcWriteError
-from archiver.manifest import ledger_for
+from archiver.interop.cdxj import index_closed
+from archiver.manifest import ledger_for, refresh
 from archiver.manifest.pairs import DROPPED, complete_pairs, write_paired
 from archiver.net.fetch import Client
 from archiver.progress import NoProgress, PlainProgress
@@ -39,7 +39,7 @@ from archiver.store.hostgate import host_gate
 from archiver.store.leases import LeaseKeeper
 from archiver.store.ledgered import Paired
 from archiver.store.work import CaptureOutcome
-from archiver.workers import live_worker
+from archiver.workers import live_worker, worker_id
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +51,6 @@ RECORD_BATCH = 64
 RECORD_WAIT = 0.1  # seconds the recorder waits for more once one capture is in
 CLAIM_WHEN_FREE = 4  # claim once 1/4 of the pool's threads are free
 RECORD_POLL = 0.02  # seconds between looks at the recorder when only it is at work
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def file_tag(worker: str) -> str:
@@ -497,14 +493,10 @@ def _claim_now(free: int, workers: int) -> bool:
 
 def index_new_warcs(app) -> None:
     """Keep warcs/index.cdxj current as WARC files close (only new files are read)."""
-    from archiver.interop.cdxj import index_closed
-
     index_closed(app)
 
 
 def _refresh(app, articles) -> None:
-    from archiver.manifest import refresh
-
     if articles:
         refresh(app, sorted(articles))
 

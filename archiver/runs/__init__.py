@@ -1,0 +1,1 @@
+"""Runs: claim work, call the engines, apply what they return (store, ledger, index)."""
