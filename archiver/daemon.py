@@ -53,11 +53,6 @@ SCHEDULED = {
 }
 
 
-def default_worker_id() -> str:
-    """HOST:PID, the host name cut so the id fits the store's 128 characters."""
-    return worker_id()
-
-
 # ---------------------------------------------------------------- the WARC sink
 
 
@@ -99,7 +94,7 @@ class Daemon:
     def __init__(self, app, *, worker: str | None = None) -> None:
         self.app = app
         self.settings = app.settings.daemon
-        self.worker = worker or default_worker_id()
+        self.worker = worker or worker_id()
         self.stop = threading.Event()  # no new work
         self.failed: list[str] = []  # jobs whose last run raised, in order
         self.abandon = threading.Event()  # a second signal: do not wait for in-flight work

@@ -531,7 +531,7 @@ def test_checks_are_polite_through_the_stores_gate(tmp_path, store_backend):
     from archiver.net.gate import HostGate
     from archiver.progress import NoProgress
     from archiver.runs.check import _Checker
-    from archiver.store.hostgate import SharedHostGate
+    from archiver.runs.gate import SharedHostGate
 
     app = make_archive(tmp_path / "a", capture={"per_host_concurrency": 1, "per_host_delay": "2s"})
     try:

@@ -24,11 +24,11 @@ from sqlalchemy import func, select, update
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.cli import cli
-from archiver.daemon import Daemon, default_worker_id
+from archiver.daemon import Daemon
 from archiver.errors import UsageError
 from archiver.logs import JsonFormatter
 from archiver.store import schema as t
-from archiver.workers import WorkerLock, is_dead
+from archiver.workers import WorkerLock, is_dead, worker_id
 
 from .conftest import make_archive, open_archive_store
 
@@ -517,5 +517,5 @@ def test_intake_runs_as_often_as_the_shortest_of_its_two_settings(tmp_path):
 
 def test_default_worker_id_fits_the_store(monkeypatch):
     monkeypatch.setattr("socket.gethostname", lambda: "h" * 300)
-    wid = default_worker_id()
+    wid = worker_id()
     assert len(wid) == 128 and wid.endswith(f":{os.getpid()}")

@@ -27,11 +27,11 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archiver.cli import cli
 from archiver.extract import extract_text
+from archiver.runs.gate import SharedHostGate
 from archiver.service import add_sources
 from archiver.store import open_store
 from archiver.store import schema as t
 from archiver.store.core import make_engine
-from archiver.store.hostgate import SharedHostGate
 from archiver.store.work import CheckOutcome
 from tests import pg
 from tests.web.sites.fleet import HOSTS, IN_FLIGHT
@@ -376,7 +376,7 @@ def test_the_host_gate_holds_across_workers(pg_url):
 HOLDER = """
 import sys, time
 from archiver.store.core import make_engine
-from archiver.store.hostgate import SharedHostGate
+from archiver.runs.gate import SharedHostGate
 gate = SharedHostGate(make_engine(sys.argv[1]), concurrency=1, delay=0)
 with gate.slot("crash.test"):
     print("holding", flush=True)

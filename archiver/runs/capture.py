@@ -34,8 +34,8 @@ from archiver.manifest.pairs import DROPPED, complete_pairs, write_paired
 from archiver.net.fetch import Client
 from archiver.progress import NoProgress, PlainProgress
 from archiver.recorder import GroupRecorder
+from archiver.runs.gate import host_gate
 from archiver.store import schema as t
-from archiver.store.hostgate import host_gate
 from archiver.store.leases import LeaseKeeper
 from archiver.store.ledgered import Paired
 from archiver.store.work import CaptureOutcome

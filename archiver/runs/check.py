@@ -49,7 +49,7 @@ from archiver.pages import PageInfo, analyse, decode_html, plan_page
 from archiver.progress import NoProgress, PlainProgress
 from archiver.recorder import GroupRecorder
 from archiver.runs.capture import capture_pending
-from archiver.store.hostgate import host_gate
+from archiver.runs.gate import host_gate
 from archiver.store.ledgered import Paired
 from archiver.store.work import CheckOutcome
 from archiver.workers import live_worker, worker_id
