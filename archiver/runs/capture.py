@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
-
 from archiver.capture.engine import CaptureJob, capture_target
 from archiver.capture.reuse import ReuseCache, stylesheet_children
 from archiver.capture.warc import (
@@ -35,7 +33,6 @@ from archiver.net.fetch import Client
 from archiver.progress import NoProgress, PlainProgress
 from archiver.recorder import GroupRecorder
 from archiver.runs.gate import host_gate
-from archiver.store import schema as t
 from archiver.store.leases import LeaseKeeper
 from archiver.store.ledgered import Paired
 from archiver.store.work import CaptureOutcome
@@ -155,44 +152,21 @@ def _just_created(f, seconds: float = 60.0) -> bool:
 def _after_recovery(app, r) -> None:
     """Snapshots pointing past the kept bytes are dropped and their targets re-queued."""
     rel = r.warc.resolve().relative_to(app.settings.root.resolve()).as_posix()
-    s = t.snapshot
     # under the ledger's lock: a snapshot removed here has its removal in the ledger
     with ledger_for(app.settings).batch() as batch:
-        with app.store.tx() as conn:
-            lost = conn.execute(
-                select(s.c.id, s.c.target_id).where(
-                    s.c.warc == rel, (s.c.offset + s.c.length) > r.kept
-                )
-            ).all()
-            gone = [x.id for x in lost]
-            shot = t.screenshot  # of a dropped snapshot, or a cut screenshot file's record
-            cut = and_(shot.c.warc == rel, (shot.c.offset + shot.c.length) > r.kept)
-            shots = conn.execute(select(shot.c.id).where(or_(shot.c.snapshot_id.in_(gone), cut)))
-            shots = [x.id for x in shots]
-            if shots:
-                conn.execute(delete(shot).where(shot.c.id.in_(shots)))
-            if lost:
-                reuse = t.snapshot_reuse
-                conn.execute(delete(reuse).where(reuse.c.snapshot_id.in_(gone)))
-                conn.execute(delete(s).where(s.c.id.in_(gone)))
-                conn.execute(
-                    update(t.target)
-                    .where(t.target.c.id.in_([x.target_id for x in lost]))
-                    .values(recapture=True, next_capture_at=app.clock())
-                )
-            conn.execute(
-                delete(t.resource).where(t.resource.c.warc == rel, t.resource.c.offset >= r.kept)
-            )
-        if lost or shots:  # the rows' lines stay; this line says why the rows are gone
+        dropped = app.store.drop_past(rel, r.kept, app.clock())
+        if dropped.snapshots or dropped.screenshots:
+            # the rows' lines stay; this line says why the rows are gone
+            shots = dropped.screenshots
             named = {"screenshots": shots} if shots else {}
-            batch.add(DROPPED, warc=rel, rows=gone, kept=r.kept, **named)
+            batch.add(DROPPED, warc=rel, rows=dropped.snapshots, kept=r.kept, **named)
     logger.warning(
         "recovered %s: kept %d bytes (%d records), set aside %d bytes, re-queued %d targets",
         rel,
         r.kept,
         r.records,
         r.dropped,
-        len(lost),
+        dropped.requeued,
     )
     if r.kept:
         _on_close(app)(ClosedWarc(rel, r.kept, r.sha256, r.records, app.clock()))

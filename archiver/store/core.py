@@ -20,6 +20,7 @@ from archiver.store.checks import ChecksMixin
 from archiver.store.daemon import DaemonMixin
 from archiver.store.intake import IntakeMixin
 from archiver.store.ledgered import LedgeredMixin
+from archiver.store.recovery import RecoveryMixin
 from archiver.store.reviews import ReviewsMixin
 from archiver.store.screenshots import ScreenshotsMixin
 from archiver.store.stamps import StampsMixin
@@ -182,6 +183,7 @@ class Store(
     ArticlesMixin,
     ReviewsMixin,
     WorkMixin,
+    RecoveryMixin,
     ChecksMixin,
     DaemonMixin,
     IntakeMixin,
