@@ -11,7 +11,6 @@ import os
 import re
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -29,11 +28,9 @@ from archiver.errors import WarcWriteError
 from archiver.interop.cdxj import index_closed
 from archiver.manifest import ledger_for, refresh
 from archiver.manifest.pairs import DROPPED, complete_pairs, write_paired
-from archiver.net.fetch import Client
 from archiver.progress import NoProgress, PlainProgress
-from archiver.recorder import GroupRecorder
 from archiver.runs.gate import host_gate
-from archiver.store.leases import LeaseKeeper
+from archiver.runs.pool import Claiming, Recording, WorkPool, run_pool
 from archiver.store.ledgered import Paired
 from archiver.store.work import CaptureOutcome
 from archiver.workers import live_worker, worker_id
@@ -47,7 +44,6 @@ logger = logging.getLogger(__name__)
 RECORD_BATCH = 64
 RECORD_WAIT = 0.1  # seconds the recorder waits for more once one capture is in
 CLAIM_WHEN_FREE = 4  # claim once 1/4 of the pool's threads are free
-RECORD_POLL = 0.02  # seconds between looks at the recorder when only it is at work
 
 
 def file_tag(worker: str) -> str:
@@ -223,78 +219,65 @@ class _Finished:
     looked_up: list[dict]  # the DedupCache learns these once they are committed
 
 
-class _Capturer:
-    """One capture run's shared state: sink, gate, the HTTP client."""
+class _Capturer(WorkPool):
+    """One capture run: the shared pool, the WARC sink, dedup and reuse caches."""
 
-    def __init__(
-        self, app, sink: WarcSink, progress: PlainProgress, worker: str | None = None
-    ) -> None:
-        self.app = app
-        self.s = app.settings
-        self.sink = sink
-        self.progress = progress
+    def __init__(self, app, sink: WarcSink, progress: PlainProgress, worker: str) -> None:
+        s = app.settings
         # across every worker when the store is PostgreSQL, this process's threads on SQLite
-        self.gate = host_gate(
-            app.store,
-            concurrency=self.s.capture.per_host_concurrency,
-            delay=self.s.capture.per_host_delay,
+        gate = host_gate(
+            app.store, concurrency=s.capture.per_host_concurrency, delay=s.capture.per_host_delay
         )
-        self.clients: list[Client] = []
-        self.lock = threading.Lock()
+        recording = Recording(
+            name="capture-recorder", record=self.record, limit=RECORD_BATCH, wait=RECORD_WAIT
+        )
+        super().__init__(app, worker, progress, gate, recording)
+        self.sink = sink
         self.summary = CaptureSummary()
-        self.worker = worker or worker_id()
-        self.keeper: LeaseKeeper | None = None  # renews the claims of running captures
-        # stores finished captures in groups (see `archiver.recorder`)
-        self.recorder: GroupRecorder[_Finished] = GroupRecorder(
-            self.record, self.discard, name="capture-recorder", limit=RECORD_BATCH, wait=RECORD_WAIT
-        )
         self.dedup = DedupCache(app.store.find_resource)
-        self.reuse = (
-            ReuseCache(
-                app.store.find_reusable,
-                window=self.s.capture.reuse_window,
-                clock=app.clock,
-                children=lambda warc, offset, url: stylesheet_children(
-                    self.s.root, warc, offset, url
-                ),
+        self.reuse = _reuse_cache(app)
+
+    def claiming(self, target_ids: list[int] | None) -> Claiming:
+        s, workers = self.s, self.s.capture.workers
+
+        def claim(limit: int) -> list:
+            return self.app.store.claim_captures(
+                worker=self.worker,
+                lease=s.daemon.lease,
+                limit=limit,
+                max_attempts=s.capture.max_attempts,
+                target_ids=target_ids,
             )
-            if self.s.capture.reuse_window > 0
-            else None
+
+        def want(free: int, queued: int) -> int:
+            # a slow store slows the run instead of piling up outcomes
+            calm = self.recorder.backlog() <= RECORD_BATCH + workers
+            return free if calm and _claim_now(free, workers) else 0
+
+        return Claiming(
+            threads=workers,
+            name="capture",
+            claim=claim,
+            want=want,
+            work=self.one,
+            target_id=lambda row: row.id,
+            drain=True,  # being stored: a target that failed may be due again at once
         )
 
-    def client(self) -> Client:
-        """The run's one HTTP client, shared by its threads (requests' Session and
-        urllib3's pools are safe to share). Its connections are what a thread count
-        would otherwise multiply: one pool per host, at most per_host_concurrency of
-        them busy, so memory follows the hosts at work, not capture.workers (a session
-        per thread kept a TLS connection to each host it had visited, per thread)."""
-        with self.lock:
-            if not self.clients:
-                self.clients.append(Client(self.s.capture, self.gate, clock=self.app.clock))
-            return self.clients[0]
-
-    def one(self, target) -> None:
-        """Capture one claimed target and hand the outcome to the recorder (the claim is
-        given back if the capture itself raised)."""
-        store = self.app.store
-        try:
-            citing = store.citing_articles(target.id)
-            job = CaptureJob(
-                client=self.client(),
-                sink=self.sink,
-                settings=self.s.capture,
-                find_resource=self.dedup.find,
-                keepalive=self._keepalive(target.id),
-                reuse=self.reuse,
-                worker=self.worker,
-            )
-            outcome = capture_target(target.url, job, citing)
-        except BaseException:
-            store.release(target.id, self.worker)
-            if self.keeper is not None:
-                self.keeper.drop(target.id)
-            raise
-        self.recorder.put(_Finished(target, outcome, citing, job.looked_up))
+    def one(self, target) -> _Finished:
+        """Capture one claimed target; the recorder stores the outcome."""
+        citing = self.app.store.citing_articles(target.id)
+        job = CaptureJob(
+            client=self.client(),
+            sink=self.sink,
+            settings=self.s.capture,
+            find_resource=self.dedup.find,
+            keepalive=self._keepalive(target.id),
+            reuse=self.reuse,
+            worker=self.worker,
+        )
+        outcome = capture_target(target.url, job, citing)
+        return _Finished(target, outcome, citing, job.looked_up)
 
     def record(self, batch: list[_Finished]) -> None:
         """The batch's snapshot rows and their ledger lines, together (`manifest.pairs`):
@@ -316,20 +299,8 @@ class _Capturer:
         write_paired(ledger_for(self.s), self.app.store, Paired.SNAPSHOT, n, commit)
         for f in batch:
             self.dedup.stored(f.looked_up)
-            self._drop(f)
+            self.done_with([f.target.id])
             self._count(f.target, f.outcome, f.citing)
-
-    def discard(self, batch: list[_Finished]) -> None:
-        """Captures that could not be stored: their claims go back (they are due again)."""
-        try:
-            self.app.store.release_many([f.target.id for f in batch], self.worker)
-        finally:
-            for f in batch:
-                self._drop(f)
-
-    def _drop(self, f: _Finished) -> None:
-        if self.keeper is not None:
-            self.keeper.drop(f.target.id)
 
     def _count(self, target, outcome, citing) -> None:
         with self.lock:
@@ -358,9 +329,17 @@ class _Capturer:
 
         return renew
 
-    def close(self) -> None:
-        for c in self.clients:
-            c.close()
+
+def _reuse_cache(app) -> ReuseCache | None:
+    s = app.settings
+    if s.capture.reuse_window <= 0:
+        return None
+    return ReuseCache(
+        app.store.find_reusable,
+        window=s.capture.reuse_window,
+        clock=app.clock,
+        children=lambda warc, offset, url: stylesheet_children(s.root, warc, offset, url),
+    )
 
 
 def capture_pending(
@@ -396,15 +375,8 @@ def _capture_claimed(app, progress, target_ids, sink, stop, worker: str) -> Capt
     store = app.store
     total = store.count_capture_due(max_attempts=s.capture.max_attempts, target_ids=target_ids)
     progress.start("capturing", total)
-    # a live worker's claims never run out, however long a capture waits for its host
-    cap.keeper = LeaseKeeper(store, cap.worker, s.daemon.lease)
-    cap.recorder.start()
     try:
-        with cap.keeper:
-            try:
-                _run_pool(cap, total, target_ids, stop)
-            finally:
-                cap.recorder.close()  # the captures written are stored (or given back)
+        run_pool(cap, cap.claiming(target_ids), stop)
     except WarcWriteError:
         logger.error("capture stopped: WARC writing failed")
         raise
@@ -418,45 +390,6 @@ def _capture_claimed(app, progress, target_ids, sink, stop, worker: str) -> Capt
     )
     _refresh(app, cap.summary.articles)
     return cap.summary
-
-
-def _run_pool(cap: _Capturer, total: int, target_ids, stop) -> None:
-    """Claim and capture until nothing due is left unclaimed (or ``stop``, or the
-    recorder failed); a worker's WarcWriteError or bug re-raises here."""
-    s, store, progress = cap.s, cap.app.store, cap.progress
-    workers = s.capture.workers
-    backlog_limit = RECORD_BATCH + workers
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool:
-        running: set = set()
-        taken = 0  # claims made in this run
-        while not (stop and stop.is_set()) and cap.recorder.error is None:
-            claimed = []
-            if _claim_now(workers - len(running), workers) and (
-                cap.recorder.backlog() <= backlog_limit
-            ):
-                claimed = store.claim_captures(
-                    worker=cap.worker,
-                    lease=s.daemon.lease,
-                    limit=workers - len(running),
-                    max_attempts=s.capture.max_attempts,
-                    target_ids=target_ids,
-                )
-                taken += len(claimed)
-                if taken > total:  # became due while we ran (or due again: a retry)
-                    progress.grow(taken - total)
-                    total = taken
-                for row in claimed:
-                    cap.keeper.hold(row.id)
-                running |= {pool.submit(cap.one, row) for row in claimed}
-            if not claimed and not running:
-                if not cap.recorder.backlog():
-                    break
-                # being stored: a target that failed may be due again at once (a retry)
-                time.sleep(RECORD_POLL)
-                continue
-            done, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
-            for fut in done:
-                fut.result()  # re-raise a worker's WarcWriteError or bug here
 
 
 def _claim_now(free: int, workers: int) -> bool:
