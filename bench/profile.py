@@ -137,8 +137,8 @@ BUCKETS = (
 
 CHECK_BUCKETS = (
     "archiver.runs.check:_Checker.one",
-    "archiver.runs.check:_Checker.inspect",
-    "archiver.runs.check:_Checker.fetch",
+    "archiver.check.engine:CheckEngine.inspect",
+    "archiver.check.engine:CheckEngine.fetch",
     "archiver.net.fetch:Client._send",
     "archiver.net.fetch:Client._read_body",
     "archiver.pages:analyse",

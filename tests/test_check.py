@@ -426,7 +426,7 @@ def test_long_retry_after_skips_the_host_for_the_rest_of_the_run(tmp_path, web):
 def test_unchanged_page_is_not_parsed_again_but_a_changed_one_is(tmp_path, web, monkeypatch):
     """A live body with the snapshot's document digest reuses the snapshot's analysis
     (similarity 1.0); a changed body is analysed and compared as before."""
-    from archiver.runs import check as check_run
+    from archiver.check import engine as check_run
 
     app = make_archive(tmp_path / "a", web, capture=FAST)
     same, drift = "https://cases.test/ok", "https://cases.test/later-drift"
@@ -456,9 +456,9 @@ def test_unchanged_page_is_not_parsed_again_but_a_changed_one_is(tmp_path, web, 
 def test_unchanged_page_needs_the_same_whole_document():
     from types import SimpleNamespace
 
+    from archiver.check.engine import unchanged_page
     from archiver.net.fetch import Hop
     from archiver.pages import PageInfo
-    from archiver.runs.check import _unchanged_page
 
     def hop(**kw):
         values = dict(
@@ -482,9 +482,9 @@ def test_unchanged_page_needs_the_same_whole_document():
         )
         return SimpleNamespace(**{**values, **kw})
 
-    page = _unchanged_page(hop(), snap())
+    page = unchanged_page(hop(), snap())
     assert page == PageInfo(title="Title", text="some words", fingerprint="sha256:fp", quality=None)
-    assert _unchanged_page(hop(), snap(text=None, title=None)).text == ""
+    assert unchanged_page(hop(), snap(text=None, title=None)).text == ""
     for live, snapshot in [
         (hop(doc_digest="sha256:bb"), snap()),
         (hop(truncated="length"), snap()),
@@ -494,7 +494,7 @@ def test_unchanged_page_needs_the_same_whole_document():
         (hop(), snap(payload_digest=None)),
         (hop(), None),
     ]:
-        assert _unchanged_page(live, snapshot) is None, (live, snapshot)
+        assert unchanged_page(live, snapshot) is None, (live, snapshot)
 
 
 def test_a_stopped_run_stores_what_it_checked_and_gives_back_the_rest(tmp_path, web):
