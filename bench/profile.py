@@ -109,7 +109,7 @@ def profile_add(
 # Functions whose CPU time (thread clock, inclusive) --buckets adds up; nested ones are
 # counted in their callers too, so the column does not sum to the total.
 BUCKETS = (
-    "archiver.capture.engine:capture_target",
+    "archiver.capture.target:capture_target",
     "archiver.net.fetch:Client._send",
     "archiver.net.fetch:Client._read_body",
     "archiver.capture.engine:CaptureJob.write_hop",
@@ -181,7 +181,13 @@ def _bucketed(totals: Counter[str], calls: Counter[str], specs=BUCKETS) -> None:
 
         wrapped = functools.wraps(fn)(wrapper)
         setattr(owner, name, wrapped)
-        users = ("archiver.capture.engine", "archiver.runs.capture", "archiver.runs.check")
+        users = (
+            "archiver.capture.engine",
+            "archiver.capture.target",
+            "archiver.check.engine",
+            "archiver.runs.capture",
+            "archiver.runs.check",
+        )
         for user in users:  # `from x import f` copies
             mod = importlib.import_module(user)
             if getattr(mod, name, None) is fn:

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from archiver.capture.engine import CaptureJob, capture_target
+from archiver.capture.engine import CaptureJob
 from archiver.capture.reuse import ReuseCache, stylesheet_children
+from archiver.capture.target import capture_target
 from archiver.capture.warc import (
     OPEN_SUFFIX,
     ClosedWarc,
