@@ -242,22 +242,22 @@ def test_status_counts_and_reserved_words_on_postgresql(pg_url):
 
 
 def _archived():
-    from archiver.store.work import CaptureOutcome
+    from archiver.capture.outcome import CaptureOutcome, Snapshot
 
     return CaptureOutcome(
         state="archived",
         snapshots=[
-            {
-                "captured_at": _now(),
-                "warc": "warcs/x.warc.gz",
-                "offset": 0,
-                "length": 10,
-                "record_id": "<urn:uuid:1>",
-                "final_url": "https://a.test/1",
-                "redirects": [],
-                "status": 200,
-                "good": True,
-            }
+            Snapshot(
+                captured_at=_now(),
+                warc="warcs/x.warc.gz",
+                offset=0,
+                length=10,
+                record_id="<urn:uuid:1>",
+                final_url="https://a.test/1",
+                redirects=[],
+                status=200,
+                good=True,
+            )
         ],
     )
 

@@ -12,13 +12,13 @@ from datetime import datetime
 from archiver import SOFTWARE, urls
 from archiver.capture import records as rec
 from archiver.capture.engine import CaptureJob, Written
+from archiver.capture.outcome import CaptureOutcome, CaptureState, Snapshot
 from archiver.capture.plans import Plan, plan_for
 from archiver.capture.requisites import outlinks
 from archiver.evidence import summary as evidence_summary
 from archiver.judge import Response
 from archiver.net.fetch import Chain, Hop
 from archiver.pages import STAND_IN_WORDS, PageInfo, analyse, decode_html, is_html, plan_page
-from archiver.store.work import CaptureOutcome
 
 
 def _page_info(url: str, plan: Plan, chain: Chain, extra_texts: dict[str, str]) -> PageInfo:
@@ -135,14 +135,18 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
     fetched = job.fetch_and_write(plan.primary)
     if fetched is None:  # a capture_time shorter than getting here
         assert job.budget is not None
-        return CaptureOutcome(state="failed", error=job.budget.reason, resources=job.resources)
+        return CaptureOutcome(
+            state=CaptureState.FAILED, error=job.budget.reason, resources=job.resources
+        )
     chain, written = fetched
     job.seen.add(urls.normalise(plan.primary, drop_tracking=False))
     final_w = written[-1] if written and written[-1].hop is chain.final else None
     if final_w is None:
         job.write_connections()
         job.flush()
-        return CaptureOutcome(state="failed", error=_failure_reason(chain), resources=job.resources)
+        return CaptureOutcome(
+            state=CaptureState.FAILED, error=_failure_reason(chain), resources=job.resources
+        )
     final = final_w.hop
     extra_texts: dict[str, str] = {}
     resources = 0
@@ -177,7 +181,7 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
         # its place in the WARC (if the flush failed, as nothing to reuse: waiters fetch)
         job.publish()
     assert final_w.loc is not None
-    snapshot = dict(
+    snapshot = Snapshot(
         captured_at=final.started_at,
         warc=final_w.loc.warc,
         offset=final_w.loc.offset,
@@ -203,11 +207,11 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
     )
     retry = final.retry_after() if final.status in (429, 503) else None
     if ok:  # a 2xx stand-in is kept as evidence, never good; the citation says what it is
-        state, error = "archived", (_judged_as(page) if page.quality else None)
+        state, error = CaptureState.ARCHIVED, (_judged_as(page) if page.quality else None)
     elif retry is not None:
-        state, error = "pending", f"HTTP {final.status}: retry after {retry:.0f}s"
+        state, error = CaptureState.PENDING, f"HTTP {final.status}: retry after {retry:.0f}s"
     else:
-        state, error = "failed", _error_of(chain, page)
+        state, error = CaptureState.FAILED, _error_of(chain, page)
     return CaptureOutcome(
         state=state,
         snapshots=[snapshot],

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from archiver.capture.engine import CaptureJob
+from archiver.capture.outcome import CaptureOutcome, CaptureState
 from archiver.capture.reuse import ReuseCache, stylesheet_children
 from archiver.capture.target import capture_target
 from archiver.capture.warc import (
@@ -33,7 +34,6 @@ from archiver.progress import NoProgress, PlainProgress
 from archiver.runs.gate import host_gate
 from archiver.runs.pool import Claiming, Recording, WorkPool, run_pool
 from archiver.store.ledgered import Paired
-from archiver.store.work import CaptureOutcome
 from archiver.workers import live_worker, worker_id
 
 logger = logging.getLogger(__name__)
@@ -308,9 +308,9 @@ class _Capturer(WorkPool):
             s = self.summary
             s.snapshots += len(outcome.snapshots)
             s.articles.update(citing)
-            if outcome.state == "archived":
+            if outcome.state == CaptureState.ARCHIVED:
                 s.archived += 1
-            elif outcome.state == "pending":
+            elif outcome.state == CaptureState.PENDING:
                 s.waiting += 1
                 s.failures.append((target.url, outcome.error or "waiting"))
             else:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, func, or_, select
 
@@ -20,21 +20,10 @@ from archiver.errors import StoreError
 from archiver.store import schema as t
 from archiver.store.ledgered import Paired
 
+if TYPE_CHECKING:
+    from archiver.capture.outcome import CaptureOutcome
+
 tg = t.target
-
-
-@dataclass(frozen=True, kw_only=True)
-class CaptureOutcome:
-    """What one capture attempt of a target produced."""
-
-    state: str  # "archived" | "failed" | "pending" (waiting out a Retry-After)
-    snapshots: list[dict[str, Any]] = field(default_factory=list)
-    resources: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
-    retry_after: float | None = None
-    # the requisites the snapshot relies on without having fetched them (the copies it
-    # uses: url, record_id, warc, offset, warc_date); stored with the last snapshot
-    reused: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -450,7 +439,9 @@ def _insert_capture(
     reuses, the resources it wrote, and the target moved on; returns the snapshot ids."""
     ids: list[int] = []
     for row, seq in zip(outcome.snapshots, seqs, strict=True):
-        res = conn.execute(t.snapshot.insert().values(target_id=target.id, ledger_seq=seq, **row))
+        res = conn.execute(
+            t.snapshot.insert().values(target_id=target.id, ledger_seq=seq, **row.columns())
+        )
         ids.append(res.inserted_primary_key[0])
     if outcome.reused and ids:
         conn.execute(
