@@ -125,7 +125,7 @@ BUCKETS = (
     "archiver.pages:analyse",
     "archiver.pages:main_text",
     "archiver.pages:decode_html",
-    "archiver.store.work:WorkMixin.record_captures",
+    "archiver.store.captures:CapturesMixin.record_captures",
     "archiver.store.work:WorkMixin.claim_captures",
     "archiver.store.work:WorkMixin.citing_articles",
     "archiver.runs.capture:_Capturer.record",

@@ -15,7 +15,7 @@ from archiver.capture import warc
 from archiver.config import CaptureSettings
 from archiver.evidence.connection import CONTENT_TYPE
 from archiver.net import fetch
-from archiver.runs.capture import DedupCache
+from archiver.runs.dedup import DedupCache
 from archiver.service import add_sources
 from archiver.store import schema as t
 

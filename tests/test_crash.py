@@ -321,9 +321,9 @@ elif point == "half-a-record":
 
     warc.WarcSink._append = _append
 elif point in ("before-commit", "after-commit"):
-    from archiver.store.work import WorkMixin
+    from archiver.store.captures import CapturesMixin
 
-    real_record = WorkMixin.record_captures
+    real_record = CapturesMixin.record_captures
 
     def record_captures(self, *args, **kwargs):
         if point == "before-commit":
@@ -332,7 +332,7 @@ elif point in ("before-commit", "after-commit"):
         die()
         return ids
 
-    WorkMixin.record_captures = record_captures
+    CapturesMixin.record_captures = record_captures
 from archiver.cli import main
 
 command = ["check", "--all"] if point == "ledger-check" else ["capture"]

@@ -16,6 +16,7 @@ from archiver.errors import StoreError
 from archiver.store import schema as t
 from archiver.store.articles import ArticlesMixin
 from archiver.store.browse import BrowseMixin
+from archiver.store.captures import CapturesMixin
 from archiver.store.checks import ChecksMixin
 from archiver.store.daemon import DaemonMixin
 from archiver.store.intake import IntakeMixin
@@ -183,6 +184,7 @@ class Store(
     ArticlesMixin,
     ReviewsMixin,
     WorkMixin,
+    CapturesMixin,
     RecoveryMixin,
     ChecksMixin,
     DaemonMixin,
