@@ -28,8 +28,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from archiver.capture.run import capture_pending, index_new_warcs, make_sink, recover
 from archiver.errors import ArchiverError, WarcWriteError
+from archiver.runs.capture import capture_pending, index_new_warcs, make_sink, recover
 from archiver.runs.screenshots import take_screenshots, unavailable
 from archiver.runs.stamps import stamp_pending
 from archiver.warcfiles.writer import WarcSink
@@ -51,11 +51,6 @@ SCHEDULED = {
     "manifest": "manifest_every",
     "stamp": "timestamp_every",
 }
-
-
-def default_worker_id() -> str:
-    """HOST:PID, the host name cut so the id fits the store's 128 characters."""
-    return worker_id()
 
 
 # ---------------------------------------------------------------- the WARC sink
@@ -99,7 +94,7 @@ class Daemon:
     def __init__(self, app, *, worker: str | None = None) -> None:
         self.app = app
         self.settings = app.settings.daemon
-        self.worker = worker or default_worker_id()
+        self.worker = worker or worker_id()
         self.stop = threading.Event()  # no new work
         self.failed: list[str] = []  # jobs whose last run raised, in order
         self.abandon = threading.Event()  # a second signal: do not wait for in-flight work
@@ -161,7 +156,7 @@ class Daemon:
         return take_screenshots(self.app, stop=self.stop).line()
 
     def check(self) -> str:
-        from archiver.check.run import check_due
+        from archiver.runs.check import check_due
 
         return check_due(self.app, stop=self.stop, worker=self.worker).line()
 

@@ -30,7 +30,7 @@ def mark(what):
     print(f"{time.time() - T0:7.2f} s  {what}", flush=True)
 
 mark("interpreter up")
-import archiver.capture.run as run
+import archiver.runs.capture as run
 from archiver.cli import main
 mark("imports done")
 

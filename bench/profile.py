@@ -36,8 +36,8 @@ from bench.common import BIN, OUT, REPO, FixtureWeb, workdir, write_config
 def _profiled_threads(profiles: list[cProfile.Profile]) -> None:
     """Wrap each capture (and check) of a target — it runs in a pool thread — in its own
     profiler."""
-    from archiver.capture import run as capture_run
-    from archiver.check import run as check_run
+    from archiver.runs import capture as capture_run
+    from archiver.runs import check as check_run
 
     _profile_method(check_run._Checker, profiles)
     _profile_method(check_run._Checker, profiles, "record")  # the check recorder thread
@@ -109,7 +109,7 @@ def profile_add(
 # Functions whose CPU time (thread clock, inclusive) --buckets adds up; nested ones are
 # counted in their callers too, so the column does not sum to the total.
 BUCKETS = (
-    "archiver.capture.engine:capture_target",
+    "archiver.capture.target:capture_target",
     "archiver.net.fetch:Client._send",
     "archiver.net.fetch:Client._read_body",
     "archiver.capture.engine:CaptureJob.write_hop",
@@ -125,20 +125,20 @@ BUCKETS = (
     "archiver.pages:analyse",
     "archiver.pages:main_text",
     "archiver.pages:decode_html",
-    "archiver.store.work:WorkMixin.record_captures",
+    "archiver.store.captures:CapturesMixin.record_captures",
     "archiver.store.work:WorkMixin.claim_captures",
     "archiver.store.work:WorkMixin.citing_articles",
-    "archiver.capture.run:_Capturer.record",
-    "archiver.capture.run:index_new_warcs",
+    "archiver.runs.capture:_Capturer.record",
+    "archiver.runs.capture:index_new_warcs",
     "archiver.manifest:refresh",
     "archiver.runs.add:add_one",
 )
 
 
 CHECK_BUCKETS = (
-    "archiver.check.run:_Checker.one",
-    "archiver.check.run:_Checker.inspect",
-    "archiver.check.run:_Checker.fetch",
+    "archiver.runs.check:_Checker.one",
+    "archiver.check.engine:CheckEngine.inspect",
+    "archiver.check.engine:CheckEngine.fetch",
     "archiver.net.fetch:Client._send",
     "archiver.net.fetch:Client._read_body",
     "archiver.pages:analyse",
@@ -148,8 +148,8 @@ CHECK_BUCKETS = (
     "archiver.store.checks:ChecksMixin.record_checks",
     "archiver.store.checks:ChecksMixin.citing_articles_of",
     "archiver.store.checks:ChecksMixin.claim_run_checks",
-    "archiver.check.run:_Checker.record",
-    "archiver.check.run:_Checker._ledger",
+    "archiver.runs.check:_Checker.record",
+    "archiver.runs.check:_Checker._ledger",
     "archiver.manifest:refresh",
 )
 
@@ -181,7 +181,13 @@ def _bucketed(totals: Counter[str], calls: Counter[str], specs=BUCKETS) -> None:
 
         wrapped = functools.wraps(fn)(wrapper)
         setattr(owner, name, wrapped)
-        users = ("archiver.capture.engine", "archiver.capture.run", "archiver.check.run")
+        users = (
+            "archiver.capture.engine",
+            "archiver.capture.target",
+            "archiver.check.engine",
+            "archiver.runs.capture",
+            "archiver.runs.check",
+        )
         for user in users:  # `from x import f` copies
             mod = importlib.import_module(user)
             if getattr(mod, name, None) is fn:
@@ -280,7 +286,7 @@ def profile_check(
     """`archive check --all` in-process over ``links`` links captured beforehand."""
     from archiver import config
     from archiver.app import App
-    from archiver.check.run import check_due
+    from archiver.runs.check import check_due
     from bench.linkcheck import link_urls, prepare, set_state
 
     root = prepare(web, tmp / "setup", link_urls(links))

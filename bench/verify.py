@@ -87,8 +87,8 @@ class Filler:
     """Writes captures through the archiver's sink; rows and ledger lines as capture does."""
 
     def __init__(self, app) -> None:
-        from archiver.capture.run import make_sink
         from archiver.ledger import ledger_for
+        from archiver.runs.capture import make_sink
 
         self.app = app
         self.sink = make_sink(app)

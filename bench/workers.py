@@ -49,7 +49,7 @@ HOSTS = 8  # fleet0.test … fleet7.test
 CLAIMER = """
 import sys, time
 from archiver.store import open_store
-from archiver.store.work import CaptureOutcome
+from archiver.capture.outcome import CaptureOutcome
 url, name, go, record = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4] == "1"
 store = open_store(url)
 done = CaptureOutcome(state="archived")

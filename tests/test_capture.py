@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from archiver.capture.run import capture_pending
 from archiver.runs.add import add_sources
+from archiver.runs.capture import capture_pending
 from archiver.store import schema as t
 
 from .conftest import make_archive

@@ -11,11 +11,11 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from archiver.capture.run import DedupCache
 from archiver.config import CaptureSettings
 from archiver.evidence.connection import CONTENT_TYPE
 from archiver.net import fetch, watchdog
 from archiver.runs.add import add_sources
+from archiver.runs.dedup import DedupCache
 from archiver.store import schema as t
 from archiver.warcfiles import writer as warc
 

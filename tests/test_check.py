@@ -19,10 +19,10 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from archiver.app import App
-from archiver.check.run import check_due
 from archiver.cli import cli
 from archiver.errors import UsageError
 from archiver.runs.add import add_sources
+from archiver.runs.check import check_due
 from archiver.store import schema as t
 
 from .conftest import _LEAKY, make_archive
@@ -426,7 +426,7 @@ def test_long_retry_after_skips_the_host_for_the_rest_of_the_run(tmp_path, web):
 def test_unchanged_page_is_not_parsed_again_but_a_changed_one_is(tmp_path, web, monkeypatch):
     """A live body with the snapshot's document digest reuses the snapshot's analysis
     (similarity 1.0); a changed body is analysed and compared as before."""
-    from archiver.check import run as check_run
+    from archiver.check import engine as check_run
 
     app = make_archive(tmp_path / "a", web, capture=FAST)
     same, drift = "https://cases.test/ok", "https://cases.test/later-drift"
@@ -456,7 +456,7 @@ def test_unchanged_page_is_not_parsed_again_but_a_changed_one_is(tmp_path, web, 
 def test_unchanged_page_needs_the_same_whole_document():
     from types import SimpleNamespace
 
-    from archiver.check.run import _unchanged_page
+    from archiver.check.engine import unchanged_page
     from archiver.net.fetch import Hop
     from archiver.pages import PageInfo
 
@@ -482,9 +482,9 @@ def test_unchanged_page_needs_the_same_whole_document():
         )
         return SimpleNamespace(**{**values, **kw})
 
-    page = _unchanged_page(hop(), snap())
+    page = unchanged_page(hop(), snap())
     assert page == PageInfo(title="Title", text="some words", fingerprint="sha256:fp", quality=None)
-    assert _unchanged_page(hop(), snap(text=None, title=None)).text == ""
+    assert unchanged_page(hop(), snap(text=None, title=None)).text == ""
     for live, snapshot in [
         (hop(doc_digest="sha256:bb"), snap()),
         (hop(truncated="length"), snap()),
@@ -494,7 +494,7 @@ def test_unchanged_page_needs_the_same_whole_document():
         (hop(), snap(payload_digest=None)),
         (hop(), None),
     ]:
-        assert _unchanged_page(live, snapshot) is None, (live, snapshot)
+        assert unchanged_page(live, snapshot) is None, (live, snapshot)
 
 
 def test_a_stopped_run_stores_what_it_checked_and_gives_back_the_rest(tmp_path, web):
@@ -528,10 +528,10 @@ def test_a_stopped_run_stores_what_it_checked_and_gives_back_the_rest(tmp_path, 
 def test_checks_are_polite_through_the_stores_gate(tmp_path, store_backend):
     """Checks use the capture's gate: shared through PostgreSQL by every worker (its
     slots and start times live in the database), in-process on SQLite."""
-    from archiver.check.run import _Checker
     from archiver.net.gate import HostGate
     from archiver.progress import NoProgress
-    from archiver.store.hostgate import SharedHostGate
+    from archiver.runs.check import _Checker
+    from archiver.runs.gate import SharedHostGate
 
     app = make_archive(tmp_path / "a", capture={"per_host_concurrency": 1, "per_host_delay": "2s"})
     try:

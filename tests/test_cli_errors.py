@@ -339,7 +339,8 @@ def test_add_an_unreadable_article(arch, tmp_path):
 
 AS_NOBODY = r"""
 import os, pwd, sys
-import archiver.capture.run, archiver.manifest, archiver.progress, archiver.runs.add
+import archiver.runs.capture, archiver.manifest, archiver.progress, archiver.runs.add
+import archiver.runs.capture, archiver.manifest, archiver.progress, archiver.runs.add
 from archiver.cli import main
 try:
     nobody = pwd.getpwnam("nobody")

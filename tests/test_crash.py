@@ -25,12 +25,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
-from archiver.capture.run import capture_pending, recover
 from archiver.cli import cli
 from archiver.errors import ArchiveWriteError
 from archiver.ledger import chain as ledger_module
 from archiver.manifest.verify import verify
 from archiver.runs.add import add_sources
+from archiver.runs.capture import capture_pending, recover
 from archiver.store import schema as t
 from archiver.warcfiles import writer as warc_module
 from archiver.warcfiles.recover import complete_prefix
@@ -322,9 +322,9 @@ elif point == "half-a-record":
 
     warc.WarcSink._append = _append
 elif point in ("before-commit", "after-commit"):
-    from archiver.store.work import WorkMixin
+    from archiver.store.captures import CapturesMixin
 
-    real_record = WorkMixin.record_captures
+    real_record = CapturesMixin.record_captures
 
     def record_captures(self, *args, **kwargs):
         if point == "before-commit":
@@ -333,7 +333,7 @@ elif point in ("before-commit", "after-commit"):
         die()
         return ids
 
-    WorkMixin.record_captures = record_captures
+    CapturesMixin.record_captures = record_captures
 from archiver.cli import main
 
 command = ["check", "--all"] if point == "ledger-check" else ["capture"]

@@ -24,11 +24,11 @@ from sqlalchemy import func, select, update
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.cli import cli
-from archiver.daemon import Daemon, default_worker_id
+from archiver.daemon import Daemon
 from archiver.errors import UsageError
 from archiver.logs import JsonFormatter
 from archiver.store import schema as t
-from archiver.workers import WorkerLock, is_dead
+from archiver.workers import WorkerLock, is_dead, worker_id
 
 from .conftest import make_archive, open_archive_store
 
@@ -284,12 +284,12 @@ def test_once_takes_the_missing_screenshots(tmp_path, web):
 @pytest.mark.timeout(60)
 def test_once_names_the_failed_jobs_in_one_error_line(tmp_path, web, monkeypatch):
     cfg = new_archive(tmp_path, web)
-    import archiver.check.run
+    import archiver.runs.check
 
     def broken(*args, **kwargs):
         raise RuntimeError("check exploded")
 
-    monkeypatch.setattr(archiver.check.run, "check_due", broken)
+    monkeypatch.setattr(archiver.runs.check, "check_due", broken)
     p = run(cfg, "daemon", "--once")
     assert p.exit_code == 1
     errors = [line for line in p.stderr.splitlines() if line.startswith("Error:")]
@@ -517,5 +517,5 @@ def test_intake_runs_as_often_as_the_shortest_of_its_two_settings(tmp_path):
 
 def test_default_worker_id_fits_the_store(monkeypatch):
     monkeypatch.setattr("socket.gethostname", lambda: "h" * 300)
-    wid = default_worker_id()
+    wid = worker_id()
     assert len(wid) == 128 and wid.endswith(f":{os.getpid()}")

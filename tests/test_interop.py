@@ -398,7 +398,7 @@ def test_archive_index_is_sorted_replayable_and_incremental(
 ):
     # capture runs index what they close themselves (tests/test_capture.py covers that);
     # here the command alone does the indexing
-    from archiver.capture import run as capture_run
+    from archiver.runs import capture as capture_run
 
     monkeypatch.setattr(capture_run, "index_new_warcs", lambda app: None)
     captured_sample(archive, sample_article)

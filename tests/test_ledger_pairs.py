@@ -20,8 +20,6 @@ from click.testing import CliRunner
 from sqlalchemy import delete, func, select, update
 
 from archiver.app import App
-from archiver.capture.run import capture_pending
-from archiver.check.run import check_due
 from archiver.cli import cli
 from archiver.ledger import ledger_for
 from archiver.ledger.chain import GENESIS, Ledger, line_hash
@@ -30,6 +28,8 @@ from archiver.ledger.pairs import add_line, complete_pairs, write_paired
 from archiver.manifest.review import review_citation
 from archiver.manifest.verify import verify
 from archiver.runs.add import add_sources
+from archiver.runs.capture import capture_pending
+from archiver.runs.check import check_due
 from archiver.store import open_store
 from archiver.store import schema as t
 from archiver.store.work import CheckOutcome

@@ -22,14 +22,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from archiver.capture.run import capture_pending, worker_id
-from archiver.check.run import check_due
 from archiver.cli import cli
 from archiver.intake.folders import FolderScan, poll_note
 from archiver.runs.add import add_sources
+from archiver.runs.capture import capture_pending
+from archiver.runs.check import check_due
 from archiver.runs.intake import run_intake
 from archiver.store import schema as t
-from archiver.workers import WorkerLock, alive, lock_path
+from archiver.workers import WorkerLock, alive, lock_path, worker_id
 
 from .conftest import make_archive
 from .test_crash import ARCHIVE, _env

@@ -29,10 +29,10 @@ from archiver.cli import cli
 from archiver.extract import extract_text
 from archiver.manifest.articles import article_doc
 from archiver.runs.add import add_sources
+from archiver.runs.gate import SharedHostGate
 from archiver.store import open_store
 from archiver.store import schema as t
 from archiver.store.core import make_engine
-from archiver.store.hostgate import SharedHostGate
 from archiver.store.work import CheckOutcome
 from tests import pg
 from tests.web.sites.fleet import HOSTS, IN_FLIGHT
@@ -243,22 +243,22 @@ def test_status_counts_and_reserved_words_on_postgresql(pg_url):
 
 
 def _archived():
-    from archiver.store.work import CaptureOutcome
+    from archiver.capture.outcome import CaptureOutcome, Snapshot
 
     return CaptureOutcome(
         state="archived",
         snapshots=[
-            {
-                "captured_at": _now(),
-                "warc": "warcs/x.warc.gz",
-                "offset": 0,
-                "length": 10,
-                "record_id": "<urn:uuid:1>",
-                "final_url": "https://a.test/1",
-                "redirects": [],
-                "status": 200,
-                "good": True,
-            }
+            Snapshot(
+                captured_at=_now(),
+                warc="warcs/x.warc.gz",
+                offset=0,
+                length=10,
+                record_id="<urn:uuid:1>",
+                final_url="https://a.test/1",
+                redirects=[],
+                status=200,
+                good=True,
+            )
         ],
     )
 
@@ -377,7 +377,7 @@ def test_the_host_gate_holds_across_workers(pg_url):
 HOLDER = """
 import sys, time
 from archiver.store.core import make_engine
-from archiver.store.hostgate import SharedHostGate
+from archiver.runs.gate import SharedHostGate
 gate = SharedHostGate(make_engine(sys.argv[1]), concurrency=1, delay=0)
 with gate.slot("crash.test"):
     print("holding", flush=True)

@@ -11,17 +11,17 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from archiver.capture import run as capture_run
-from archiver.capture.run import capture_pending
 from archiver.errors import StoreError
 from archiver.ledger import ledger_for
 from archiver.ledger.events import Paired
 from archiver.manifest.verify import verify
 from archiver.progress import NoProgress
 from archiver.recorder import GroupRecorder
+from archiver.runs import capture as capture_run
 from archiver.runs.add import add_sources
+from archiver.runs.capture import capture_pending
 from archiver.store import schema as t
-from archiver.store.work import WorkMixin
+from archiver.store.captures import CapturesMixin
 
 from .conftest import make_archive
 
@@ -147,7 +147,7 @@ def test_finished_captures_share_one_ledger_hold(tmp_path, web, monkeypatch):
 def test_a_store_that_fails_to_record_gives_the_claims_back(tmp_path, web, monkeypatch):
     app = make_archive(tmp_path / "a", web, capture={"workers": 4, "requisites": False})
     _queue(app, tmp_path, 8)
-    real = WorkMixin.record_captures
+    real = CapturesMixin.record_captures
     calls = [0]
 
     def failing(self, *args, **kwargs):
@@ -156,7 +156,7 @@ def test_a_store_that_fails_to_record_gives_the_claims_back(tmp_path, web, monke
             raise StoreError("database is locked")
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(WorkMixin, "record_captures", failing)
+    monkeypatch.setattr(CapturesMixin, "record_captures", failing)
     with pytest.raises(StoreError, match="locked"):
         capture_pending(app)
     assert _claimed(app) == 0  # nothing is left claimed by a run that stopped

@@ -25,7 +25,6 @@ from trafilatura import external
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver import pages, sources
-from archiver.capture import run as capture_run
 from archiver.capture.requisites import css_text, css_urls
 from archiver.capture.reuse import ReuseCache, stylesheet_children
 from archiver.config import load_settings
@@ -36,6 +35,7 @@ from archiver.manifest import robust
 from archiver.manifest.verify import verify
 from archiver.net import gate as gate_module
 from archiver.net.gate import HostGate
+from archiver.runs import capture as capture_run
 from archiver.runs.add import add_sources
 from archiver.store import schema as t
 from archiver.warcfiles.recover import Recovered

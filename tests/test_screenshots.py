@@ -28,7 +28,6 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.capture.run import make_sink, recover
 from archiver.cli import cli
 from archiver.interop.waczfiles import warcs_for
 from archiver.ledger import ledger_for
@@ -36,6 +35,7 @@ from archiver.ledger.pairs import complete_pairs
 from archiver.manifest import refresh
 from archiver.manifest.articles import article_doc
 from archiver.manifest.verify import verify
+from archiver.runs.capture import make_sink, recover
 from archiver.runs.screenshots import take_screenshots, unavailable
 from archiver.screenshots import chromium
 from archiver.store import schema as t

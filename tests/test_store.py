@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, inspect, select, text
 
+from archiver.capture.outcome import CaptureOutcome, Snapshot
 from archiver.errors import StoreError
 from archiver.extract import extract_text
 from archiver.manifest.articles import article_doc
 from archiver.store import open_store
 from archiver.store import schema as t
-from archiver.store.work import CaptureOutcome
 
 
 class Clock:
@@ -241,7 +241,7 @@ def test_judgement_reasons_round_trip_through_the_article_document(store, clock)
     add(store, "One https://a.org/1")
     (row,) = store.claim_captures(worker="w", lease=60, limit=1, max_attempts=5)
     reasons = [{"rule": "cf-mitigated", "detail": "cf-mitigated: challenge, HTTP 403 «ü»"}]
-    snap = dict(
+    snap = Snapshot(
         captured_at=clock.now,
         warc="warcs/a.warc.gz",
         offset=0,

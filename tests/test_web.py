@@ -15,11 +15,11 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from archiver import users
-from archiver.capture.run import make_sink
 from archiver.cli import cli
 from archiver.errors import ReplayStartError
 from archiver.ledger import ledger_for
 from archiver.manifest.articles import article_doc
+from archiver.runs.capture import make_sink
 from archiver.store import schema as t
 from archiver.store.browse import ArticleFilter
 from archiver.store.screenshots import ShotRow

@@ -22,10 +22,10 @@ import pytest
 import waitress
 
 from archiver import users
-from archiver.capture.run import make_sink
 from archiver.interop.pywbserver import free_port
 from archiver.ledger import ledger_for
 from archiver.manifest.articles import article_doc
+from archiver.runs.capture import make_sink
 from archiver.runs.screenshots import take_screenshots
 from archiver.warcfiles.records import http_record
 from archiver.web.app import ServeSettings, create_app

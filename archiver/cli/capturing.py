@@ -123,7 +123,7 @@ def capture(app: App) -> None:
     Example:
       archive capture
     """
-    from archiver.capture.run import capture_pending
+    from archiver.runs.capture import capture_pending
 
     _print_capture_summary(capture_pending(app, progress=_progress()))
     stamp_after_capture(app)
@@ -161,7 +161,7 @@ def check_cmd(app: App, article: str | None, all_targets: bool) -> None:
       archive check
       archive check --all prosecuting-social-media
     """
-    from archiver.check.run import check_due
+    from archiver.runs.check import check_due
 
     summary = check_due(app, all_targets=all_targets, article_id=article, progress=_progress())
     if summary.checked:
@@ -182,7 +182,7 @@ def _capture_added(app: App, ids: list[str], *, queue: bool, errors, queued: str
     """After articles were added: capture their targets now (or say they are queued),
     then one `Error:` line per source that failed, and exit 4 if any did."""
     if ids and not queue:
-        from archiver.capture.run import capture_pending
+        from archiver.runs.capture import capture_pending
 
         targets = app.store.target_ids_for_articles(ids)
         _print_capture_summary(capture_pending(app, progress=_progress(), target_ids=targets))

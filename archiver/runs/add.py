@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from archiver.capture.run import capture_pending
 from archiver.errors import ArchiverError, SourceError, TooManyCitations
 from archiver.extract import extract
 from archiver.manifest import refresh
 from archiver.net.fetch import Client
+from archiver.runs.capture import capture_pending
 from archiver.sources import read_source
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ The file is checked and read first (`interop.importer`: an unreadable file is ne
 kept), then copied into ``warcs/imported/`` and its size and sha256 recorded like a
 closed WARC of our own (`warc_file` row + `warc-closed` ledger line, so `archive verify`
 proves it unchanged). Its records that capture stored targets become snapshots, with
-their ledger lines, by the ledger rule (`manifest.pairs`); a target with a good one
+their ledger lines, by the ledger rule (`ledger.pairs`); a target with a good one
 becomes archived, and the citing articles' manifests are refreshed.
 """
 
@@ -97,7 +97,7 @@ def _register_file(app, warc: str, size: int, sha: str, records: int, src: Path)
 
 
 def _store(app, rows: list[tuple[int, dict]], src: Path) -> list[int]:
-    """Insert the snapshots with their ledger lines (`manifest.pairs`); a target with a
+    """Insert the snapshots with their ledger lines (`ledger.pairs`); a target with a
     good one becomes archived. Returns those ids."""
     archived = sorted({tid for tid, row in rows if row["good"]})
 

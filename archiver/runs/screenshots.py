@@ -31,13 +31,13 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from archiver.capture.run import index_new_warcs, make_sink
 from archiver.interop.pywbserver import ReplayServer
 from archiver.interop.replay import INSTALL_HINT as PYWB_HINT
 from archiver.interop.replay import pywb_installed
 from archiver.ledger import ledger_for
 from archiver.ledger.events import Paired
 from archiver.ledger.pairs import write_paired
+from archiver.runs.capture import index_new_warcs, make_sink
 from archiver.screenshots.chromium import (
     INSTALL_HINT,
     Png,

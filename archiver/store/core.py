@@ -16,6 +16,7 @@ from archiver.store import schema as t
 from archiver.store.articles import ArticlesMixin
 from archiver.store.audit import AuditMixin
 from archiver.store.browse import BrowseMixin
+from archiver.store.captures import CapturesMixin
 from archiver.store.checks import ChecksMixin
 from archiver.store.daemon import DaemonMixin
 from archiver.store.histories import HistoriesMixin
@@ -24,6 +25,7 @@ from archiver.store.intake import IntakeMixin
 from archiver.store.ledgered import LedgeredMixin
 from archiver.store.migrations import MIGRATIONS
 from archiver.store.overview import OverviewMixin
+from archiver.store.recovery import RecoveryMixin
 from archiver.store.reviews import ReviewsMixin
 from archiver.store.schedule import ScheduleMixin
 from archiver.store.screenshots import ScreenshotsMixin
@@ -188,6 +190,8 @@ class Store(
     ScheduleMixin,
     ReviewsMixin,
     WorkMixin,
+    CapturesMixin,
+    RecoveryMixin,
     ChecksMixin,
     DaemonMixin,
     IntakeMixin,

@@ -1,6 +1,7 @@
-"""Per-host politeness across every worker of a PostgreSQL store.
+"""Per-host politeness across every worker of a PostgreSQL store: the SQL side.
 
-The in-process `HostGate` keeps one process polite. With workers on several machines
+The in-process `HostGate` keeps one process polite; `archiver.runs.gate.SharedHostGate`
+composes it with the `HostSlots` here. With workers on several machines
 the limits must hold across all of them, so PostgreSQL keeps them:
 
 - concurrency: slot k of a host is the advisory lock (hashtext(host), k), k < N. A
@@ -28,7 +29,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from archiver.errors import StoreError
-from archiver.net.gate import HostGate, pause
 
 logger = logging.getLogger(__name__)
 
@@ -50,58 +50,26 @@ _DEFER = text(
 )
 
 
-class SharedHostGate(HostGate):
-    """At most ``concurrency`` requests in flight to a host, and starts ``delay`` apart,
-    counted over every worker using the same PostgreSQL store."""
+class HostSlots:
+    """A host's slots (advisory locks) and its next paced start, kept in PostgreSQL."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        concurrency: int,
-        delay: float,
-        poll: float = 0.02,
-        max_poll: float = 0.25,
-    ) -> None:
-        super().__init__(concurrency=concurrency, delay=0.0)  # in-process: queueing only
+    def __init__(self, engine: Engine, *, poll: float = 0.02, max_poll: float = 0.25) -> None:
         self.engine = engine
-        self.shared_delay = max(0.0, delay)
         self.poll = poll
         self.max_poll = max_poll
 
     @contextmanager
-    def slot(
-        self, host: str, *, paced: bool = True, deadline: float | None = None
-    ) -> Iterator[None]:
-        # unpaced: this process's Retry-After waits are honoured by the in-process gate
-        with super().slot(host, paced=paced, deadline=deadline), self._connection() as conn:
-            slot = self._take(conn, host)
-            try:
-                wait = self._reserve(conn, host) if paced else 0.0
-                if wait > 0:
-                    pause(wait, deadline)
-                yield
-            finally:
-                self._give(conn, host, slot)
-
-    def defer(self, host: str, seconds: float) -> None:
-        super().defer(host, seconds)
-        with self._connection() as conn:
-            conn.execute(_DEFER, {"host": host, "seconds": float(seconds)})
-
-    # ------------------------------------------------------------ steps
-
-    @contextmanager
-    def _connection(self) -> Iterator[Connection]:
+    def connection(self) -> Iterator[Connection]:
+        """A connection of its own (autocommit): the advisory lock lives as long as it."""
         try:
             with self.engine.connect() as conn:
                 yield conn.execution_options(isolation_level="AUTOCOMMIT")
         except DBAPIError as exc:
             raise StoreError(f"store: host gate: {exc.orig}") from exc
 
-    def _take(self, conn: Connection, host: str) -> int:
-        """Wait until one of the host's slots is ours; returns its number."""
-        slots = list(range(self.concurrency))
+    def take(self, conn: Connection, host: str, concurrency: int) -> int:
+        """Wait until one of the host's ``concurrency`` slots is ours; returns its number."""
+        slots = list(range(concurrency))
         pause = self.poll
         while True:
             random.shuffle(slots)  # no slot is everyone's first choice
@@ -111,11 +79,12 @@ class SharedHostGate(HostGate):
             time.sleep(pause * (0.5 + random.random()))
             pause = min(pause * 2, self.max_poll)
 
-    def _reserve(self, conn: Connection, host: str) -> float:
+    def reserve(self, conn: Connection, host: str, delay: float) -> float:
+        """Reserve the host's next paced start; returns the seconds to wait for it."""
         # with no delay too: a Retry-After from any worker may have pushed the start on
-        return float(conn.execute(_RESERVE, {"host": host, "delay": self.shared_delay}).scalar())
+        return float(conn.execute(_RESERVE, {"host": host, "delay": delay}).scalar())
 
-    def _give(self, conn: Connection, host: str, slot: int) -> None:
+    def give(self, conn: Connection, host: str, slot: int) -> None:
         try:
             conn.execute(_UNLOCK, {"host": host, "slot": slot})
         except DBAPIError:
@@ -123,9 +92,7 @@ class SharedHostGate(HostGate):
             logger.warning("host gate: could not unlock %s slot %d", host, slot, exc_info=True)
             conn.invalidate()
 
-
-def host_gate(store, *, concurrency: int, delay: float) -> HostGate:
-    """The politeness gate for ``store``: shared through PostgreSQL, in-process on SQLite."""
-    if store.is_sqlite:
-        return HostGate(concurrency=concurrency, delay=delay)
-    return SharedHostGate(store.engine, concurrency=concurrency, delay=delay)
+    def defer(self, host: str, seconds: float) -> None:
+        """No paced start at the host before ``seconds`` from now (a Retry-After)."""
+        with self.connection() as conn:
+            conn.execute(_DEFER, {"host": host, "seconds": float(seconds)})

@@ -3,7 +3,7 @@
 An imported file gets a `warc_file` row like a closed WARC of our own (writer
 "import"), so `archive verify` proves it unchanged; each of its records that is a capture
 of a stored target becomes a `snapshot` row, and a target with a good one becomes
-archived. The rows are written inside the ledger rule's commit (`manifest.pairs`): each
+archived. The rows are written inside the ledger rule's commit (`ledger.pairs`): each
 method takes the ledger line numbers and returns the paired rows for those lines.
 """
 

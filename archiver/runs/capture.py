@@ -9,33 +9,29 @@ import fcntl
 import logging
 import os
 import re
-import socket
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
-
-from archiver.capture.engine import CaptureJob, capture_target
+from archiver.capture.engine import CaptureJob
+from archiver.capture.outcome import CaptureOutcome, CaptureState
 from archiver.capture.reuse import ReuseCache, stylesheet_children
+from archiver.capture.target import capture_target
 from archiver.errors import WarcWriteError
+from archiver.interop.cdxj import index_closed
 from archiver.ledger import ledger_for
 from archiver.ledger.events import DROPPED, Paired
 from archiver.ledger.pairs import complete_pairs, write_paired
-from archiver.net.fetch import Client
+from archiver.manifest import refresh
 from archiver.progress import NoProgress, PlainProgress
-from archiver.recorder import GroupRecorder
-from archiver.store import schema as t
-from archiver.store.hostgate import host_gate
-from archiver.store.leases import LeaseKeeper
-from archiver.store.work import CaptureOutcome
+from archiver.runs.dedup import DedupCache
+from archiver.runs.gate import host_gate
+from archiver.runs.pool import Claiming, Recording, WorkPool, run_pool
 from archiver.warcfiles.listing import find_open_files
 from archiver.warcfiles.recover import recover_open_file
 from archiver.warcfiles.writer import OPEN_SUFFIX, ClosedWarc, WarcSink
-from archiver.workers import live_worker
+from archiver.workers import live_worker, worker_id
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +42,6 @@ logger = logging.getLogger(__name__)
 RECORD_BATCH = 64
 RECORD_WAIT = 0.1  # seconds the recorder waits for more once one capture is in
 CLAIM_WHEN_FREE = 4  # claim once 1/4 of the pool's threads are free
-RECORD_POLL = 0.02  # seconds between looks at the recorder when only it is at work
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def file_tag(worker: str) -> str:
@@ -157,88 +148,24 @@ def _just_created(f, seconds: float = 60.0) -> bool:
 def _after_recovery(app, r) -> None:
     """Snapshots pointing past the kept bytes are dropped and their targets re-queued."""
     rel = r.warc.resolve().relative_to(app.settings.root.resolve()).as_posix()
-    s = t.snapshot
     # under the ledger's lock: a snapshot removed here has its removal in the ledger
     with ledger_for(app.settings, clock=app.clock).batch() as batch:
-        with app.store.tx() as conn:
-            lost = conn.execute(
-                select(s.c.id, s.c.target_id).where(
-                    s.c.warc == rel, (s.c.offset + s.c.length) > r.kept
-                )
-            ).all()
-            gone = [x.id for x in lost]
-            shot = t.screenshot  # of a dropped snapshot, or a cut screenshot file's record
-            cut = and_(shot.c.warc == rel, (shot.c.offset + shot.c.length) > r.kept)
-            shots = conn.execute(select(shot.c.id).where(or_(shot.c.snapshot_id.in_(gone), cut)))
-            shots = [x.id for x in shots]
-            if shots:
-                conn.execute(delete(shot).where(shot.c.id.in_(shots)))
-            if lost:
-                reuse = t.snapshot_reuse
-                conn.execute(delete(reuse).where(reuse.c.snapshot_id.in_(gone)))
-                conn.execute(delete(s).where(s.c.id.in_(gone)))
-                conn.execute(
-                    update(t.target)
-                    .where(t.target.c.id.in_([x.target_id for x in lost]))
-                    .values(recapture=True, next_capture_at=app.clock())
-                )
-            conn.execute(
-                delete(t.resource).where(t.resource.c.warc == rel, t.resource.c.offset >= r.kept)
-            )
-        if lost or shots:  # the rows' lines stay; this line says why the rows are gone
+        dropped = app.store.drop_past(rel, r.kept, app.clock())
+        if dropped.snapshots or dropped.screenshots:
+            # the rows' lines stay; this line says why the rows are gone
+            shots = dropped.screenshots
             named = {"screenshots": shots} if shots else {}
-            batch.add(DROPPED, warc=rel, rows=gone, kept=r.kept, **named)
+            batch.add(DROPPED, warc=rel, rows=dropped.snapshots, kept=r.kept, **named)
     logger.warning(
         "recovered %s: kept %d bytes (%d records), set aside %d bytes, re-queued %d targets",
         rel,
         r.kept,
         r.records,
         r.dropped,
-        len(lost),
+        dropped.requeued,
     )
     if r.kept:
         _on_close(app)(ClosedWarc(rel, r.kept, r.sha256, r.records, app.clock()))
-
-
-class DedupCache:
-    """The run's dedup lookups, answered from memory where the store's answer is known.
-
-    The store stays the source of truth: a URL and digest not seen in this run are
-    looked up there (and a hit kept). A resource this run stored after its lookup found
-    nothing is added once its transaction has committed, so a revisit only ever points
-    at a committed record, as before. The first stored row of a URL and digest never
-    changes: rows are only added, and recovery removes only rows past a killed writer's
-    last complete record, never a committed capture's (its records were fsync'd before
-    the commit). Per run, bounded: the oldest entries go first.
-    """
-
-    def __init__(self, lookup, limit: int = 50_000) -> None:
-        self._lookup = lookup
-        self._limit = limit
-        self._known: dict[tuple[str, str], object] = {}
-        self._lock = threading.Lock()
-
-    def find(self, url: str, payload_digest: str):
-        key = (url, payload_digest)
-        row = self._known.get(key)
-        if row is None:
-            row = self._lookup(url, payload_digest)
-            if row is not None:
-                self._keep(key, row)
-        return row
-
-    def stored(self, resources: list[dict]) -> None:
-        """Resources committed after a lookup that found nothing."""
-        for r in resources:
-            self._keep((r["url"], r["payload_digest"]), SimpleNamespace(**r))
-
-    def _keep(self, key: tuple[str, str], row: object) -> None:
-        with self._lock:
-            if key in self._known:
-                return
-            if len(self._known) >= self._limit:
-                self._known.pop(next(iter(self._known)))
-            self._known[key] = row
 
 
 @dataclass(frozen=True)
@@ -251,78 +178,65 @@ class _Finished:
     looked_up: list[dict]  # the DedupCache learns these once they are committed
 
 
-class _Capturer:
-    """One capture run's shared state: sink, gate, the HTTP client."""
+class _Capturer(WorkPool):
+    """One capture run: the shared pool, the WARC sink, dedup and reuse caches."""
 
-    def __init__(
-        self, app, sink: WarcSink, progress: PlainProgress, worker: str | None = None
-    ) -> None:
-        self.app = app
-        self.s = app.settings
-        self.sink = sink
-        self.progress = progress
+    def __init__(self, app, sink: WarcSink, progress: PlainProgress, worker: str) -> None:
+        s = app.settings
         # across every worker when the store is PostgreSQL, this process's threads on SQLite
-        self.gate = host_gate(
-            app.store,
-            concurrency=self.s.capture.per_host_concurrency,
-            delay=self.s.capture.per_host_delay,
+        gate = host_gate(
+            app.store, concurrency=s.capture.per_host_concurrency, delay=s.capture.per_host_delay
         )
-        self.clients: list[Client] = []
-        self.lock = threading.Lock()
+        recording = Recording(
+            name="capture-recorder", record=self.record, limit=RECORD_BATCH, wait=RECORD_WAIT
+        )
+        super().__init__(app, worker, progress, gate, recording)
+        self.sink = sink
         self.summary = CaptureSummary()
-        self.worker = worker or worker_id()
-        self.keeper: LeaseKeeper | None = None  # renews the claims of running captures
-        # stores finished captures in groups (see `archiver.recorder`)
-        self.recorder: GroupRecorder[_Finished] = GroupRecorder(
-            self.record, self.discard, name="capture-recorder", limit=RECORD_BATCH, wait=RECORD_WAIT
-        )
         self.dedup = DedupCache(app.store.find_resource)
-        self.reuse = (
-            ReuseCache(
-                app.store.find_reusable,
-                window=self.s.capture.reuse_window,
-                clock=app.clock,
-                children=lambda warc, offset, url: stylesheet_children(
-                    self.s.root, warc, offset, url
-                ),
+        self.reuse = _reuse_cache(app)
+
+    def claiming(self, target_ids: list[int] | None) -> Claiming:
+        s, workers = self.s, self.s.capture.workers
+
+        def claim(limit: int) -> list:
+            return self.app.store.claim_captures(
+                worker=self.worker,
+                lease=s.daemon.lease,
+                limit=limit,
+                max_attempts=s.capture.max_attempts,
+                target_ids=target_ids,
             )
-            if self.s.capture.reuse_window > 0
-            else None
+
+        def want(free: int, queued: int) -> int:
+            # a slow store slows the run instead of piling up outcomes
+            calm = self.recorder.backlog() <= RECORD_BATCH + workers
+            return free if calm and _claim_now(free, workers) else 0
+
+        return Claiming(
+            threads=workers,
+            name="capture",
+            claim=claim,
+            want=want,
+            work=self.one,
+            target_id=lambda row: row.id,
+            drain=True,  # being stored: a target that failed may be due again at once
         )
 
-    def client(self) -> Client:
-        """The run's one HTTP client, shared by its threads (requests' Session and
-        urllib3's pools are safe to share). Its connections are what a thread count
-        would otherwise multiply: one pool per host, at most per_host_concurrency of
-        them busy, so memory follows the hosts at work, not capture.workers (a session
-        per thread kept a TLS connection to each host it had visited, per thread)."""
-        with self.lock:
-            if not self.clients:
-                self.clients.append(Client(self.s.capture, self.gate, clock=self.app.clock))
-            return self.clients[0]
-
-    def one(self, target) -> None:
-        """Capture one claimed target and hand the outcome to the recorder (the claim is
-        given back if the capture itself raised)."""
-        store = self.app.store
-        try:
-            citing = store.citing_articles(target.id)
-            job = CaptureJob(
-                client=self.client(),
-                sink=self.sink,
-                settings=self.s.capture,
-                find_resource=self.dedup.find,
-                keepalive=self._keepalive(target.id),
-                reuse=self.reuse,
-                worker=self.worker,
-            )
-            outcome = capture_target(target.url, job, citing)
-        except BaseException:
-            store.release(target.id, self.worker)
-            if self.keeper is not None:
-                self.keeper.drop(target.id)
-            raise
-        self.recorder.put(_Finished(target, outcome, citing, job.looked_up))
+    def one(self, target) -> _Finished:
+        """Capture one claimed target; the recorder stores the outcome."""
+        citing = self.app.store.citing_articles(target.id)
+        job = CaptureJob(
+            client=self.client(),
+            sink=self.sink,
+            settings=self.s.capture,
+            find_resource=self.dedup.find,
+            keepalive=self._keepalive(target.id),
+            reuse=self.reuse,
+            worker=self.worker,
+        )
+        outcome = capture_target(target.url, job, citing)
+        return _Finished(target, outcome, citing, job.looked_up)
 
     def record(self, batch: list[_Finished]) -> None:
         """The batch's snapshot rows and their ledger lines, together (`ledger.pairs`):
@@ -346,29 +260,17 @@ class _Capturer:
         )
         for f in batch:
             self.dedup.stored(f.looked_up)
-            self._drop(f)
+            self.done_with([f.target.id])
             self._count(f.target, f.outcome, f.citing)
-
-    def discard(self, batch: list[_Finished]) -> None:
-        """Captures that could not be stored: their claims go back (they are due again)."""
-        try:
-            self.app.store.release_many([f.target.id for f in batch], self.worker)
-        finally:
-            for f in batch:
-                self._drop(f)
-
-    def _drop(self, f: _Finished) -> None:
-        if self.keeper is not None:
-            self.keeper.drop(f.target.id)
 
     def _count(self, target, outcome, citing) -> None:
         with self.lock:
             s = self.summary
             s.snapshots += len(outcome.snapshots)
             s.articles.update(citing)
-            if outcome.state == "archived":
+            if outcome.state == CaptureState.ARCHIVED:
                 s.archived += 1
-            elif outcome.state == "pending":
+            elif outcome.state == CaptureState.PENDING:
                 s.waiting += 1
                 s.failures.append((target.url, outcome.error or "waiting"))
             else:
@@ -388,9 +290,17 @@ class _Capturer:
 
         return renew
 
-    def close(self) -> None:
-        for c in self.clients:
-            c.close()
+
+def _reuse_cache(app) -> ReuseCache | None:
+    s = app.settings
+    if s.capture.reuse_window <= 0:
+        return None
+    return ReuseCache(
+        app.store.find_reusable,
+        window=s.capture.reuse_window,
+        clock=app.clock,
+        children=lambda warc, offset, url: stylesheet_children(s.root, warc, offset, url),
+    )
 
 
 def capture_pending(
@@ -426,15 +336,8 @@ def _capture_claimed(app, progress, target_ids, sink, stop, worker: str) -> Capt
     store = app.store
     total = store.count_capture_due(max_attempts=s.capture.max_attempts, target_ids=target_ids)
     progress.start("capturing", total)
-    # a live worker's claims never run out, however long a capture waits for its host
-    cap.keeper = LeaseKeeper(store, cap.worker, s.daemon.lease)
-    cap.recorder.start()
     try:
-        with cap.keeper:
-            try:
-                _run_pool(cap, total, target_ids, stop)
-            finally:
-                cap.recorder.close()  # the captures written are stored (or given back)
+        run_pool(cap, cap.claiming(target_ids), stop)
     except WarcWriteError:
         logger.error("capture stopped: WARC writing failed")
         raise
@@ -450,45 +353,6 @@ def _capture_claimed(app, progress, target_ids, sink, stop, worker: str) -> Capt
     return cap.summary
 
 
-def _run_pool(cap: _Capturer, total: int, target_ids, stop) -> None:
-    """Claim and capture until nothing due is left unclaimed (or ``stop``, or the
-    recorder failed); a worker's WarcWriteError or bug re-raises here."""
-    s, store, progress = cap.s, cap.app.store, cap.progress
-    workers = s.capture.workers
-    backlog_limit = RECORD_BATCH + workers
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool:
-        running: set = set()
-        taken = 0  # claims made in this run
-        while not (stop and stop.is_set()) and cap.recorder.error is None:
-            claimed = []
-            if _claim_now(workers - len(running), workers) and (
-                cap.recorder.backlog() <= backlog_limit
-            ):
-                claimed = store.claim_captures(
-                    worker=cap.worker,
-                    lease=s.daemon.lease,
-                    limit=workers - len(running),
-                    max_attempts=s.capture.max_attempts,
-                    target_ids=target_ids,
-                )
-                taken += len(claimed)
-                if taken > total:  # became due while we ran (or due again: a retry)
-                    progress.grow(taken - total)
-                    total = taken
-                for row in claimed:
-                    cap.keeper.hold(row.id)
-                running |= {pool.submit(cap.one, row) for row in claimed}
-            if not claimed and not running:
-                if not cap.recorder.backlog():
-                    break
-                # being stored: a target that failed may be due again at once (a retry)
-                time.sleep(RECORD_POLL)
-                continue
-            done, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
-            for fut in done:
-                fut.result()  # re-raise a worker's WarcWriteError or bug here
-
-
 def _claim_now(free: int, workers: int) -> bool:
     """Claim when a quarter of the pool is free (or all of it): one claim transaction
     for several slots, not one per capture that ends (~2 ms of CPU each on SQLite)."""
@@ -497,14 +361,10 @@ def _claim_now(free: int, workers: int) -> bool:
 
 def index_new_warcs(app) -> None:
     """Keep warcs/index.cdxj current as WARC files close (only new files are read)."""
-    from archiver.interop.cdxj import index_closed
-
     index_closed(app)
 
 
 def _refresh(app, articles) -> None:
-    from archiver.manifest import refresh
-
     if articles:
         refresh(app, sorted(articles))
 

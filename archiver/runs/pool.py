@@ -1,0 +1,182 @@
+"""The one work pool of the capture and check runs: claims, leases, client, recorder.
+
+A run claims targets in the store (a lease in the row), works on them in a thread pool
+and hands each result to a recorder thread that stores them in groups (one transaction
+and one hold of the ledger's lock a group: `archiver.recorder`). The threads share one
+HTTP client (requests' Session and urllib3's pools are safe to share: one pool per
+host, at most per_host_concurrency of them busy, so memory follows the hosts at work,
+not the thread count) behind the run's host gate. A lease keeper renews the claims of
+the work under way, so a long wait for a host never lets a claim run out.
+
+What can fail: a thread's error (a bug, a WARC that cannot be written) stops the
+claiming; the work under way finishes and is stored, claims not yet started go back,
+and the error is raised to the caller. When the recorder fails, nothing more is
+claimed and what it is still handed has its claims given back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from archiver.net.fetch import Client
+from archiver.net.gate import HostGate
+from archiver.progress import PlainProgress
+from archiver.recorder import GroupRecorder
+from archiver.store.leases import LeaseKeeper
+
+RECORD_POLL = 0.02  # seconds between looks at the recorder when only it is at work
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recording:
+    """How a run's recorder stores results (each with its target row as ``.target``):
+    ``record`` a group, at most ``limit`` at a time, waiting up to ``wait`` seconds to
+    fill a group. A group that cannot be stored has its claims given back."""
+
+    name: str
+    record: Callable[[list], None]
+    limit: int
+    wait: float
+
+
+class WorkPool:
+    """One run's shared state: its worker id, host gate, client, lease keeper, recorder."""
+
+    def __init__(
+        self, app, worker: str, progress: PlainProgress, gate: HostGate, recording: Recording
+    ) -> None:
+        self.app = app
+        self.s = app.settings
+        self.worker = worker
+        self.progress = progress
+        self.gate = gate
+        self.lock = threading.Lock()
+        self.clients: list[Client] = []
+        self.claimed = 0  # claims made in this run
+        # a live worker's claims never run out, however long its work waits for a host
+        self.keeper = LeaseKeeper(app.store, worker, self.s.daemon.lease)
+        self.recorder: GroupRecorder = GroupRecorder(
+            recording.record,
+            self.discard,
+            name=recording.name,
+            limit=recording.limit,
+            wait=recording.wait,
+        )
+
+    def client(self) -> Client:
+        """The run's one HTTP client, shared by its threads."""
+        with self.lock:
+            if not self.clients:
+                self.clients.append(Client(self.s.capture, self.gate, clock=self.app.clock))
+            return self.clients[0]
+
+    def release(self, target_ids: list[int]) -> None:
+        """Give claims back (they are due again) and stop renewing them."""
+        try:
+            self.app.store.release_many(target_ids, self.worker)
+        finally:
+            self.done_with(target_ids)
+
+    def discard(self, results: list) -> None:
+        """Results that could not be stored: their claims go back (they are due again)."""
+        self.release([r.target.id for r in results])
+
+    def done_with(self, target_ids: list[int]) -> None:
+        for target_id in target_ids:
+            self.keeper.drop(target_id)
+
+    def close(self) -> None:
+        for c in self.clients:
+            c.close()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claiming:
+    """How a run claims: ``claim(limit)`` claims up to ``limit`` items (each with the
+    target row as ``item[0]`` or the row itself), ``want(free, queued)`` says how many
+    to ask for now, ``work(item)`` runs in a pool thread and returns the result to
+    record; ``drain``: when nothing is left to claim, wait for the recorder before
+    giving up (a capture that failed may be due again at once)."""
+
+    threads: int
+    name: str
+    claim: Callable[[int], list]
+    want: Callable[[int, int], int]
+    work: Callable[[Any], Any]
+    target_id: Callable[[Any], int]
+    drain: bool = False
+
+
+def run_pool(pool: WorkPool, claiming: Claiming, stop: threading.Event | None) -> None:
+    """Claim and work until nothing is left (or ``stop``, or the recorder failed);
+    the results are stored when this returns; a thread's error re-raises here."""
+    queued: deque = deque()  # claimed, not yet started
+    pool.recorder.start()
+    with pool.keeper:
+        try:
+            with ThreadPoolExecutor(claiming.threads, claiming.name) as threads:
+                _loop(pool, claiming, threads, queued, stop)
+        finally:
+            with contextlib.suppress(Exception):  # unstarted claims go back (else: lease)
+                pool.release([claiming.target_id(item) for item in queued])
+            pool.recorder.close()  # what was handed over is stored (or claims given back)
+
+
+def _loop(pool, claiming: Claiming, threads, queued: deque, stop) -> None:
+    running: set[Future] = set()
+    try:
+        while not (stop and stop.is_set()) and pool.recorder.error is None:
+            limit = claiming.want(claiming.threads - len(running), len(queued))
+            if limit > 0:
+                _claim(pool, claiming, limit, queued)
+            while queued and len(running) < claiming.threads:
+                running.add(threads.submit(_work, pool, claiming, queued.popleft()))
+            if not queued and not running:
+                if claiming.drain and pool.recorder.backlog():
+                    time.sleep(RECORD_POLL)
+                    continue
+                break
+            done, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+            _hand_over(done, pool.recorder)
+    finally:
+        # stopped, or a thread's error: the work under way finishes and is stored
+        finished = wait(running).done
+        _hand_over(finished, pool.recorder)
+
+
+def _claim(pool: WorkPool, claiming: Claiming, limit: int, queued: deque) -> None:
+    items = claiming.claim(limit)
+    for item in items:
+        pool.keeper.hold(claiming.target_id(item))
+    queued.extend(items)
+    pool.claimed += len(items)
+    if pool.claimed > pool.progress.total:  # became due while we ran (or due again: a retry)
+        pool.progress.grow(pool.claimed - pool.progress.total)
+
+
+def _work(pool: WorkPool, claiming: Claiming, item):
+    """One item's work in a pool thread; its claim is given back if the work raised."""
+    try:
+        return claiming.work(item)
+    except BaseException:
+        pool.release([claiming.target_id(item)])
+        raise
+
+
+def _hand_over(done, recorder: GroupRecorder) -> None:
+    """Pass finished work to the recorder; then re-raise the first thread's error."""
+    error: BaseException | None = None
+    for fut in done:
+        if fut.exception() is None:
+            recorder.put(fut.result())
+        elif error is None:
+            error = fut.exception()
+    if error is not None:
+        raise error
