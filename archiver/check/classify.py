@@ -65,7 +65,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from archiver import pages, urls
@@ -73,20 +72,7 @@ from archiver.check.probe import ProbeAnswer, same_as_probe
 from archiver.check.urlrules import equivalent, is_front_page_of, is_not_found_url, is_site_root
 from archiver.judge import Reason
 from archiver.pages import PageInfo
-
-
-class Rot(StrEnum):
-    """A check's classification (the `check.classification` / `target.rot` values)."""
-
-    OK = "ok"
-    REDIRECTED = "redirected"
-    DRIFTED = "drifted"
-    SOFT_404 = "soft-404"
-    GONE = "gone"
-    BLOCKED = "blocked"
-    SERVER_ERROR = "server-error"
-    UNREACHABLE = "unreachable"
-    RATE_LIMITED = "rate-limited"
+from archiver.states import Rot
 
 
 @dataclass(frozen=True, kw_only=True)
