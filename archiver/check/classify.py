@@ -70,7 +70,7 @@ from typing import Any
 from archiver import pages, urls
 from archiver.check.probe import ProbeAnswer, same_as_probe
 from archiver.check.urlrules import equivalent, is_front_page_of, is_not_found_url, is_site_root
-from archiver.judge import Reason
+from archiver.judge import Kind, Reason
 from archiver.pages import PageInfo
 from archiver.states import Rot
 
@@ -186,8 +186,8 @@ def _describe_similarity(similarity: float | None) -> str:
 # ---------------------------------------------------------------- the rules
 
 
-_WALLS = frozenset({"block-page", "bot-wall", "consent", "paywall"})
-_NOT_THERE = frozenset({"not-found", "parked"})
+_WALLS = frozenset({Kind.BLOCK_PAGE, Kind.BOT_WALL, Kind.CONSENT, Kind.PAYWALL})
+_NOT_THERE = frozenset({Kind.NOT_FOUND, Kind.PARKED})
 
 
 def _seen(obs: Observation) -> tuple[Reason, ...]:
@@ -247,7 +247,7 @@ def _by_not_found_page(
     obs: Observation, similarity: float | None, threshold: float
 ) -> Verdict | None:
     if obs.quality in _NOT_THERE and not _vouched(obs, similarity, threshold):
-        told = "the page says not found" if obs.quality == "not-found" else "a parked domain"
+        told = "the page says not found" if obs.quality == Kind.NOT_FOUND else "a parked domain"
         if obs.label and not obs.by_words:
             told = f"{told}: {obs.label}"
         return Verdict(rot=Rot.SOFT_404, similarity=similarity, reason=told, reasons=_seen(obs))

@@ -9,6 +9,7 @@ from archiver.app import App
 from archiver.cli.base import cli, echo, echo_json, out, pass_app
 from archiver.manifest.articles import article_doc
 from archiver.manifest.view import why
+from archiver.states import Rot
 from archiver.terminal import cell, one_line
 
 STATUS_COLUMNS = ("article", "title", "citations", "archived", "failed", "rotted", "dead")
@@ -150,7 +151,7 @@ def _short_url(url: str, width: int = 64) -> str:
 def _stand_in(c: dict) -> bool:
     """The latest judgement of a citation is not the page (a check, else a capture)."""
     if c["checks"]:
-        return c["rot"] not in ("ok", "redirected")
+        return c["rot"] not in (Rot.OK, Rot.REDIRECTED)
     return bool(c["snapshots"]) and not c["snapshots"][-1]["good"]
 
 
