@@ -1,9 +1,10 @@
 """The stored state vocabularies, in one place: what a target's capture and check came
-to, and where a citation's review stands.
+to, where a citation's review stands, and what a citation is to its article.
 
 Each is a `StrEnum` whose values are the bytes in the database (`target.capture_state`,
-`target.rot` and `check.classification`, `review.state`) and in the JSON contract, so a
-member compares equal to, binds as and prints as its value.
+`target.rot` and `check.classification`, `review.state`, `citation.role`) and in the JSON
+contract, so a member compares equal to, binds as and prints as its value (but orjson
+takes no member as a dict key: a document's keys stay plain strings).
 
 Not here: a page's kind (`judge.Kind`, a snapshot's ``quality``), which the judge owns,
 and WARC record types, which are the WARC standard's words.
@@ -47,3 +48,10 @@ class ReviewState(StrEnum):
     PENDING = "pending"  # made with the citation; no decision yet
     APPROVED = "approved"
     FLAGGED = "flagged"
+
+
+class CitationRole(StrEnum):
+    """What a cited URL is to its article (the `citation.role` values)."""
+
+    CITED = "cited"
+    SOURCE = "source"  # the article's own URL

@@ -9,7 +9,7 @@ from archiver.app import App
 from archiver.cli.base import cli, echo, echo_json, out, pass_app
 from archiver.manifest.articles import article_doc
 from archiver.manifest.view import why
-from archiver.states import Rot
+from archiver.states import CitationRole, Rot
 from archiver.terminal import cell, one_line
 
 STATUS_COLUMNS = ("article", "title", "citations", "archived", "failed", "rotted", "dead")
@@ -170,7 +170,7 @@ def _print_article(doc: dict) -> None:
         last = c["snapshots"][-1]["status"] if c["snapshots"] else ""
         rot = (c["rot"] or "unchecked") + (" DEAD" if c["dead"] else "")
         note = c.get("last_error") or ""
-        if c["role"] == "source":
+        if c["role"] == CitationRole.SOURCE:
             note = ("own URL. " + note).strip()
         table.add_row(
             str(c["id"]),

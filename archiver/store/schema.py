@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
-from archiver.states import CaptureState, ReviewState
+from archiver.states import CaptureState, CitationRole, ReviewState
 
 # the version these tables are; `store.migrations.MIGRATIONS` has one step to each
 SCHEMA_VERSION = 11
@@ -105,7 +105,7 @@ citation = Table(
     Column("url_as_written", Text, nullable=False),
     Column("position", Integer, nullable=False),
     Column("context", Text, nullable=False, default=""),
-    Column("role", String(16), nullable=False, default="cited"),
+    Column("role", String(16), nullable=False, default=CitationRole.CITED),
     UniqueConstraint("article_id", "target_id", name="uq_citation_article_target"),
     UniqueConstraint("article_id", "n", name="uq_citation_article_n"),
     Index("ix_citation_target", "target_id"),
