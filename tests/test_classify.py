@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from archiver.check.classify import Observation, Rot, classify, wants_probe
+from archiver.check.classify import Observation, classify, wants_probe
 from archiver.check.dead import DeadState, dead_rule, next_check_delay
 from archiver.check.probe import ProbeAnswer, parent_folder, probe_url, same_as_probe
 from archiver.check.urlrules import equivalent, is_front_page_of, is_site_root
 from archiver.config import CheckSettings
 from archiver.net.fetch import Chain, Hop
 from archiver.pages import PageInfo
+from archiver.states import Rot
 
 THRESHOLD = 0.5
 URL = "https://news.test/politics/2018/story-123"

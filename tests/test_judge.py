@@ -15,12 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.check.classify import Observation, Rot, classify, wants_probe
+from archiver.check.classify import Observation, classify, wants_probe
 from archiver.check.probe import ProbeAnswer
 from archiver.judge import Kind, Markup, Reason, Response, judge, markup_of, reasons_of
 from archiver.judge.evidence import registrable
 from archiver.judge.words import decisive, wording
 from archiver.pages import analyse
+from archiver.states import Rot
 from bench.judge import evaluate, load_corpus, report
 
 THRESHOLD = 0.8

@@ -10,17 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from archiver import urls
 from archiver.capture.budget import Budget
+from archiver.capture.connections import ConnectionRecord, Connections
 from archiver.capture.requisites import css_text, css_urls, html_requisites
 from archiver.capture.reuse import ReuseCache, Reused
 from archiver.config import CaptureSettings
-from archiver.evidence import connection as conn_evidence
 from archiver.evidence import summary as evidence_summary
 from archiver.net.fetch import Chain, Client, Hop
-from archiver.net.resolve import Lookup
 from archiver.pages import decode_html, is_html
 from archiver.warcfiles import records as rec
 from archiver.warcfiles.writer import RecordLoc, WarcSink
@@ -39,18 +37,6 @@ REUSE_WAIT = 30.0
 
 
 @dataclass
-class _ConnectionRecord:
-    """A connection's evidence record of this capture, written when the capture ends."""
-
-    facts: conn_evidence.ConnectionFacts
-    dns: Lookup | None
-    uri: str
-    date: datetime
-    record_id: str
-    responses: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Written:
     """A response (or revisit) record that was written, and what it held.
 
@@ -63,7 +49,7 @@ class Written:
     record_type: str
     warc_payload_digest: str
     revisit_of: str | None = None
-    connection: _ConnectionRecord | None = None  # the evidence of its connection
+    connection: ConnectionRecord | None = None  # the evidence of its connection
 
 
 @dataclass
@@ -99,8 +85,8 @@ class CaptureJob:
     budget: Budget | None = None
     # who captures (the evidence's captured_by): the worker id of the run
     worker: str = ""
-    # (connection id, host) → its evidence record, one per connection per capture
-    _connections: dict[tuple[str, str], _ConnectionRecord] = field(default_factory=dict)
+    # the connections used, each written as one evidence record when the capture ends
+    connections: Connections = field(default_factory=Connections)
 
     def __post_init__(self) -> None:
         if self.budget is None:
@@ -144,45 +130,12 @@ class CaptureJob:
 
     # ------------------------------------------------------------ records
 
-    def _note_connection(self, hop: Hop, response_id: str) -> _ConnectionRecord | None:
-        """The evidence record of the connection that carried ``hop`` (see
-        `evidence.connection` for the one-record-per-connection rule)."""
-        ex = hop.exchange
-        facts = ex.connection if ex is not None else None
-        if facts is None:
-            return None
-        key = (facts.id, urls.host_of(hop.url))
-        known = self._connections.get(key)
-        if known is None:
-            known = _ConnectionRecord(
-                facts=facts, dns=ex.dns, uri=hop.url, date=hop.started_at, record_id=self.ids()
-            )
-            self._connections[key] = known
-        known.responses.append(response_id)
-        return known
-
     def captured_by(self) -> dict[str, str]:
         return evidence_summary.captured_by(self.worker, self.settings.operator)
 
     def write_connections(self) -> None:
         """Queue the evidence record of every connection this capture used."""
-        pending, self._connections = self._connections, {}
-        by = self.captured_by()
-        for (_, host), c in pending.items():
-            body = conn_evidence.evidence_body(
-                c.facts, host=host, dns=c.dns, responses=c.responses, captured_by=by
-            )
-            record = rec.json_record(
-                "metadata",
-                c.uri,
-                body,
-                date=c.date,
-                record_id=c.record_id,
-                extra={"WARC-Concurrent-To": c.responses[0]},
-                content_type=conn_evidence.CONTENT_TYPE,
-            )
-            for other in c.responses[1:]:  # WARC 1.1 §5.7: the field may repeat
-                record.rec_headers.add_header("WARC-Concurrent-To", other)
+        for record in self.connections.records(self.captured_by()):
             self.add([record])
 
     @staticmethod
@@ -270,7 +223,7 @@ class CaptureJob:
             rtype,
             warc_digest,
             original.record_id if original is not None else None,
-            self._note_connection(hop, response_id),
+            self.connections.note(hop, response_id, self.ids),
         )
         self.add([response, request], written, resource)
         return written

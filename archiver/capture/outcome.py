@@ -8,16 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-
-class CaptureState(StrEnum):
-    """A capture attempt's outcome, and a target's `capture_state` (the stored values)."""
-
-    ARCHIVED = "archived"
-    FAILED = "failed"
-    PENDING = "pending"  # waiting out a Retry-After (an attempt too), or never tried
+from archiver.states import CaptureState
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,13 +11,14 @@ from datetime import datetime
 
 from archiver import SOFTWARE, urls
 from archiver.capture.engine import CaptureJob, Written
-from archiver.capture.outcome import CaptureOutcome, CaptureState, Snapshot
+from archiver.capture.outcome import CaptureOutcome, Snapshot
 from archiver.capture.plans import Plan, plan_for
 from archiver.capture.requisites import outlinks
 from archiver.evidence import summary as evidence_summary
 from archiver.judge import Response
 from archiver.net.fetch import Chain, Hop
 from archiver.pages import STAND_IN_WORDS, PageInfo, analyse, decode_html, is_html, plan_page
+from archiver.states import CaptureState
 from archiver.warcfiles import records as rec
 
 

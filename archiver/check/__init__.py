@@ -1,6 +1,7 @@
 """Link-rot checks: one live fetch per archived target, classified, compared, scheduled.
 
-- `classify`: what a live answer means (`Rot`, `Observation` → `Verdict`), pure.
+- `classify`: what a live answer means (`Observation` → `Verdict`, its class an
+  `archiver.states.Rot`), pure.
 - `urlrules`: what a final URL says (site root, not-found URL, section front page).
 - `dead`: the dead rule and when to check again, pure.
 - `probe`: the random-sibling probe that unmasks soft 404s, cached per run.
@@ -9,6 +10,6 @@
   that claims, stores and recaptures is `archiver.runs.check`.
 """
 
-from archiver.check.classify import Observation, Rot, Verdict, classify
+from archiver.check.classify import Observation, Verdict, classify
 
-__all__ = ["Observation", "Rot", "Verdict", "classify"]
+__all__ = ["Observation", "Verdict", "classify"]

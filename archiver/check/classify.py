@@ -65,28 +65,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from archiver import pages, urls
 from archiver.check.probe import ProbeAnswer, same_as_probe
 from archiver.check.urlrules import equivalent, is_front_page_of, is_not_found_url, is_site_root
-from archiver.judge import Reason
+from archiver.judge import Kind, Reason
 from archiver.pages import PageInfo
-
-
-class Rot(StrEnum):
-    """A check's classification (the `check.classification` / `target.rot` values)."""
-
-    OK = "ok"
-    REDIRECTED = "redirected"
-    DRIFTED = "drifted"
-    SOFT_404 = "soft-404"
-    GONE = "gone"
-    BLOCKED = "blocked"
-    SERVER_ERROR = "server-error"
-    UNREACHABLE = "unreachable"
-    RATE_LIMITED = "rate-limited"
+from archiver.states import Rot
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,8 +186,8 @@ def _describe_similarity(similarity: float | None) -> str:
 # ---------------------------------------------------------------- the rules
 
 
-_WALLS = frozenset({"block-page", "bot-wall", "consent", "paywall"})
-_NOT_THERE = frozenset({"not-found", "parked"})
+_WALLS = frozenset({Kind.BLOCK_PAGE, Kind.BOT_WALL, Kind.CONSENT, Kind.PAYWALL})
+_NOT_THERE = frozenset({Kind.NOT_FOUND, Kind.PARKED})
 
 
 def _seen(obs: Observation) -> tuple[Reason, ...]:
@@ -261,7 +247,7 @@ def _by_not_found_page(
     obs: Observation, similarity: float | None, threshold: float
 ) -> Verdict | None:
     if obs.quality in _NOT_THERE and not _vouched(obs, similarity, threshold):
-        told = "the page says not found" if obs.quality == "not-found" else "a parked domain"
+        told = "the page says not found" if obs.quality == Kind.NOT_FOUND else "a parked domain"
         if obs.label and not obs.by_words:
             told = f"{told}: {obs.label}"
         return Verdict(rot=Rot.SOFT_404, similarity=similarity, reason=told, reasons=_seen(obs))

@@ -29,8 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from archiver.check.classify import Rot
 from archiver.config import CheckSettings
+from archiver.states import Rot
 
 DAY = 86400.0
 RATE_LIMIT_WAIT = 3600.0  # a 429 without Retry-After: come back in an hour

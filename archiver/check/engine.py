@@ -18,13 +18,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from archiver.check.classify import Observation, Rot, Verdict, classify, wants_probe
+from archiver.check.classify import Observation, Verdict, classify, wants_probe
 from archiver.check.gate import HostDeferred
 from archiver.check.probe import ProbeAnswer, ProbeCache
 from archiver.config import CheckSettings
 from archiver.judge import Response, reasons_of
 from archiver.net.fetch import Chain, Client
 from archiver.pages import PageInfo, analyse, decode_html, plan_page
+from archiver.states import Rot
 
 if TYPE_CHECKING:
     from archiver.capture.plans import Plan

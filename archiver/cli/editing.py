@@ -9,6 +9,7 @@ import click
 from archiver.app import App, load_app
 from archiver.cli.base import cli, echo, echo_json, pass_app, short_name
 from archiver.manifest.articles import article_doc
+from archiver.states import ReviewState
 from archiver.terminal import one_line
 
 
@@ -66,7 +67,7 @@ def review(
 
     if approve == flag_:
         raise click.UsageError("give exactly one of --approve or --flag")
-    state = "approved" if approve else "flagged"
+    state = ReviewState.APPROVED if approve else ReviewState.FLAGGED
     r = review_citation(app, citation, state, note=note, by=by or _login_name())
     echo(
         f"{r['article']}:{r['citation']} {state}"

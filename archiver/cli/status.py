@@ -9,6 +9,7 @@ from archiver.app import App
 from archiver.cli.base import cli, echo, echo_json, out, pass_app
 from archiver.manifest.articles import article_doc
 from archiver.manifest.view import why
+from archiver.states import CitationRole, Rot
 from archiver.terminal import cell, one_line
 
 STATUS_COLUMNS = ("article", "title", "citations", "archived", "failed", "rotted", "dead")
@@ -150,7 +151,7 @@ def _short_url(url: str, width: int = 64) -> str:
 def _stand_in(c: dict) -> bool:
     """The latest judgement of a citation is not the page (a check, else a capture)."""
     if c["checks"]:
-        return c["rot"] not in ("ok", "redirected")
+        return c["rot"] not in (Rot.OK, Rot.REDIRECTED)
     return bool(c["snapshots"]) and not c["snapshots"][-1]["good"]
 
 
@@ -169,7 +170,7 @@ def _print_article(doc: dict) -> None:
         last = c["snapshots"][-1]["status"] if c["snapshots"] else ""
         rot = (c["rot"] or "unchecked") + (" DEAD" if c["dead"] else "")
         note = c.get("last_error") or ""
-        if c["role"] == "source":
+        if c["role"] == CitationRole.SOURCE:
             note = ("own URL. " + note).strip()
         table.add_row(
             str(c["id"]),

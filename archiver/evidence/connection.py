@@ -1,7 +1,7 @@
 """The WARC record of one connection's evidence (the facts `net.observe` took from the
 socket: certificate, TLS, address, DNS answers).
 
-The rule for WARC records (`evidence_body`, written by `capture.engine`): one
+The rule for WARC records (`evidence_body`, written by `capture.connections`): one
 ``metadata`` record per connection per capture, Content-Type `CONTENT_TYPE`. Its
 WARC-Target-URI is the URI of the first response that came over the connection in
 that capture, and it carries one ``WARC-Concurrent-To`` per response record of that

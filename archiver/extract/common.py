@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from archiver import urls
 from archiver.errors import TooManyCitations
+from archiver.states import CitationRole
 
 CONTEXT_MAX = 300
 
@@ -31,7 +32,7 @@ class Citation:
     url_as_written: str
     position: int
     context: str
-    role: str = "cited"  # "source" for the article's own URL
+    role: CitationRole = CitationRole.CITED
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,21 +205,23 @@ class _Collector:
         self.seen: dict[str, Citation] = {}
         self.limit = limit
 
-    def add(self, written: str, position: int, context: str, role: str = "cited") -> None:
+    def add(
+        self, written: str, position: int, context: str, role: CitationRole = CitationRole.CITED
+    ) -> None:
         written = written.strip()
         try:
             key = urls.normalise(written)
         except urls.BadURL:
             return
         if key in self.seen:
-            if role == "source" and self.seen[key].role != "source":
+            if role == CitationRole.SOURCE and self.seen[key].role != CitationRole.SOURCE:
                 old = self.seen[key]
                 self.seen[key] = Citation(
                     url=key,
                     url_as_written=old.url_as_written,
                     position=old.position,
                     context=old.context,
-                    role="source",
+                    role=CitationRole.SOURCE,
                 )
             return
         if self.limit is not None and len(self.seen) >= self.limit:
@@ -236,5 +239,5 @@ class _Collector:
         )
 
     def citations(self) -> list[Citation]:
-        ordered = sorted(self.seen.values(), key=lambda c: (c.role != "source", c.position))
-        return ordered
+        # the article's own URL first, then the citations in the order written
+        return sorted(self.seen.values(), key=lambda c: (c.role != CitationRole.SOURCE, c.position))

@@ -15,6 +15,7 @@ from archiver.extract.common import (
     _sha256,
     _squash,
 )
+from archiver.states import CitationRole
 
 _BLOCKS = ["p", "li", "td", "th", "blockquote", "figcaption", "dd", "h1", "h2", "h3", "h4", "h5"]
 _BLOCK_NAMES = frozenset(_BLOCKS)
@@ -124,7 +125,7 @@ def extract_html(
     col = _Collector(max_citations)
     source = html_source_url(soup, page_url)
     if source:
-        col.add(source, -1, "", role="source")
+        col.add(source, -1, "", role=CitationRole.SOURCE)
     title = html_title(soup)
     body = _article_body(soup)
     cursor = 0

@@ -9,6 +9,7 @@ from markdown_it import MarkdownIt
 from archiver import urls
 from archiver.extract.common import Extraction, TextIndex, _Collector, _sha256, _squash
 from archiver.extract.text import _source_url_from_text, _text_title, find_text_urls
+from archiver.states import CitationRole
 
 _MD = MarkdownIt("commonmark")
 
@@ -69,7 +70,7 @@ def extract_markdown(
     col = _Collector(max_citations)
     src = source_url or (_source_url_from_text(text) or (None, 0))[0]
     if src:
-        col.add(src, -1, "", role="source")
+        col.add(src, -1, "", role=CitationRole.SOURCE)
     lines = _line_offsets(text)
     title = ""
     tokens = _MD.parse(text)

@@ -17,6 +17,7 @@ from archiver.extract.common import (
     _squash,
     _strip_trailing,
 )
+from archiver.states import CitationRole
 
 
 def _line_is_wrapped(line: str, width: int) -> bool:
@@ -123,9 +124,9 @@ def extract_text(
     col = _Collector(max_citations)
     src = _source_url_from_text(text)
     if source_url:
-        col.add(source_url, -1, "", role="source")
+        col.add(source_url, -1, "", role=CitationRole.SOURCE)
     elif src:
-        col.add(src[0], src[1], "", role="source")
+        col.add(src[0], src[1], "", role=CitationRole.SOURCE)
     index = TextIndex(text)
     for url, start, end in find_text_urls(text):
         col.add(url, start, _text_context(index, url, start, end))

@@ -44,6 +44,7 @@ from archiver.interop.cdxj import index_warc, sorted_unique
 from archiver.interop.waczfiles import all_closed, warc_path, warcs_for
 from archiver.manifest.articles import article_doc
 from archiver.manifest.robust import last_good
+from archiver.states import CitationRole
 from archiver.tempfiles import create_beside
 from archiver.times import iso
 from archiver.warcfiles.writer import OPEN_SUFFIX
@@ -137,7 +138,7 @@ def main_page(docs: list[dict], pages: list[dict]) -> dict | None:
     """The article's own URL, when it was captured: where ReplayWeb.page starts."""
     if len(docs) != 1:
         return None
-    own = {c["id"] for c in docs[0]["citations"] if c["role"] == "source"}
+    own = {c["id"] for c in docs[0]["citations"] if c["role"] == CitationRole.SOURCE}
     return next((p for p in pages if p["citation"] in own), None)
 
 

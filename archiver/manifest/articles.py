@@ -13,6 +13,7 @@ from typing import Any
 
 from archiver.errors import UsageError
 from archiver.evidence.summary import manifest_evidence, stamp_summary
+from archiver.states import ReviewState
 from archiver.store.histories import SCREENSHOT_KEYS, ArticleHistories
 from archiver.times import iso
 
@@ -98,7 +99,12 @@ def _citation_doc(r, snapshots: list, checks: list) -> dict[str, Any]:
         "last_error": r.last_error,
         "snapshots": snapshots,
         "checks": checks,
-        "review": {"state": r.state or "pending", "note": r.note, "by": r.by, "at": iso(r.at)},
+        "review": {
+            "state": r.state or ReviewState.PENDING,
+            "note": r.note,
+            "by": r.by,
+            "at": iso(r.at),
+        },
     }
 
 

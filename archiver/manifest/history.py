@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from archiver.manifest.view import UNCHECKED
+from archiver.states import ReviewState
 
 Counts = dict[str, int]
 
@@ -41,7 +42,7 @@ def article_counts(rows: Iterable[Any]) -> list[dict[str, Any]]:
         art["citations"] += 1
         art["rot"][r.rot or UNCHECKED] += 1
         art["capture"][r.capture_state] += 1
-        art["review"][r.review or "pending"] += 1
+        art["review"][r.review or ReviewState.PENDING] += 1
         art["dead"] += int(bool(r.dead))
     return list(out.values())
 

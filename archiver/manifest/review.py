@@ -8,6 +8,7 @@ from typing import Any
 from archiver.errors import UsageError
 from archiver.ledger.events import Paired
 from archiver.ledger.pairs import write_paired
+from archiver.states import ReviewState
 
 _REF = re.compile(r"(?:(?P<article>[^:\s]+):)?(?P<n>[0-9]+)")
 
@@ -23,7 +24,7 @@ def parse_citation_ref(ref: str) -> tuple[str | None, int]:
 
 
 def review_citation(
-    app, ref: str, state: str, *, note: str | None = None, by: str | None = None
+    app, ref: str, state: ReviewState, *, note: str | None = None, by: str | None = None
 ) -> dict[str, Any]:
     """Approve or flag a citation; returns the review with the manifest paths written."""
     from archiver.ledger import ledger_for

@@ -17,6 +17,7 @@ from archiver.ledger.chain import Ledger
 from archiver.ledger.matching import PairedLines
 from archiver.manifest.verify_report import Problem
 from archiver.manifest.warcscan import WarcScan, odd_headers
+from archiver.states import ReviewState
 from archiver.warcfiles.reader import RecordFacts, file_sha256
 
 # ------------------------------------------------------------------ the ledger
@@ -67,7 +68,7 @@ def snapshot_line_problems(snap: Any, entry: tuple[int, dict] | None, file: str)
 def review_line_problems(row: Any, entry: tuple[int, dict] | None, file: str) -> list[Problem]:
     ref = f"{row.article_id}:{row.n}"
     if entry is None:
-        if row.state == "pending":
+        if row.state == ReviewState.PENDING:
             return []
         return [Problem(file, f"review of {ref} ({row.state}) has no ledger line")]
     n, obj = entry

@@ -22,39 +22,30 @@ from urllib.parse import urlsplit
 
 from archiver import times
 from archiver.manifest.robust import replay_url, robust_link
+from archiver.states import CaptureState, ReviewState, Rot
 
-ROT_CLASSES = (
-    "ok",
-    "redirected",
-    "drifted",
-    "soft-404",
-    "gone",
-    "blocked",
-    "server-error",
-    "unreachable",
-    "rate-limited",
-)
-UNCHECKED = "unchecked"
-CAPTURE_STATES = ("archived", "failed", "pending")
-REVIEW_STATES = ("approved", "flagged", "pending")
+ROT_CLASSES = tuple(Rot)
+UNCHECKED = "unchecked"  # a target no check has reached: no `Rot` yet
+CAPTURE_STATES = tuple(CaptureState)
+REVIEW_STATES = (ReviewState.APPROVED, ReviewState.FLAGGED, ReviewState.PENDING)
 
 # good = green, warn = amber, bad = red, muted = grey
 _TONE = {
-    "ok": "good",
-    "redirected": "good",
-    "drifted": "warn",
-    "soft-404": "bad",
-    "gone": "bad",
-    "blocked": "bad",
-    "server-error": "bad",
-    "unreachable": "bad",
-    "rate-limited": "muted",
+    Rot.OK: "good",
+    Rot.REDIRECTED: "good",
+    Rot.DRIFTED: "warn",
+    Rot.SOFT_404: "bad",
+    Rot.GONE: "bad",
+    Rot.BLOCKED: "bad",
+    Rot.SERVER_ERROR: "bad",
+    Rot.UNREACHABLE: "bad",
+    Rot.RATE_LIMITED: "muted",
     UNCHECKED: "muted",
-    "archived": "good",
-    "failed": "bad",
-    "pending": "muted",
-    "approved": "good",
-    "flagged": "bad",
+    CaptureState.ARCHIVED: "good",
+    CaptureState.FAILED: "bad",
+    CaptureState.PENDING: "muted",  # and a review's pending (the same word)
+    ReviewState.APPROVED: "good",
+    ReviewState.FLAGGED: "bad",
 }
 
 

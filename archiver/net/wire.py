@@ -17,7 +17,7 @@ address: the fetch code resolves the name itself and refuses a private answer
 Each connection's evidence (issue 21: certificate, TLS parameters, peer address, the
 lookup's DNS answers) is observed once, in `connect`, from the socket just connected
 and handshaken, and handed to every exchange the connection carries
-(`Exchange.connection`); `capture.engine` writes it as a WARC record.
+(`Exchange.connection`); `capture.connections` writes it as a WARC record.
 """
 
 from __future__ import annotations

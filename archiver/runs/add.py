@@ -11,6 +11,7 @@ from archiver.manifest import refresh
 from archiver.net.fetch import Client
 from archiver.runs.capture import capture_pending
 from archiver.sources import read_source
+from archiver.states import CitationRole
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def add_one(
         ex = extract(source.text, source.kind, source_url=source.url, max_citations=limit)
     except TooManyCitations as exc:
         raise TooManyCitations(f"{spec}: {exc}") from None
-    cited = [c for c in ex.citations if c.role == "cited"]
+    cited = [c for c in ex.citations if c.role == CitationRole.CITED]
     if not ex.citations:
         raise SourceError(f"{spec}: no http(s) links found in the article")
     article_id, created, added = app.store.save_article(ex, source=spec)

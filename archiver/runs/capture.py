@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archiver.capture.engine import CaptureJob
-from archiver.capture.outcome import CaptureOutcome, CaptureState
+from archiver.capture.outcome import CaptureOutcome
 from archiver.capture.reuse import ReuseCache, stylesheet_children
 from archiver.capture.target import capture_target
 from archiver.errors import WarcWriteError
@@ -28,6 +28,7 @@ from archiver.progress import NoProgress, PlainProgress
 from archiver.runs.dedup import DedupCache
 from archiver.runs.gate import host_gate
 from archiver.runs.pool import Claiming, Recording, WorkPool, run_pool
+from archiver.states import CaptureState
 from archiver.warcfiles.listing import find_open_files
 from archiver.warcfiles.recover import recover_open_file
 from archiver.warcfiles.writer import OPEN_SUFFIX, ClosedWarc, WarcSink

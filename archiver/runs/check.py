@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archiver.capture.plans import plan_for
-from archiver.check.classify import Rot, Verdict
+from archiver.check.classify import Verdict
 from archiver.check.dead import FAILING, LIVING, dead_rule, next_check_delay
 from archiver.check.engine import CheckEngine, CheckResult
 from archiver.check.gate import CheckGate
@@ -34,6 +34,7 @@ from archiver.progress import NoProgress, PlainProgress
 from archiver.runs.capture import capture_pending
 from archiver.runs.gate import host_gate
 from archiver.runs.pool import Claiming, Recording, WorkPool, run_pool
+from archiver.states import Rot
 from archiver.store.work import CheckOutcome
 from archiver.workers import live_worker, worker_id
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from archiver import urls
 from archiver.errors import UsageError
+from archiver.states import ROTTED, CaptureState, ReviewState
 from archiver.store import schema as t
 
 if TYPE_CHECKING:  # the extractors (lxml, bs4, …) are not needed to read the store
@@ -124,7 +125,7 @@ class ArticlesMixin:
             t.target.insert().values(
                 url=url,
                 host=urls.host_of(url),
-                capture_state="pending",
+                capture_state=CaptureState.PENDING,
                 attempts=0,
                 dead=False,
                 consecutive_failures=0,
@@ -193,7 +194,7 @@ class ArticlesMixin:
                 )
                 conn.execute(
                     t.review.insert().values(
-                        citation_id=res.inserted_primary_key[0], state="pending"
+                        citation_id=res.inserted_primary_key[0], state=ReviewState.PENDING
                     )
                 )
         return article_id, created, added
@@ -244,17 +245,20 @@ class ArticlesMixin:
     def status_rows(self) -> list[dict[str, Any]]:
         """One row per article: id, title, source_url, citations, archived, rotted, dead."""
         a, c, tg = t.article, t.citation, t.target
-        bad = ("gone", "blocked", "soft-404", "server-error", "unreachable", "drifted")
+
+        def total(cond):  # how many rows meet ``cond``
+            return func.sum(cond.cast(t.Integer))
+
         q = (
             select(
                 a.c.id,
                 a.c.title,
                 a.c.source_url,
                 func.count(c.c.id).label("citations"),
-                func.sum((tg.c.capture_state == "archived").cast(t.Integer)).label("archived"),
-                func.sum((tg.c.capture_state == "failed").cast(t.Integer)).label("failed"),
-                func.sum(tg.c.rot.in_(bad).cast(t.Integer)).label("rotted"),
-                func.sum(tg.c.dead.cast(t.Integer)).label("dead"),
+                total(tg.c.capture_state == CaptureState.ARCHIVED).label("archived"),
+                total(tg.c.capture_state == CaptureState.FAILED).label("failed"),
+                total(tg.c.rot.in_(ROTTED)).label("rotted"),
+                total(tg.c.dead).label("dead"),
             )
             .select_from(
                 a.outerjoin(c, c.c.article_id == a.c.id).outerjoin(tg, tg.c.id == c.c.target_id)

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, func, or_, select
 
+from archiver.states import ROTTED, CaptureState, ReviewState, Rot
 from archiver.store import schema as t
-
-ROTTED = ("gone", "blocked", "soft-404", "server-error", "unreachable", "drifted")
 
 
 class ArticleFilter(enum.StrEnum):
@@ -78,12 +77,12 @@ def _citation_condition(kind: ArticleFilter):
     tg, rv = t.target, t.review
     return {
         ArticleFilter.ALL: None,
-        ArticleFilter.NEEDS_REVIEW: or_(rv.c.state.is_(None), rv.c.state == "pending"),
-        ArticleFilter.FLAGGED: rv.c.state == "flagged",
+        ArticleFilter.NEEDS_REVIEW: or_(rv.c.state.is_(None), rv.c.state == ReviewState.PENDING),
+        ArticleFilter.FLAGGED: rv.c.state == ReviewState.FLAGGED,
         ArticleFilter.ROTTED: tg.c.rot.in_(ROTTED),
-        ArticleFilter.FAILED: tg.c.capture_state == "failed",
+        ArticleFilter.FAILED: tg.c.capture_state == CaptureState.FAILED,
         ArticleFilter.DEAD: tg.c.dead.is_(True),
-        ArticleFilter.BLOCKED: tg.c.rot == "blocked",
+        ArticleFilter.BLOCKED: tg.c.rot == Rot.BLOCKED,
     }[kind]
 
 
@@ -160,6 +159,7 @@ def _snapshot_texts_query(article_id: str, n: int):
 
 def _counts_query(ids: list[str]):
     a, c, tg, rv = t.article, t.citation, t.target, t.review
+    pending = ReviewState.PENDING
 
     def count(cond):
         return func.coalesce(func.sum(cond.cast(t.Integer)), 0)
@@ -171,14 +171,14 @@ def _counts_query(ids: list[str]):
             a.c.source_url,
             a.c.added_at,
             func.count(c.c.id).label("citations"),
-            count(tg.c.capture_state == "archived").label("archived"),
-            count(tg.c.capture_state == "failed").label("failed"),
+            count(tg.c.capture_state == CaptureState.ARCHIVED).label("archived"),
+            count(tg.c.capture_state == CaptureState.FAILED).label("failed"),
             count(tg.c.rot.in_(ROTTED)).label("rotted"),
             count(tg.c.dead.is_(True)).label("dead"),
-            count(
-                and_(c.c.id.is_not(None), func.coalesce(rv.c.state, "pending") == "pending")
-            ).label("pending_review"),
-            count(rv.c.state == "flagged").label("flagged"),
+            count(and_(c.c.id.is_not(None), func.coalesce(rv.c.state, pending) == pending)).label(
+                "pending_review"
+            ),
+            count(rv.c.state == ReviewState.FLAGGED).label("flagged"),
         )
         .select_from(
             a.outerjoin(c, c.c.article_id == a.c.id)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from archiver.ledger.events import Paired
+from archiver.states import CaptureState
 from archiver.store import schema as t
 from archiver.store.schedule import archived_values
 
@@ -116,11 +117,11 @@ def _moved_on(
     """The target's new columns after this attempt: released, and when it is due next."""
     values: dict[str, Any] = {"claimed_by": None, "claimed_until": None, "recapture": False}
     attempts = target.attempts + 1
-    if outcome.state == "archived":
+    if outcome.state == CaptureState.ARCHIVED:
         values.update(archived_values(target, now, check_interval))
         # last_error: a 2xx stand-in is what it was (issue 17)
         values.update(last_error=outcome.error, attempts=attempts)
-    elif outcome.state == "pending":
+    elif outcome.state == CaptureState.PENDING:
         # a rate-limited attempt is an attempt: a host answering "Retry-After: 0"
         # forever must not be fetched every minute forever
         values.update(
@@ -129,8 +130,8 @@ def _moved_on(
             next_capture_at=now + timedelta(seconds=retry_wait(outcome.retry_after, retry_max)),
         )
         spent = max_attempts is not None and attempts >= max_attempts
-        if spent and target.capture_state != "archived":
-            values["capture_state"] = "failed"
+        if spent and target.capture_state != CaptureState.ARCHIVED:
+            values["capture_state"] = CaptureState.FAILED
     else:
         wait = min(retry_backoff * 2 ** (attempts - 1), retry_max)
         values.update(
@@ -138,8 +139,8 @@ def _moved_on(
             attempts=attempts,
             next_capture_at=now + timedelta(seconds=wait),
         )
-        if target.capture_state != "archived":
-            values["capture_state"] = "failed"
+        if target.capture_state != CaptureState.ARCHIVED:
+            values["capture_state"] = CaptureState.FAILED
     return values
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 
 from archiver.ledger.events import Paired
+from archiver.states import CaptureState
 from archiver.store import schema as t
 from archiver.store.work import CheckOutcome
 
@@ -26,7 +27,7 @@ class ChecksMixin:
         checked_in_run = exists(
             select(ck.c.id).where(ck.c.target_id == tg.c.id, ck.c.checked_at >= since)
         )
-        due = and_(tg.c.capture_state == "archived", ~checked_in_run)
+        due = and_(tg.c.capture_state == CaptureState.ARCHIVED, ~checked_in_run)
         if not all_archived:
             due = and_(due, or_(tg.c.next_check_at.is_(None), tg.c.next_check_at <= now))
         if target_ids is not None:

@@ -18,6 +18,7 @@ from sqlalchemy import Table, bindparam, func, or_, select, union_all
 from sqlalchemy.engine import Connection
 
 from archiver.ledger.events import KEYS, Paired
+from archiver.states import ReviewState
 from archiver.store import schema as t
 
 TABLES: dict[Paired, Table] = {
@@ -42,7 +43,7 @@ def _select(kind: Paired):
         c, rv = t.citation, table
         decided = or_(
             rv.c.at.is_not(None),
-            rv.c.state != "pending",
+            rv.c.state != ReviewState.PENDING,
             rv.c.note.is_not(None),
             rv.c.by.is_not(None),
         )

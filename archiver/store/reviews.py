@@ -7,9 +7,8 @@ from typing import Any
 from sqlalchemy import select
 
 from archiver.errors import UsageError
+from archiver.states import ReviewState
 from archiver.store import schema as t
-
-REVIEW_STATES = ("pending", "approved", "flagged")
 
 
 class ReviewsMixin:
@@ -36,7 +35,7 @@ class ReviewsMixin:
         self,
         article_id: str | None,
         n: int,
-        state: str,
+        state: ReviewState | str,
         note: str | None,
         by: str | None,
         seq: int | None = None,
@@ -47,8 +46,8 @@ class ReviewsMixin:
         decision: a review without one clears the previous note (the ledger keeps history).
         ``seq``: the seq of the decision's ledger line (`ledger.pairs`).
         """
-        if state not in REVIEW_STATES:
-            raise UsageError(f"review state must be one of {', '.join(REVIEW_STATES)}")
+        if state not in tuple(ReviewState):
+            raise UsageError(f"review state must be one of {', '.join(ReviewState)}")
         now = self.clock()
         values = {"state": state, "note": note, "by": by, "at": now}
         with self.tx() as conn:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from archiver.states import CaptureState
 from archiver.store import schema as t
 
 
@@ -26,7 +27,7 @@ def first_check(target, now: datetime, check_interval: float) -> dict[str, Any]:
 def archived_values(target, now: datetime, check_interval: float) -> dict[str, Any]:
     """The target's columns once it is archived (more may be set beside them)."""
     return {
-        "capture_state": "archived",
+        "capture_state": CaptureState.ARCHIVED,
         "next_capture_at": None,
         **first_check(target, now, check_interval),
     }

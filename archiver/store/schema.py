@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from archiver.states import CaptureState, CitationRole, ReviewState
+
 # the version these tables are; `store.migrations.MIGRATIONS` has one step to each
 SCHEMA_VERSION = 11
 
@@ -76,7 +78,7 @@ target = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("url", Text, nullable=False, unique=True),
     Column("host", String(255), nullable=False),
-    Column("capture_state", String(16), nullable=False, default="pending"),
+    Column("capture_state", String(16), nullable=False, default=CaptureState.PENDING),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),
     Column("next_capture_at", UTCDateTime, nullable=True),
@@ -103,7 +105,7 @@ citation = Table(
     Column("url_as_written", Text, nullable=False),
     Column("position", Integer, nullable=False),
     Column("context", Text, nullable=False, default=""),
-    Column("role", String(16), nullable=False, default="cited"),
+    Column("role", String(16), nullable=False, default=CitationRole.CITED),
     UniqueConstraint("article_id", "target_id", name="uq_citation_article_target"),
     UniqueConstraint("article_id", "n", name="uq_citation_article_n"),
     Index("ix_citation_target", "target_id"),
@@ -201,7 +203,7 @@ review = Table(
     "review",
     metadata,
     Column("citation_id", Integer, ForeignKey("citation.id"), primary_key=True),
-    Column("state", String(16), nullable=False, default="pending"),
+    Column("state", String(16), nullable=False, default=ReviewState.PENDING),
     Column("note", Text, nullable=True),
     Column("by", String(128), nullable=True),
     Column("at", UTCDateTime, nullable=True),

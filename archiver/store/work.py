@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, select
 
 from archiver.errors import StoreError
+from archiver.states import CaptureState
 from archiver.store import schema as t
 
 tg = t.target
@@ -118,8 +119,8 @@ class WorkMixin:
         now = self.clock()
         due = and_(
             or_(
-                tg.c.capture_state == "pending",
-                and_(tg.c.capture_state == "failed", tg.c.attempts < max_attempts),
+                tg.c.capture_state == CaptureState.PENDING,
+                and_(tg.c.capture_state == CaptureState.FAILED, tg.c.attempts < max_attempts),
                 tg.c.recapture.is_(True),
             ),
             or_(tg.c.next_capture_at.is_(None), tg.c.next_capture_at <= now),
@@ -175,7 +176,7 @@ class WorkMixin:
         target_ids: list[int] | None = None,
     ) -> list:
         now = self.clock()
-        due = tg.c.capture_state == "archived"
+        due = tg.c.capture_state == CaptureState.ARCHIVED
         if not all_archived:
             due = and_(due, or_(tg.c.next_check_at.is_(None), tg.c.next_check_at <= now))
         if target_ids is not None:

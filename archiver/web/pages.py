@@ -30,6 +30,7 @@ from archiver.manifest.articles import article_doc
 from archiver.manifest.review import review_citation
 from archiver.manifest.robust import replay_prefix
 from archiver.screenshots.stored import read_png
+from archiver.states import ReviewState
 from archiver.store.browse import ArticleFilter
 from archiver.times import iso
 from archiver.web import replay
@@ -50,7 +51,7 @@ FILTER_LABELS = {
     ArticleFilter.DEAD: "Dead",
     ArticleFilter.BLOCKED: "Blocked",
 }
-REVIEW_ACTIONS = {"approve": "approved", "flag": "flagged"}
+REVIEW_ACTIONS = {"approve": ReviewState.APPROVED, "flag": ReviewState.FLAGGED}
 
 
 @bp.before_app_request
