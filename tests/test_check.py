@@ -550,3 +550,95 @@ def test_checks_are_polite_through_the_stores_gate(tmp_path, store_backend):
         assert (waited >= 1.5) == (store_backend is not None), waited
     finally:
         app.close()
+
+
+# ---------------------------------------------------------------- the check run's pool
+
+
+def _claimed(app: App) -> list:
+    with app.store.read() as conn:
+        q = select(t.target.c.id).where(t.target.c.claimed_by.is_not(None))
+        return conn.execute(q).all()
+
+
+def _links(tmp_path: Path, web, n: int = 6) -> tuple[App, list[str]]:
+    app = make_archive(tmp_path / "a", web, capture=FAST, check={"workers": 3})
+    urls = [f"https://bench00.test/link/{i}" for i in range(0, n * 100, 100)]
+    capture(app, web, [write_article(tmp_path, "links", urls)])
+    return app, urls
+
+
+def test_a_check_batch_that_cannot_be_stored_gives_its_claims_back(tmp_path, web, monkeypatch):
+    from archiver.errors import StoreError
+    from archiver.manifest.verify import verify
+    from archiver.store.checks import ChecksMixin
+
+    app, urls = _links(tmp_path, web)
+    real, calls = ChecksMixin.record_checks, []
+
+    def failing_once(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 1:
+            raise StoreError("database is locked")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(ChecksMixin, "record_checks", failing_once)
+    with pytest.raises(StoreError):
+        check_due(app, all_targets=True)
+    assert _claimed(app) == []
+    assert not verify(app).problems  # no row without its ledger line, none half-stored
+    assert check_due(app, all_targets=True).checked == len(urls)
+    app.close()
+
+
+def test_a_check_engine_error_gives_the_claims_back(tmp_path, web, monkeypatch):
+    from archiver.check.engine import CheckEngine
+    from archiver.manifest.verify import verify
+
+    app, _ = _links(tmp_path, web)
+    real = CheckEngine.inspect
+
+    def buggy(self, url, plan, snapshot):
+        if url.endswith("/200"):
+            raise RuntimeError("a bug in the engine")
+        return real(self, url, plan, snapshot)
+
+    monkeypatch.setattr(CheckEngine, "inspect", buggy)
+    with pytest.raises(RuntimeError, match="a bug in the engine"):
+        check_due(app, all_targets=True)
+    assert _claimed(app) == []
+    assert not verify(app).problems
+    app.close()
+
+
+def test_check_threads_keep_a_cookie_jar_each_on_shared_connections(tmp_path, web):
+    """One site's cookies never reach another thread's checks (as before the shared
+    pool), while every thread's session uses the run's one set of connection pools."""
+    import threading
+
+    from archiver.net.gate import HostGate
+    from archiver.runs.pool import Recording, WorkPool
+
+    app = make_archive(tmp_path / "a", web)
+    gate = HostGate(concurrency=2, delay=0.0)
+    recording = Recording(name="r", record=lambda batch: None, limit=1, wait=0.0)
+    own = WorkPool(app, "w", None, gate, recording, session_per_thread=True)
+    shared = WorkPool(app, "w", None, gate, recording)
+    got: dict[str, list] = {"own": [], "shared": []}
+
+    def take() -> None:
+        got["own"].append(own.client())
+        got["shared"].append(shared.client())
+
+    threads = [threading.Thread(target=take) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    a, b = got["own"]
+    assert a is not b and a.session.cookies is not b.session.cookies
+    assert a.session.get_adapter("https://") is b.session.get_adapter("https://")
+    assert got["shared"][0] is got["shared"][1]
+    own.close()
+    shared.close()
+    app.close()

@@ -42,7 +42,7 @@ def article_counts(rows: Iterable[Any]) -> list[dict[str, Any]]:
         art["citations"] += 1
         art["rot"][r.rot or UNCHECKED] += 1
         art["capture"][r.capture_state] += 1
-        art["review"][r.review or ReviewState.PENDING] += 1
+        art["review"][r.review or ReviewState.PENDING.value] += 1  # plain str keys
         art["dead"] += int(bool(r.dead))
     return list(out.values())
 

@@ -111,7 +111,7 @@ class _Checker(WorkPool):
         recording = Recording(
             name="check-recorder", record=self.record, limit=RECORD_BATCH, wait=RECORD_WAIT
         )
-        super().__init__(app, worker, progress, gate, recording)
+        super().__init__(app, worker, progress, gate, recording, session_per_thread=True)
         self.cs = s.check
         self.engine = CheckEngine(self.client, s.check, app.clock)
         self.summary = CheckSummary()

@@ -50,9 +50,20 @@ class WorkPool:
     """One run's shared state: its worker id, host gate, client, lease keeper, recorder."""
 
     def __init__(
-        self, app, worker: str, progress: PlainProgress, gate: HostGate, recording: Recording
+        self,
+        app,
+        worker: str,
+        progress: PlainProgress,
+        gate: HostGate,
+        recording: Recording,
+        *,
+        session_per_thread: bool = False,
     ) -> None:
         self.app = app
+        # a check run keeps a session (cookie jar) per thread, as it always did: one
+        # site's cookies never reach another thread's checks; the connections are shared
+        self.session_per_thread = session_per_thread
+        self.local = threading.local()
         self.s = app.settings
         self.worker = worker
         self.progress = progress
@@ -71,11 +82,28 @@ class WorkPool:
         )
 
     def client(self) -> Client:
-        """The run's one HTTP client, shared by its threads."""
+        """The run's HTTP client: one shared by the threads, or (``session_per_thread``)
+        the calling thread's own, every one on the same connection pools."""
+        if self.session_per_thread:
+            if not hasattr(self.local, "client"):
+                self.local.client = self._new_client()
+            return self.local.client
         with self.lock:
-            if not self.clients:
-                self.clients.append(Client(self.s.capture, self.gate, clock=self.app.clock))
-            return self.clients[0]
+            return self.clients[0] if self.clients else self._new_client_locked()
+
+    def _new_client(self) -> Client:
+        with self.lock:
+            return self._new_client_locked()
+
+    def _new_client_locked(self) -> Client:
+        client = Client(self.s.capture, self.gate, clock=self.app.clock)
+        # one transport adapter (urllib3's pools: thread-safe, one per host) for every
+        # session of the run, so a thread's session never opens its own connections
+        adapter = (self.clients[0] if self.clients else client).session.get_adapter("https://")
+        client.session.mount("http://", adapter)
+        client.session.mount("https://", adapter)
+        self.clients.append(client)
+        return client
 
     def release(self, target_ids: list[int]) -> None:
         """Give claims back (they are due again) and stop renewing them."""
@@ -144,11 +172,11 @@ def _loop(pool, claiming: Claiming, threads, queued: deque, stop) -> None:
                     continue
                 break
             done, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
-            _hand_over(done, pool.recorder)
+            _hand_over(done)
     finally:
         # stopped, or a thread's error: the work under way finishes and is stored
         finished = wait(running).done
-        _hand_over(finished, pool.recorder)
+        _hand_over(finished)
 
 
 def _claim(pool: WorkPool, claiming: Claiming, limit: int, queued: deque) -> None:
@@ -161,22 +189,21 @@ def _claim(pool: WorkPool, claiming: Claiming, limit: int, queued: deque) -> Non
         pool.progress.grow(pool.claimed - pool.progress.total)
 
 
-def _work(pool: WorkPool, claiming: Claiming, item):
-    """One item's work in a pool thread; its claim is given back if the work raised."""
+def _work(pool: WorkPool, claiming: Claiming, item) -> None:
+    """One item's work in a pool thread, handed to the recorder by the thread itself (so
+    a Ctrl-C in the main thread cannot drop a finished result); its claim is given back
+    if the work raised."""
     try:
-        return claiming.work(item)
+        result = claiming.work(item)
     except BaseException:
         pool.release([claiming.target_id(item)])
         raise
+    pool.recorder.put(result)
 
 
-def _hand_over(done, recorder: GroupRecorder) -> None:
-    """Pass finished work to the recorder; then re-raise the first thread's error."""
-    error: BaseException | None = None
+def _hand_over(done) -> None:
+    """Re-raise the first error of the finished threads (their results are with the
+    recorder already)."""
     for fut in done:
-        if fut.exception() is None:
-            recorder.put(fut.result())
-        elif error is None:
-            error = fut.exception()
-    if error is not None:
-        raise error
+        if fut.exception() is not None:
+            raise fut.exception()
