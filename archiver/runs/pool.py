@@ -1,11 +1,12 @@
 """The one work pool of the capture and check runs: claims, leases, client, recorder.
 
 A run claims targets in the store (a lease in the row), works on them in a thread pool
-and hands each result to a recorder thread that stores them in groups (one transaction
-and one hold of the ledger's lock a group: `archiver.recorder`). The threads share one
-HTTP client (requests' Session and urllib3's pools are safe to share: one pool per
-host, at most per_host_concurrency of them busy, so memory follows the hosts at work,
-not the thread count) behind the run's host gate. A lease keeper renews the claims of
+and each thread hands its result to a recorder thread that stores them in groups (one
+transaction and one hold of the ledger's lock a group: `archiver.recorder`). The threads
+share one set of connection pools (urllib3's are safe to share: one pool per host, at
+most per_host_concurrency of them busy, so memory follows the hosts at work, not the
+thread count) behind the run's host gate: the capture run through one client, the check
+run through a session per thread (a cookie jar each, as checks always had). A lease keeper renews the claims of
 the work under way, so a long wait for a host never lets a claim run out.
 
 What can fail: a thread's error (a bug, a WARC that cannot be written) stops the
