@@ -6,8 +6,9 @@ transaction and one hold of the ledger's lock a group: `archiver.recorder`). The
 share one set of connection pools (urllib3's are safe to share: one pool per host, at
 most per_host_concurrency of them busy, so memory follows the hosts at work, not the
 thread count) behind the run's host gate: the capture run through one client, the check
-run through a session per thread (a cookie jar each, as checks always had). A lease keeper renews the claims of
-the work under way, so a long wait for a host never lets a claim run out.
+run through a session per thread (a cookie jar each, as checks always had). A lease
+keeper renews the claims of the work under way, so a long wait for a host never lets a
+claim run out.
 
 What can fail: a thread's error (a bug, a WARC that cannot be written) stops the
 claiming; the work under way finishes and is stored, claims not yet started go back,
