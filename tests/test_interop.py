@@ -648,3 +648,20 @@ def test_import_usage_errors(archive, tmp_path):
     r = run(archive, "add", "--from-warc", str(fake))
     assert r.exit_code == 4 and "not a WARC file" in r.stderr
     assert not (archive.settings.warcs_path / "imported").exists()
+
+
+def test_the_index_imports_cdxj_indexer_without_pkg_resources():
+    """cdxj-indexer's pyamf finds its adapters without pkg_resources (~0.1 s of every
+    command's start-up); a later ``import pkg_resources`` still works."""
+    code = (
+        "import sys, archiver.cli, pyamf.adapters\n"
+        "assert 'pkg_resources' not in sys.modules, 'pkg_resources imported'\n"
+        "assert pyamf.adapters.adapters_registered\n"
+        "import pkg_resources\n"
+        "print(pkg_resources.__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "pkg_resources"

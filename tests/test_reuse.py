@@ -8,6 +8,7 @@ counted in flight for its host (`cdnnews.IN_FLIGHT`).
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import threading
 import time
@@ -343,6 +344,31 @@ def test_politeness_per_page_visit(tmp_path, web):
     # five visits to a host are four delays apart at least; pacing every request
     # instead would space the CDN's 50 requests by the delay (~20 s)
     assert 4 * delay <= took < 12
+    app.close()
+
+
+def test_a_telegram_posts_embed_widget_is_part_of_its_page_visit(tmp_path, web):
+    """The post page's iframe (its embed widget) loads with the post, without the delay;
+    the channel preview and another post are page visits of their own, spaced by it."""
+    delay = 1.2
+    app = make_archive(
+        tmp_path / "a",
+        web,
+        capture={"workers": 4, "per_host_delay": f"{delay}s", "per_host_concurrency": 2},
+    )
+    posts = (2849, 2850)
+    add(app, tmp_path, "posts", *(f"https://t.me/PlushevChannel/{n}" for n in posts))
+    visits = []
+    for n in posts:
+        (post,) = web.hits.times("t.me", f"/PlushevChannel/{n}")
+        (embed,) = web.hits.times("t.me", f"/PlushevChannel/{n}?embed=1&mode=tme")
+        (preview,) = web.hits.times("t.me", f"/s/PlushevChannel/{n}")
+        assert 0 <= embed - post < delay / 2  # fetched (never reused), straight after
+        visits += [post, preview]
+    # four page visits to t.me (two posts, two previews), each a delay after the one
+    # before (less the jitter of a request's way through the proxy)
+    visits.sort()
+    assert all(b - a > delay - 0.2 for a, b in itertools.pairwise(visits))
     app.close()
 
 

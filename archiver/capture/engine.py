@@ -233,7 +233,8 @@ class CaptureJob:
     ) -> tuple[Chain, list[Written]] | None:
         """Fetch a URL (all hops) and write what came back; the chain is closed after.
 
-        ``paced``: a page visit, spaced by per_host_delay; a requisite of the visit is not.
+        ``paced``: a page visit, spaced by per_host_delay; a requisite of the visit (or a
+        page it frames, `Plan.frames`) is not.
         None, fetching nothing, once the capture's budget is spent.
         """
         assert self.budget is not None

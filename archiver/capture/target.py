@@ -122,6 +122,24 @@ def _error_of(chain: Chain, page: PageInfo) -> str:
     return _failure_reason(chain)
 
 
+def _plan_pages(job: CaptureJob, plan: Plan) -> tuple[int, dict[str, str]]:
+    """Fetch the plan's other pages: its frames within the primary's page visit (no
+    per_host_delay: a browser loads an iframe with its page), each extra page as a visit
+    of its own. Returns how many were fetched and each one's decoded HTML."""
+    texts: dict[str, str] = {}
+    fetched_pages = 0
+    for page_url, paced in [(u, False) for u in plan.frames] + [(u, True) for u in plan.extra]:
+        fetched = job.fetch_and_write(page_url, paced=paced)
+        if fetched is None:
+            continue
+        chain, _ = fetched
+        fetched_pages += 1
+        job.seen.add(urls.normalise(page_url, drop_tracking=False))
+        if chain.final is not None and chain.final.head:
+            texts[page_url] = decode_html(chain.final.head, chain.final.header("content-type"))
+    return fetched_pages, texts
+
+
 def capture_target(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
     """Capture one target; its records are in the WARC (fsync'd) when this returns."""
     try:
@@ -149,19 +167,7 @@ def _capture(url: str, job: CaptureJob, citing: list[str]) -> CaptureOutcome:
             state=CaptureState.FAILED, error=_failure_reason(chain), resources=job.resources
         )
     final = final_w.hop
-    extra_texts: dict[str, str] = {}
-    resources = 0
-    for extra in plan.extra:
-        fetched = job.fetch_and_write(extra)
-        if fetched is None:
-            continue
-        ex_chain, _ = fetched
-        resources += 1
-        job.seen.add(urls.normalise(extra, drop_tracking=False))
-        if ex_chain.final is not None and ex_chain.final.head:
-            extra_texts[extra] = decode_html(
-                ex_chain.final.head, ex_chain.final.header("content-type")
-            )
+    resources, extra_texts = _plan_pages(job, plan)
     html = None
     if is_html(final.content_type, final.head):
         html = decode_html(final.head, final.header("content-type"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import logging
 import os
 import sys
@@ -166,6 +167,10 @@ def _quiet(name: str):
 
 
 def main() -> None:
+    # what the imports made (~80,000 tracked objects) lives as long as the process: out of
+    # the collector's reach, no full collection walks it again, nor the one at exit
+    # (~0.1 s CPU of every command)
+    gc.freeze()
     try:
         cli(obj={}, prog_name="archive")
     except BrokenPipeError:

@@ -22,14 +22,35 @@ import heapq
 import io
 import json
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdxj_indexer.main import CDXJIndexer
-
 from archiver.tempfiles import create_beside
 from archiver.warcfiles.listing import closed_warcs
+
+
+@contextlib.contextmanager
+def _no_pkg_resources() -> Iterator[None]:
+    """Importing cdxj-indexer imports pyamf (for AMF request bodies), which imports
+    pkg_resources only to find its own folder and uses ``__file__`` when that import
+    fails. pkg_resources scans every installed distribution first: ~0.1 s CPU of every
+    `archive` command's start-up. Its import fails here, and only here: a later
+    ``import pkg_resources`` elsewhere loads it as usual."""
+    if "pkg_resources" in sys.modules:
+        yield
+        return
+    sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # ImportError
+    try:
+        yield
+    finally:
+        if sys.modules.get("pkg_resources", 0) is None:
+            del sys.modules["pkg_resources"]
+
+
+with _no_pkg_resources():
+    from cdxj_indexer.main import CDXJIndexer
 
 INDEX_NAME = "index.cdxj"
 STATE_NAME = ".index-state.json"

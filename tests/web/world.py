@@ -8,6 +8,7 @@ access goes through a lock.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -24,19 +25,29 @@ class Hit(NamedTuple):
 
 
 class Hits:
-    """A thread-safe, append-only list of the origin's requests (until ``clear``)."""
+    """A thread-safe, append-only list of the origin's requests (until ``clear``), each
+    with the `time.monotonic()` it arrived at (`times`: pacing tests)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._hits: list[Hit] = []
+        self._times: list[float] = []
 
     def add(self, hit: Hit) -> None:
         with self._lock:
             self._hits.append(hit)
+            self._times.append(time.monotonic())
 
     def clear(self) -> None:
         with self._lock:
             self._hits.clear()
+            self._times.clear()
+
+    def times(self, host: str, target: str) -> list[float]:
+        """When each request for ``target`` at ``host`` arrived (`time.monotonic()`)."""
+        with self._lock:
+            pairs = zip(self._hits, self._times, strict=True)
+            return [at for hit, at in pairs if hit.host == host and hit.target == target]
 
     def snapshot(self) -> list[Hit]:
         with self._lock:

@@ -2,6 +2,9 @@
 
 A plan module is small and data-like: `match(url) -> Plan | None`. The engine asks
 each registered module in order and falls back to the default plan (the URL alone).
+A plan's ``frames`` and ``extra`` pages are always fetched and counted as resources; the
+frames are part of the primary page's visit (a browser loads them with it), each extra
+page is a visit of its own (see README, "Politeness: what a site operator sees").
 Adding a site (YouTube, X, VK, …) is a new module here plus one line in PLANS.
 """
 
@@ -17,7 +20,11 @@ from archiver.capture.plans import telegram
 class Plan:
     name: str
     primary: str  # the cited page itself: its snapshot row points here
-    extra: list[str] = field(default_factory=list)  # captured alongside, counted as resources
+    # pages the primary page loads in an iframe: fetched within its page visit (no
+    # per_host_delay before them, a concurrency slot still), never reused
+    frames: list[str] = field(default_factory=list)
+    # other pages captured alongside, each its own page visit (paced)
+    extra: list[str] = field(default_factory=list)
     text_from: str | None = None  # which URL's page gives the snapshot's title/text
     text_parser: Callable[[str], tuple[str, str] | None] | None = None
     requisites: bool = True

@@ -3,6 +3,8 @@
 Captured as the post page, its embed widget (`?embed=1&mode=tme`, as the Internet
 Archive's Zeno fetches it) and the channel preview `t.me/s/<channel>/<id>`. The post
 text comes from the embed widget; a deleted post's widget says "Post not found".
+The widget is the post page's iframe (telegram-widget.js puts it there), so it loads
+within the post's page visit; the channel preview is another page, a visit of its own.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def match(url: str) -> dict | None:
     return {
         "name": "telegram",
         "primary": url,
-        "extra": [embed, f"https://t.me/s/{channel}/{post}"],
+        "frames": [embed],
+        "extra": [f"https://t.me/s/{channel}/{post}"],
         "text_from": embed,
         "text_parser": post_text,
     }
