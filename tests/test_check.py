@@ -638,6 +638,7 @@ def test_check_threads_keep_a_cookie_jar_each_on_shared_connections(tmp_path, we
     a, b = got["own"]
     assert a is not b and a.session.cookies is not b.session.cookies
     assert a.session.get_adapter("https://") is b.session.get_adapter("https://")
+    assert a._lookups is b._lookups  # one lookup per host for the run, not per thread
     assert got["shared"][0] is got["shared"][1]
     own.close()
     shared.close()

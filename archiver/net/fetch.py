@@ -68,6 +68,17 @@ class Client:
         # behind a proxy: host -> (when looked up, the lookup); see `_lookup`
         self._lookups: dict[str, tuple[float, resolve.Lookup]] = {}
 
+    def sibling(self) -> Client:
+        """A client with a session (so a cookie jar) of its own, on this one's connection
+        pools, host gate and per-origin caches (environment, lookups): what a thread
+        needs when one site's cookies must not reach another thread's requests."""
+        other = Client(self.settings, self.gate, clock=self.clock)
+        adapter = self.session.get_adapter("https://")
+        other.session.mount("http://", adapter)
+        other.session.mount("https://", adapter)
+        other._env, other._lookups = self._env, self._lookups
+        return other
+
     def close(self) -> None:
         self.session.close()
 

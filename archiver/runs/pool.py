@@ -98,12 +98,11 @@ class WorkPool:
             return self._new_client_locked()
 
     def _new_client_locked(self) -> Client:
-        client = Client(self.s.capture, self.gate, clock=self.app.clock)
-        # one transport adapter (urllib3's pools: thread-safe, one per host) for every
-        # session of the run, so a thread's session never opens its own connections
-        adapter = (self.clients[0] if self.clients else client).session.get_adapter("https://")
-        client.session.mount("http://", adapter)
-        client.session.mount("https://", adapter)
+        # every client of the run is on the first one's connection pools and caches
+        first = self.clients[0] if self.clients else None
+        client = (
+            first.sibling() if first else Client(self.s.capture, self.gate, clock=self.app.clock)
+        )
         self.clients.append(client)
         return client
 
