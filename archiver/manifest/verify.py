@@ -55,6 +55,7 @@ from archiver.manifest.verify_rules import (
     snapshot_problems,
 )
 from archiver.manifest.warcscan import WarcScan, join_parts, scan_warc
+from archiver.warcfiles.listing import find_open_files
 from archiver.warcfiles.reader import RecordFacts, file_sha256
 from archiver.warcfiles.writer import OPEN_SUFFIX
 
@@ -76,7 +77,7 @@ def _rel(path: Path, root: Path) -> str:
 def _files_on_disk(warcs: Path, root: Path) -> dict[str, Path]:
     """Final name (relative) → the path on disk: the final file, else its `.open`."""
     found: dict[str, Path] = {}
-    for path in sorted(warcs.rglob("*.warc.gz" + OPEN_SUFFIX)):
+    for path in find_open_files(warcs):
         found[_rel(path, root).removesuffix(OPEN_SUFFIX)] = path
     for path in sorted(warcs.rglob("*.warc.gz")):
         found[_rel(path, root)] = path
