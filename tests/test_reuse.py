@@ -38,6 +38,7 @@ from archiver.net import gate as gate_module
 from archiver.net.gate import HostGate
 from archiver.runs import capture as capture_run
 from archiver.runs.add import add_sources
+from archiver.stoplist import HashedStoplist
 from archiver.store import schema as t
 from archiver.warcfiles.recover import Recovered
 from tests.web.sites import cdnnews
@@ -423,8 +424,45 @@ def test_justext_stoplist_is_built_once_for_all_threads(monkeypatch):
     assert len(builds) == 1 and lowered == []  # lower-cased as built, never again
     # the words justext compares with: every language's, lower-cased, as before
     words = {w.lower() for lang in real() for w in external.get_stoplist(lang)}
-    assert frozenset(words) == external.JT_STOPLIST
-    assert justext_core.define_stoplist(external.JT_STOPLIST) is external.JT_STOPLIST
+    stoplist = external.JT_STOPLIST
+    assert isinstance(stoplist, HashedStoplist) and len(stoplist) == len(words)
+    assert all(word in stoplist for word in words)
+    assert justext_core.define_stoplist(stoplist) is stoplist
+
+
+def test_the_hashed_stoplist_answers_as_the_set_of_words_does():
+    """The ~1.2 MB stoplist (sorted hashes) gives justext the answers the ~18 MB frozenset
+    of words gave: the same words in, others out, the same paragraphs kept."""
+    from justext.core import ParagraphMaker, classify_paragraphs, html_to_dom, preprocessor
+
+    lists = [external.get_stoplist(lang) for lang in external.get_stoplists()]
+    words = frozenset(w.lower() for words in lists for w in words)
+    hashed = HashedStoplist(lists)
+    assert len(hashed) == len(words) > 100_000 and bool(HashedStoplist([]))
+    outside = ["", "archiver", "zzqx", "Ünïcode-wörd", "the" * 3, "ruling;", "THE", "42", None]
+    assert [w in hashed for w in outside] == [w in words for w in outside]
+    assert all(w in hashed for w in words)
+    # whole paragraphs in five languages and none: the classes justext gives them
+    samples = (
+        "der die und nicht ist das",
+        "le la et les des est",
+        "и в не на что он",
+        "the and of to is that",
+        "xq zz vv kk qq ww",
+    )
+    body = "".join(
+        f"<p>{' '.join([f'{sample} word{i} text'] * (4 + i))}</p><p><a href='/x'>{sample}</a></p>"
+        for i, sample in enumerate(samples)
+    )
+    dom = preprocessor(html_to_dom(f"<html><body>{body}</body></html>"))
+
+    def classes(stoplist):
+        paragraphs = ParagraphMaker.make_paragraphs(dom)
+        classify_paragraphs(paragraphs, stoplist, 50, 150, 0.1, 0.2, 0.25, True)
+        return [(p.text[:20], p.stopwords_count(stoplist), p.cf_class) for p in paragraphs]
+
+    got, want = classes(hashed), classes(words)
+    assert got == want and {c for _, _, c in want} >= {"good", "bad"}
 
 
 @pytest.mark.parametrize(
