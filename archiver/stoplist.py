@@ -18,6 +18,7 @@ import heapq
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
+from itertools import groupby
 
 
 class HashedStoplist:
@@ -27,14 +28,8 @@ class HashedStoplist:
 
     def __init__(self, lists: Iterable[Iterable[str]]):
         # one sorted array per list, merged: no set or list of 150k objects on the way
-        parts = [array("q", sorted(hash(word.lower()) for word in words)) for words in lists]
-        merged = array("q")
-        last = None
-        for value in heapq.merge(*parts):
-            if value != last:
-                merged.append(value)
-                last = value
-        self._hashes = merged
+        parts = [array("q", sorted(map(hash, map(str.lower, words)))) for words in lists]
+        self._hashes = array("q", (value for value, _ in groupby(heapq.merge(*parts))))
 
     def __contains__(self, word: object) -> bool:
         try:
