@@ -16,7 +16,7 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 from bs4 import dammit as bs4_dammit
@@ -345,6 +345,36 @@ def test_politeness_per_page_visit(tmp_path, web):
     # five visits to a host are four delays apart at least; pacing every request
     # instead would space the CDN's 50 requests by the delay (~20 s)
     assert 4 * delay <= took < 12
+    app.close()
+
+
+def test_warc_date_is_when_the_request_went_out_not_when_it_queued(tmp_path, web):
+    """A page visit that waits for its host's turn is dated when it is sent: the
+    WARC-Dates of three visits to one host, taken by three threads at once, are as far
+    apart as their arrivals at the site (the delay), not all the moment they queued."""
+    delay = 1.0
+    app = make_archive(
+        tmp_path / "a",
+        web,
+        capture={"workers": 4, "per_host_delay": f"{delay}s", "per_host_concurrency": 2},
+    )
+    urls = [page(15, 300 + k) for k in range(3)]
+    add(app, tmp_path, "queued", *urls)
+    dated = {}
+    for path in warc_files(app.root):
+        with open(path, "rb") as f:
+            for rec in ArchiveIterator(f):
+                url = rec.rec_headers.get_header("WARC-Target-URI")
+                if rec.rec_type in ("response", "request") and url in urls:
+                    when = datetime.fromisoformat(rec.rec_headers.get_header("WARC-Date"))
+                    dated.setdefault(url, set()).add(when.timestamp())
+    arrived = {u: web.hits.times("news15.test", urlsplit(u).path)[0] for u in urls}
+    assert all(len(dated[u]) == 1 for u in urls)  # request and response: one date
+    order = sorted(urls, key=arrived.get)
+    for a, b in itertools.pairwise(order):
+        gap = arrived[b] - arrived[a]
+        assert gap > delay - 0.2  # the visits were paced
+        assert abs((min(dated[b]) - min(dated[a])) - gap) < 0.25
     app.close()
 
 

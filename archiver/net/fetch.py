@@ -219,12 +219,13 @@ class Client:
     ) -> Hop:
         s = self.settings
         ex = wire.Exchange(allow_private=s.allow_private, record=record, deadline=deadline)
-        hop = Hop(url=url, started_at=self.clock(), exchange=ex)
         if deadline - time.monotonic() <= 0:
             raise FetchTimeout("timeout: page time limit reached before the request")
         gate = self.gate.slot(urls.host_of(url), paced=paced, deadline=deadline)
         with gate, wire.exchange_scope(ex):
-            # the time spent waiting for the host's turn counts: the deadline stays put
+            # the time spent waiting for the host's turn counts: the deadline stays put;
+            # the hop (its WARC-Date) starts when the request goes out, after the turn
+            hop = Hop(url=url, started_at=self.clock(), exchange=ex)
             watchdog = WATCHDOG.arm(deadline, ex)
             try:
                 resp = self._send(url, headers)
