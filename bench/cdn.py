@@ -10,7 +10,10 @@ Every response waits 30 ms. The same list goes to
 
 - the archiver: ``archive add list.txt`` with the default settings (capture.workers,
   per_host_delay 0.5 s, per_host_concurrency 2, reuse_window 1 h), a fresh archive;
-- wget: ``wget --warc-file=… -p -H -e robots=off -i list`` (one request at a time).
+- wget: ``wget --warc-file=… -p -H -e robots=off -i list`` (one request at a time);
+- ``python -m bench.pyfloor``: requests + warcio and nothing else, one request at a
+  time, each distinct URL once (a reference for the CPU figures, not a peer tool: what
+  the required libraries and the interpreter cost without any of the archiver's work).
 
 Workload 2, the seed article: ``archive add samples/seed-article.txt`` (its 8 URLs)
 against ``wget --warc-file -p -H`` on the same 8 URLs.
@@ -28,6 +31,7 @@ import argparse
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
@@ -39,6 +43,7 @@ from bench.common import (
     Result,
     Run,
     archive_cmd,
+    clean_env,
     fmt_s,
     init_archive,
     median,
@@ -122,6 +127,20 @@ def run_wget(web: FixtureWeb, urls: list[str], folder: Path) -> tuple[Run, list]
     return run, warc_paths(folder)
 
 
+def run_pyfloor(web: FixtureWeb, urls: list[str], folder: Path) -> tuple[Run, list]:
+    listing = folder / "list.txt"
+    listing.write_text("\n".join(urls) + "\n", encoding="utf-8")
+    env = clean_env(
+        HTTP_PROXY=web.proxy_url,
+        HTTPS_PROXY=web.proxy_url,
+        REQUESTS_CA_BUNDLE=web.ca_path,
+        PYTHONPATH=str(REPO),
+    )
+    out = folder / "pyfloor.warc.gz"
+    cmd = [sys.executable, "-m", "bench.pyfloor", listing, out]
+    return run_timed(cmd, env=env, cwd=REPO, timeout=3600).check("bench.pyfloor"), [out]
+
+
 def _figures(r: Run, paths: list[Path]) -> dict:
     ok, said = warcio_check(paths)
     cdn, distinct = cdn_requests(paths)
@@ -161,13 +180,13 @@ def run(args: argparse.Namespace) -> Result:
         "wget: --warc-file --page-requisites --span-hosts -i list -e robots=off -nv",
         f"{repeat} run(s) each, alternating; medians; peak RSS: GNU time's maxrss",
     ]
-    runs: dict[str, list[dict]] = {"a": [], "w": [], "sa": [], "sw": []}
+    runs: dict[str, list[dict]] = {"a": [], "w": [], "p": [], "sa": [], "sw": []}
     loads = [_load()]
     with workdir("cdn", keep=args.keep) as tmp, FixtureWeb(tmp) as web:
         listing = tmp / "reading-list.txt"
         listing.write_text("News reading list\n\n" + "\n".join(urls) + "\n", encoding="utf-8")
         for i in range(repeat):
-            order = ("a", "w", "sa", "sw") if i % 2 == 0 else ("w", "a", "sw", "sa")
+            order = ("a", "w", "p", "sa", "sw") if i % 2 == 0 else ("w", "p", "a", "sw", "sa")
             for tool in order:
                 folder = tmp / f"{tool}-{i}"
                 folder.mkdir()
@@ -175,6 +194,8 @@ def run(args: argparse.Namespace) -> Result:
                     r, paths = run_archiver(web, listing, folder, len(urls))
                 elif tool == "w":
                     r, paths = run_wget(web, urls, folder)
+                elif tool == "p":
+                    r, paths = run_pyfloor(web, urls, folder)
                 elif tool == "sa":
                     r, paths = run_archiver(web, SEED, folder, len(seed) - 1)
                 else:
@@ -197,7 +218,7 @@ def _med(runs: list[dict], key: str) -> float:
 
 
 def _report(result: Result, runs: dict[str, list[dict]], low: float, loads: list[str]) -> None:
-    a, w, sa, sw = runs["a"], runs["w"], runs["sa"], runs["sw"]
+    a, w, p, sa, sw = runs["a"], runs["w"], runs["p"], runs["sa"], runs["sw"]
     wall_a, wall_w = _med(a, "wall"), _med(w, "wall")
     speedup = ratio(wall_w, wall_a)
     result.add(
@@ -221,6 +242,11 @@ def _report(result: Result, runs: dict[str, list[dict]], low: float, loads: list
         "shared CDN: CPU s per MB written", f"{per_a:.4f}", f"{per_w:.4f}",
         f"{ratio(per_a, per_w):.2f}", "≤ 1.5", ratio(per_a, per_w) <= 1.5,
     )  # fmt: skip
+    per_p = ratio(_med(p, "cpu"), _med(p, "mb"))
+    result.add(
+        "shared CDN: CPU s per MB, requests + warcio alone (bench.pyfloor)",
+        f"{per_p:.4f}", f"{per_w:.4f}", f"{ratio(per_p, per_w):.2f}",
+    )  # fmt: skip
     rss_a, rss_w = _med(a, "rss"), _med(w, "rss")
     result.add(
         "shared CDN: peak RSS", f"{rss_a:.0f} MB", f"{rss_w:.0f} MB", "", "≤ 120 MB",
@@ -241,6 +267,13 @@ def _report(result: Result, runs: dict[str, list[dict]], low: float, loads: list
         f"physical floor of the shared-CDN run: {fmt_s(low)}: page visits to a host one "
         "per_host_delay apart plus the slowest visit's critical path. Pacing every request "
         "(before issue 18) made the CDN host alone the floor: 5 files a page, 2 a second"
+    )
+    result.notes.append(
+        "bench.pyfloor (requests + warcio, one request at a time, no analysis, store, "
+        f"evidence or index): {_med(p, 'cpu'):.2f} s CPU, {_med(p, 'mb'):.1f} MB, "
+        f"{_med(p, 'rss'):.0f} MB RSS, {_med(p, 'wall'):.1f} s wall. Its CPU per MB over "
+        "wget's is what the required libraries and the interpreter cost before any of "
+        "the archiver's own work"
     )
     result.notes.append("machine " + "; after: ".join(loads) + " (2 cores)")
 
