@@ -15,7 +15,7 @@ import http.client
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import requests
@@ -23,7 +23,7 @@ from requests.cookies import extract_cookies_to_jar
 from requests.utils import get_auth_from_url, select_proxy
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
-from archiver import urls
+from archiver import times, urls
 from archiver.config import CaptureSettings
 from archiver.errors import FetchError, FetchTimeout, RefusedAddress
 from archiver.net import recorded, resolve, wire
@@ -47,7 +47,7 @@ class Client:
         settings: CaptureSettings,
         gate: HostGate | None = None,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = times.now,
     ) -> None:
         self.settings = settings
         self.session = build_session(settings)
