@@ -107,6 +107,7 @@ class _BoundedBrotli:
 
     def _setup(self, limit: int) -> None:
         self.limit = limit
+        self.broken = False  # a block failed to decode (dropped, or passed through raw)
 
     def _init_decomp(self, decomp_type):
         if decomp_type and decomp_type.lower() == BR and available():
@@ -147,6 +148,7 @@ class _BoundedBrotli:
                     break
         except Exception as exc:  # warcio catches any exception here
             spool.close()
+            self.broken = True
             if self.num_block_read == 0:
                 # nothing decoded before: the body was never brotli, kept as sent
                 self.decompressor = None
@@ -195,3 +197,22 @@ def _capped_factory() -> _CappedBrotli:
 
 if available() and BR in BufferedReader.DECOMPRESSORS:
     BufferedReader.DECOMPRESSORS[BR] = _capped_factory
+
+
+class BodyDecoder:
+    """A brotli body decoded as it streams, for a fetch that keeps no recording to
+    decode later: steps of at most STEP bytes; once the coding breaks, ``broken`` is set
+    and the rest passes through as sent."""
+
+    def __init__(self) -> None:
+        self._steps = BrotliSteps()
+        self.broken = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self.broken:
+            yield data
+            return
+        try:
+            yield from self._steps.steps(data)
+        except brotli.error:
+            self.broken = True

@@ -63,11 +63,14 @@ def read_document(content: IO[bytes], sink) -> None:
         left -= len(chunk)
 
 
-def document_of(stream: IO[bytes], head_limit: int) -> tuple[str, int, bytes]:
+def document_of(
+    stream: IO[bytes], head_limit: int, broken: list[bool] | None = None
+) -> tuple[str, int, bytes]:
     """(``sha256:`` digest, size, first ``head_limit`` bytes) of the recorded document.
 
     ``stream`` holds the HTTP response as received (status line, headers, body); it is
-    left positioned at its end.
+    left positioned at its end. ``broken`` gets True appended if a brotli coding broke
+    (what urllib3 would have raised had it decoded the body).
     """
     sha, size, head = hashlib.sha256(), 0, bytearray()
     try:
@@ -90,7 +93,10 @@ def document_of(stream: IO[bytes], head_limit: int) -> tuple[str, int, bytes]:
                 head.extend(chunk[: head_limit - len(head)])
 
         with _QUIET, contextlib.redirect_stderr(io.StringIO()):
-            read_document(document_stream(record), keep)
+            content = document_stream(record)
+            read_document(content, keep)
+        if broken is not None and getattr(content, "broken", False):
+            broken.append(True)
     finally:
         stream.seek(0, io.SEEK_END)
     return "sha256:" + sha.hexdigest(), size, bytes(head)
