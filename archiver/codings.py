@@ -108,12 +108,14 @@ class _BoundedBrotli:
     def _setup(self, limit: int) -> None:
         self.limit = limit
         self.broken = False  # a block failed to decode (dropped, or passed through raw)
+        self._bounded = False  # a brotli body: cut at the limit, raw or decoded
 
     def _init_decomp(self, decomp_type):
         if decomp_type and decomp_type.lower() == BR and available():
             self.num_block_read = 0
             self.decomp_type = decomp_type
             self.decompressor = BrotliSteps()
+            self._bounded = True
         else:
             super()._init_decomp(decomp_type)
 
@@ -121,22 +123,26 @@ class _BoundedBrotli:
         return isinstance(self.decompressor, BrotliSteps)
 
     def _fillbuff(self, block_size=None):
-        if self._brotli() and self.num_read >= self.limit and self.empty():
+        if self._bounded and self.num_read >= self.limit and self.empty():
             self.buff = None  # the document ends at the limit: read no more input
             return
         super()._fillbuff(block_size)
 
     def _process_read(self, data):
-        if not data or not self._brotli():
+        if not data or not self._bounded:
             super()._process_read(data)
             return
-        self.buff, self.buff_size = self._decode_block(data)
+        room = max(self.limit - self.num_read, 0)
+        if self._brotli():
+            self.buff, self.buff_size = self._decode_block(data, room)
+        else:  # passed through raw since the first block failed
+            self.buff, self.buff_size = io.BytesIO(data[:room]), min(len(data), room)
         self.num_read += self.buff_size
         self.num_block_read += self.buff_size
 
-    def _decode_block(self, data: bytes):
-        """(readable, size) of one block decoded, as `BufferedReader._decompress` does."""
-        room = max(self.limit - self.num_read, 0)
+    def _decode_block(self, data: bytes, room: int):
+        """(readable, size) of one block decoded as `BufferedReader._decompress` does,
+        cut at ``room`` bytes."""
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 (the buffer)
         size = 0
         try:
@@ -152,7 +158,7 @@ class _BoundedBrotli:
             if self.num_block_read == 0:
                 # nothing decoded before: the body was never brotli, kept as sent
                 self.decompressor = None
-                return io.BytesIO(data), len(data)
+                return io.BytesIO(data[:room]), min(len(data), room)
             sys.stderr.write(str(exc) + "\n")
             return io.BytesIO(b""), 0
         spool.seek(0)
@@ -191,14 +197,6 @@ def content_stream(record, limit: int):
     return record.raw_stream
 
 
-def _capped_factory() -> _CappedBrotli:
-    return _CappedBrotli()
-
-
-if available() and BR in BufferedReader.DECOMPRESSORS:
-    BufferedReader.DECOMPRESSORS[BR] = _capped_factory
-
-
 class BodyDecoder:
     """A brotli body decoded as it streams, for a fetch that keeps no recording to
     decode later: steps of at most STEP bytes; once the coding breaks, ``broken`` is set
@@ -216,3 +214,11 @@ class BodyDecoder:
             yield from self._steps.steps(data)
         except brotli.error:
             self.broken = True
+
+
+def _capped_factory() -> _CappedBrotli:
+    return _CappedBrotli()
+
+
+if available() and BR in BufferedReader.DECOMPRESSORS:
+    BufferedReader.DECOMPRESSORS[BR] = _capped_factory

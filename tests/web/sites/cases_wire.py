@@ -165,7 +165,7 @@ def br_body(kind: str, mb: int = 0) -> bytes:
     if kind == "bomb":
         return brotli.compress(b"\0" * (mb << 20), quality=5)
     if kind == "garbage":
-        return noise(40000, b"garbage")
+        return b"<html>" + noise(40000, b"garbage")
     valid = brotli.compress(noise(200000))
     return valid if kind == "page" else valid[:20000] + noise(30000, b"garbage")
 
