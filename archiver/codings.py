@@ -152,7 +152,7 @@ class _BoundedBrotli:
                 size += len(piece)
                 if size > room + PAST_LIMIT:
                     break
-        except Exception as exc:  # warcio catches any exception here
+        except brotli.error as exc:  # the decoder's (a full disk under the spool is not)
             spool.close()
             self.broken = True
             if self.num_block_read == 0:

@@ -223,7 +223,7 @@ class Client:
             )
             if broken and not hop.error:
                 hop.error = "content coding broken: body kept as received"
-            if hop.doc_size >= recorded.DOCUMENT_LIMIT and not hop.truncated:
+            if brotli and hop.doc_size >= recorded.DOCUMENT_LIMIT and not hop.truncated:
                 hop.truncated = "length"  # a bomb, cut as a streamed one is
 
     def _one_hop(
