@@ -81,6 +81,9 @@ BODIES = {
     "trailing": brotli.compress(noise(50000)) + b"after the end" * 100,
     "cut": brotli.compress(noise(100000))[:30000],  # ends mid-stream
     "empty": noise(40000, b"garbage"),  # reads as an empty stream, the rest ignored
+    # one block that decodes to MBs, then breaks: warcio passes the block through raw,
+    # so the bytes decoded before the break (and past any limit) must not be kept
+    "bomb-broken": br_body("bomb", 8)[:300] + noise(1000, b"garbage"),
 }
 
 
@@ -92,10 +95,10 @@ def test_the_bounded_reader_gives_warcio_s_bytes(name, chunked, monkeypatch):
     with contextlib.redirect_stderr(io.StringIO()):
         got = _read_all(recorded.document_stream(_record(body, chunked)))
         assert got == want
-        for limit in (1, 16384, 50000):  # cut at a limit: warcio's bytes, cut there
+        for limit in (1, 16384, 50000, MB):  # cut at a limit: warcio's bytes, cut there
             cut = recorded.document_stream(_record(body, chunked), limit)
             assert _read_all(cut, 1000) == want[:limit]
-    if name == "garbage":
+    if name in ("garbage", "bomb-broken"):
         assert got == body
     if name == "late":
         assert 0 < len(got) < len(noise(200000))
