@@ -22,6 +22,7 @@ registered, so `get_supported_decompressors` says the same as before.
 
 from __future__ import annotations
 
+import importlib
 import io
 import sys
 import tempfile
@@ -29,11 +30,20 @@ from collections.abc import Iterator
 
 from warcio.bufferedreaders import BufferedReader, ChunkedDataReader
 
-try:  # brotlipy: the cffi module under its Python wrapper
-    import brotli
-    from brotli._brotli import ffi, lib
-except ImportError:  # no binding, or Google's Brotli (warcio cannot drive it: no .decompress)
-    brotli = ffi = lib = None
+
+def _binding():
+    """(brotli, ffi, lib) of brotlipy, an optional package (pywb's), or Nones: no binding,
+    or Google's Brotli, which warcio cannot drive (it sets ``unused_data`` on the
+    decompressor and calls ``.decompress``; Google's has neither)."""
+    try:
+        module = importlib.import_module("brotli")
+        cffi = importlib.import_module("brotli._brotli")
+        return module, cffi.ffi, cffi.lib
+    except (ImportError, AttributeError):
+        return None, None, None
+
+
+brotli, ffi, lib = _binding()
 
 STEP = 1 << 20  # most decoded bytes one step returns
 SPOOL = 4 << 20  # decoded bytes of a block kept in memory before spilling to disk
@@ -183,8 +193,8 @@ class BoundedChunkedReader(_BoundedBrotli, ChunkedDataReader):
 
 def content_stream(record, limit: int):
     """`ArcWarcRecord.content_stream` with our readers: the same bytes up to ``limit``."""
-    if not record.http_headers:
-        return record.raw_stream
+    if not getattr(record, "http_headers", None):
+        return record.content_stream()  # nothing to decode: warcio's raw stream
     encoding = record.http_headers.get_header("content-encoding")
     if encoding:
         encoding = encoding.lower()
