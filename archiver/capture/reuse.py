@@ -23,6 +23,7 @@ from pathlib import Path
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture.requisites import css_text, css_urls
+from archiver.net import recorded
 from archiver.warcfiles.records import warc_date
 from archiver.warcfiles.writer import OPEN_SUFFIX
 
@@ -78,7 +79,7 @@ def _css_children(f, offset: int, url: str) -> tuple[str, ...]:
     ctype = record.http_headers.get_header("content-type") or ""
     if ctype.split(";")[0].strip().lower() != "text/css":
         return ()
-    body = record.content_stream().read(CSS_READ_LIMIT)
+    body = recorded.document_stream(record, CSS_READ_LIMIT).read(CSS_READ_LIMIT)
     return tuple(css_urls(css_text(body, ctype), url))
 
 

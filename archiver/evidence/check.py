@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archiver.evidence.connection import CONTENT_TYPE, FORMAT, KIND, fingerprint
+from archiver.net import recorded
 
 BODY_LIMIT = 4 << 20  # an evidence record is a few KiB; more is not ours to parse
 
@@ -92,7 +93,7 @@ def read_record(record) -> EvidenceFacts:
     """`parse` a warcio record (its block read up to BODY_LIMIT)."""
     h = record.rec_headers
     concurrent = [v for k, v in h.headers if k.lower() == "warc-concurrent-to"]
-    body = record.content_stream().read(BODY_LIMIT + 1)
+    body = recorded.document_stream(record, BODY_LIMIT + 1).read(BODY_LIMIT + 1)
     if len(body) > BODY_LIMIT:
         return EvidenceFacts(
             h.get_header("WARC-Record-ID"),

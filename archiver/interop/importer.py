@@ -31,6 +31,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from archiver import urls
 from archiver.errors import SourceError
 from archiver.judge import Response
+from archiver.net import recorded
 from archiver.net.hops import REDIRECTS
 from archiver.pages import analyse
 from archiver.tempfiles import create_beside
@@ -168,7 +169,7 @@ def document_at(path: Path, offset: int) -> tuple[str, int, bytes]:
     with open(path, "rb") as f:
         f.seek(offset)
         record = next(iter(ArchiveIterator(f, check_digests=False)))
-        stream = record.content_stream()
+        stream = recorded.document_stream(record)
         with contextlib.redirect_stderr(io.StringIO()):  # warcio reports bad codings there
             while chunk := stream.read(CHUNK):
                 sha.update(chunk)

@@ -52,7 +52,7 @@ class WarcScan:
 def _document_digest(record) -> str:
     """sha256 of the body with chunking and content coding removed (warcio decodes)."""
     sha = hashlib.sha256()
-    stream = record.content_stream()
+    stream = recorded.document_stream(record)
     # warcio prints a broken content coding to stderr and ends the body there; the
     # digest then differs from the snapshot's, which is how verify reports it. Bounded
     # as at capture (`recorded.DOCUMENT_LIMIT`): a decompression bomb costs no more here

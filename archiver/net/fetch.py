@@ -23,7 +23,7 @@ from requests.cookies import extract_cookies_to_jar
 from requests.utils import get_auth_from_url, select_proxy
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
-from archiver import times, urls
+from archiver import codings, times, urls
 from archiver.config import CaptureSettings
 from archiver.errors import FetchError, FetchTimeout, RefusedAddress
 from archiver.net import recorded, resolve, wire
@@ -159,11 +159,18 @@ class Client:
         ex = hop.exchange
         # the document is decoded exactly as `archive verify` decodes it (warcio): one
         # coding it knows, or none — a stacked "gzip, gzip" stays as received
-        decode = recorded.decodes(hop.header("content-encoding"))
-        read = functools.partial(resp.raw.read, decode_content=decode)
+        coding = hop.header("content-encoding")
+        decode = recorded.decodes(coding)
+        # brotli is never decoded by urllib3 (brotlipy returns a whole read's output at
+        # once, a bomb's GBs): a recording is decoded from the record afterwards, as
+        # `verify` does; without one, here in bounded steps (`codings`)
+        brotli = decode and coding.strip().lower() == codings.BR and codings.available()
+        recording = ex is not None and ex.record
+        body = codings.BodyDecoder() if brotli and not recording else None
+        read = functools.partial(resp.raw.read, decode_content=decode and not brotli)
         # decoding is bounded too: what a recording keeps is bounded by what `verify`
         # decodes; without one, by the size cap itself
-        doc_limit = recorded.DOCUMENT_LIMIT if ex is not None and ex.record else max_bytes
+        doc_limit = recorded.DOCUMENT_LIMIT if recording else max_bytes
         try:
             while True:
                 if time.monotonic() > deadline:
@@ -179,10 +186,15 @@ class Client:
                     if time.monotonic() > deadline:  # the watchdog shut the socket
                         hop.truncated = "time"
                     break
-                digest.update(data)
-                hop.doc_size += len(data)
-                if len(head) < head_limit:
-                    head += data[: head_limit - len(head)]
+                for piece in (data,) if body is None else body.feed(data):
+                    digest.update(piece)
+                    hop.doc_size += len(piece)
+                    if len(head) < head_limit:
+                        head += piece[: head_limit - len(head)]
+                    if hop.doc_size >= doc_limit:
+                        break
+                if body is not None and body.broken and not hop.error:
+                    hop.error = "content coding broken: body kept as received"
                 wire_bytes = ex.response_bytes if ex is not None else hop.doc_size
                 if wire_bytes >= max_bytes or hop.doc_size >= doc_limit:
                     hop.truncated = "length"
@@ -202,9 +214,17 @@ class Client:
             resp.close()
         hop.doc_digest = "sha256:" + digest.hexdigest()
         hop.head = bytes(head)
-        if ex is not None and ex.record and (hop.truncated or hop.error):
-            # what streamed and what warcio decodes from the record may differ here
-            hop.doc_digest, hop.doc_size, hop.head = recorded.document_of(ex.response, head_limit)
+        if recording and (hop.truncated or hop.error or brotli):
+            # what streamed and what warcio decodes from the record may differ here (a
+            # brotli body streamed undecoded)
+            broken: list[bool] = []
+            hop.doc_digest, hop.doc_size, hop.head = recorded.document_of(
+                ex.response, head_limit, broken
+            )
+            if broken and not hop.error:
+                hop.error = "content coding broken: body kept as received"
+            if brotli and hop.doc_size >= recorded.DOCUMENT_LIMIT and not hop.truncated:
+                hop.truncated = "length"  # a bomb, cut as a streamed one is
 
     def _one_hop(
         self,

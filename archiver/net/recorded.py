@@ -7,7 +7,8 @@ and what warcio decodes from the recorded bytes differ: urllib3 drops the piece 
 read that failed, warcio falls back to the raw bytes when gzip fails on the first block
 and skips a block that fails later. `archive verify`, pywb and cdxj-indexer all read
 with warcio, so the snapshot's digest of such a hop is recomputed here from the
-recording, with warcio's own reader (`ArcWarcRecord.content_stream`).
+recording, with warcio's reader rules (`document_stream`: `ArcWarcRecord.content_stream`, brotli
+decoded in bounded steps by `archiver.codings`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from warcio.bufferedreaders import BufferedReader
 from warcio.limitreader import LimitReader
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeadersParser
+
+from archiver import codings
 
 CHUNK = 64 * 1024
 # A document is at most this long decoded, at capture and at `archive verify` alike: a
@@ -45,6 +48,13 @@ def decodes(content_encoding: str | None) -> bool:
     return content_encoding.strip().lower() in BufferedReader.get_supported_decompressors()
 
 
+def document_stream(record: ArcWarcRecord, limit: int | None = None) -> IO[bytes]:
+    """The record's document as warcio's ``record.content_stream()`` reads it, up to
+    ``limit`` (DOCUMENT_LIMIT): every reader of a recorded body in archiver goes through
+    here, so a brotli bomb is decoded in bounded steps (`codings`), never all at once."""
+    return codings.content_stream(record, DOCUMENT_LIMIT if limit is None else limit)
+
+
 def read_document(content: IO[bytes], sink) -> None:
     """Feed ``sink`` the decoded document in pieces, stopping at DOCUMENT_LIMIT."""
     left = DOCUMENT_LIMIT
@@ -53,11 +63,14 @@ def read_document(content: IO[bytes], sink) -> None:
         left -= len(chunk)
 
 
-def document_of(stream: IO[bytes], head_limit: int) -> tuple[str, int, bytes]:
+def document_of(
+    stream: IO[bytes], head_limit: int, broken: list[bool] | None = None
+) -> tuple[str, int, bytes]:
     """(``sha256:`` digest, size, first ``head_limit`` bytes) of the recorded document.
 
     ``stream`` holds the HTTP response as received (status line, headers, body); it is
-    left positioned at its end.
+    left positioned at its end. ``broken`` gets True appended if a brotli coding broke
+    (what urllib3 would have raised had it decoded the body).
     """
     sha, size, head = hashlib.sha256(), 0, bytearray()
     try:
@@ -80,7 +93,10 @@ def document_of(stream: IO[bytes], head_limit: int) -> tuple[str, int, bytes]:
                 head.extend(chunk[: head_limit - len(head)])
 
         with _QUIET, contextlib.redirect_stderr(io.StringIO()):
-            read_document(record.content_stream(), keep)
+            content = document_stream(record)
+            read_document(content, keep)
+        if broken is not None and getattr(content, "broken", False):
+            broken.append(True)
     finally:
         stream.seek(0, io.SEEK_END)
     return "sha256:" + sha.hexdigest(), size, bytes(head)

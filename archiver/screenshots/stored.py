@@ -11,6 +11,7 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
+from archiver.net import recorded
 from archiver.screenshots.chromium import PNG_MAGIC
 
 MAX_PNG = 64 << 20  # a 4096 x 16384 RGBA screenshot compresses far below this
@@ -26,7 +27,7 @@ def read_png(root: Path, shot: dict) -> bytes | None:
         for record in ArchiveIterator(f):
             if record.rec_headers.get_header("WARC-Record-ID") != shot["record_id"]:
                 return None
-            data = record.content_stream().read(MAX_PNG + 1)
+            data = recorded.document_stream(record, MAX_PNG + 1).read(MAX_PNG + 1)
             break
         else:
             return None

@@ -8,6 +8,7 @@ capture can be compared with what the route sends.
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 from collections.abc import Iterator
 
@@ -145,6 +146,39 @@ def gzip_bomb(request: Request) -> Reply:
     )
 
 
+def noise(size: int, seed: bytes = b"noise") -> bytes:
+    """``size`` bytes of hex text from a sha256 chain: compresses, but not to nothing."""
+    out, state = bytearray(), seed
+    while len(out) < size:
+        state = hashlib.sha256(state).digest()
+        out += state.hex().encode()
+    return bytes(out[:size])
+
+
+@functools.lru_cache(maxsize=8)
+def br_body(kind: str, mb: int = 0) -> bytes:
+    """A brotli body (the binding is imported only by tests that have one): ``bomb`` (mb
+    MiB of zeros, ~16 KB a 320 MiB), ``page`` (200 KB, many 16 KB blocks), ``garbage``
+    (broken from the first byte), ``late`` (valid for 20,000 bytes, broken after)."""
+    import brotli
+
+    if kind == "bomb":
+        return brotli.compress(b"\0" * (mb << 20), quality=5)
+    if kind == "garbage":
+        return b"<html>" + noise(40000, b"garbage")
+    valid = brotli.compress(noise(200000))
+    return valid if kind == "page" else valid[:20000] + noise(30000, b"garbage")
+
+
+def br(request: Request) -> Reply:
+    """/br?body=KIND[&mb=N][&chunked=1]: `br_body` under Content-Encoding: br."""
+    body = br_body(request.query.get("body", "page"), int(min(2048, request.number("mb", 1))))
+    headers = (("Content-Type", "text/plain"), ("Content-Encoding", "br"))
+    if request.query.get("chunked"):
+        return Reply(headers=headers, chunks=split(body, 7))
+    return Reply(headers=headers, body=body)
+
+
 def coded(request: Request) -> Reply:
     """/coded?ce=VALUE: the gzipped page under any Content-Encoding value at all."""
     value = request.query.get("ce", "gzip")[:200].replace("\r", "").replace("\n", "")
@@ -212,6 +246,7 @@ ROUTES = {
     "/gzip-twice": GZIP_TWICE,
     "/gzip-bomb": gzip_bomb,
     "/coded": coded,
+    "/br": br,
     "/deflate": DEFLATE,
     "/broken-gzip": BROKEN_GZIP,
     "/bad-utf8": BAD_UTF8,

@@ -1,0 +1,234 @@
+"""Brotli decoded in bounded steps, and warcio readers that decode it that way.
+
+A brotli body of a few KB can decode to many GB, and brotlipy (the binding pywb pulls
+in) returns all the output of one ``decompress`` call at once: warcio's reader hands
+it 16 KB blocks and urllib3 whole reads, so one call could take all memory. Here the
+same C decoder is driven with an output buffer of STEP bytes, so a step never returns
+more than that, whatever the input.
+
+warcio's semantics are kept exactly (the document digest at capture must equal what
+`archive verify` computed before): a block's output is held in a spooled temp file
+(disk past SPOOL bytes) until the whole block decoded; a block that fails is dropped,
+or passed through raw when nothing was decoded before it (`BufferedReader._decompress`).
+What a reader keeps is cut at its ``limit`` (the caller's DOCUMENT_LIMIT), so neither
+memory nor disk grows with the bomb. Other codings go to warcio unchanged.
+
+Importing this module also swaps warcio's brotli factory (`BufferedReader.DECOMPRESSORS`,
+where `try_brotli_init` registered it) for one whose ``decompress`` refuses to return
+more than CAPPED bytes from one call: a reader in this process that is not ours (pywb,
+cdxj-indexer) then sees a broken coding instead of exhausting memory. "br" stays
+registered, so `get_supported_decompressors` says the same as before.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import sys
+import tempfile
+from collections.abc import Iterator
+
+from warcio.bufferedreaders import BufferedReader, ChunkedDataReader
+
+
+def _binding():
+    """(brotli, ffi, lib) of brotlipy, an optional package (pywb's), or Nones: no binding,
+    or Google's Brotli, which warcio cannot drive (it sets ``unused_data`` on the
+    decompressor and calls ``.decompress``; Google's has neither)."""
+    try:
+        module = importlib.import_module("brotli")
+        cffi = importlib.import_module("brotli._brotli")
+        return module, cffi.ffi, cffi.lib
+    except (ImportError, AttributeError):
+        return None, None, None
+
+
+brotli, ffi, lib = _binding()
+
+STEP = 1 << 20  # most decoded bytes one step returns
+SPOOL = 4 << 20  # decoded bytes of a block kept in memory before spilling to disk
+# after a reader's limit, how much more of the block that crosses it is decoded to learn
+# whether the block fails (warcio would then drop it whole); past this it is cut
+PAST_LIMIT = 1 << 30
+CAPPED = 64 << 20  # most bytes warcio's own brotli decompressor returns from one call
+BR = "br"
+
+
+def available() -> bool:
+    """Whether brotli is decoded here (brotlipy importable)."""
+    return lib is not None
+
+
+class BrotliSteps:
+    """One brotli stream, decoded in steps of at most STEP bytes.
+
+    ``steps(data)`` yields what brotlipy's ``Decompressor.decompress(data)`` would return,
+    in pieces, and raises ``brotli.error`` where that call would (errors stick: every
+    later call fails too, as with brotlipy). Input after the end of the stream is
+    ignored, as brotlipy ignores it.
+    """
+
+    unused_data = None  # warcio's reader asks (a gzip member boundary; brotli has none)
+
+    def __init__(self) -> None:
+        self._decoder = brotli.Decompressor()._decoder
+        self._out = ffi.new("uint8_t[]", STEP)
+
+    def steps(self, data: bytes) -> Iterator[bytes]:
+        available_in = ffi.new("size_t *", len(data))
+        in_buffer = ffi.new("uint8_t[]", data)
+        next_in = ffi.new("uint8_t **", in_buffer)
+        available_out = ffi.new("size_t *")
+        next_out = ffi.new("uint8_t **")
+        while True:
+            available_out[0] = STEP
+            next_out[0] = self._out
+            rc = lib.BrotliDecoderDecompressStream(
+                self._decoder, available_in, next_in, available_out, next_out, ffi.NULL
+            )
+            if rc == lib.BROTLI_DECODER_RESULT_ERROR:
+                code = lib.BrotliDecoderGetErrorCode(self._decoder)
+                message = ffi.string(lib.BrotliDecoderErrorString(code))
+                raise brotli.error(f"Decompression error: {message}")
+            if available_out[0] < STEP:
+                yield ffi.buffer(self._out, STEP - available_out[0])[:]
+            if rc != lib.BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:
+                return
+
+    def flush(self) -> bytes:
+        return b""
+
+
+class _CappedBrotli(BrotliSteps):
+    """warcio's brotli decompressor, but one call returning over CAPPED bytes fails."""
+
+    def decompress(self, data: bytes) -> bytes:
+        out, size = [], 0
+        for piece in self.steps(data):
+            size += len(piece)
+            if size > CAPPED:
+                raise brotli.error(f"brotli block decodes to over {CAPPED} bytes")
+            out.append(piece)
+        return b"".join(out)
+
+
+class _BoundedBrotli:
+    """What our readers add to warcio's: brotli decoded in steps, kept up to ``limit``."""
+
+    def _setup(self, limit: int) -> None:
+        self.limit = limit
+        self.broken = False  # a block failed to decode (dropped, or passed through raw)
+        self._bounded = False  # a brotli body: cut at the limit, raw or decoded
+
+    def _init_decomp(self, decomp_type):
+        if decomp_type and decomp_type.lower() == BR and available():
+            self.num_block_read = 0
+            self.decomp_type = decomp_type
+            self.decompressor = BrotliSteps()
+            self._bounded = True
+        else:
+            super()._init_decomp(decomp_type)
+
+    def _brotli(self) -> bool:
+        return isinstance(self.decompressor, BrotliSteps)
+
+    def _fillbuff(self, block_size=None):
+        if self._bounded and self.num_read >= self.limit and self.empty():
+            self.buff = None  # the document ends at the limit: read no more input
+            return
+        super()._fillbuff(block_size)
+
+    def _process_read(self, data):
+        if not data or not self._bounded:
+            super()._process_read(data)
+            return
+        room = max(self.limit - self.num_read, 0)
+        if self._brotli():
+            self.buff, self.buff_size = self._decode_block(data, room)
+        else:  # passed through raw since the first block failed
+            self.buff, self.buff_size = io.BytesIO(data[:room]), min(len(data), room)
+        self.num_read += self.buff_size
+        self.num_block_read += self.buff_size
+
+    def _decode_block(self, data: bytes, room: int):
+        """(readable, size) of one block decoded as `BufferedReader._decompress` does,
+        cut at ``room`` bytes."""
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 (the buffer)
+        size = 0
+        try:
+            for piece in self.decompressor.steps(data):
+                if size < room:
+                    spool.write(piece[: room - size])
+                size += len(piece)
+                if size > room + PAST_LIMIT:
+                    break
+        except brotli.error as exc:  # the decoder's (a full disk under the spool is not)
+            spool.close()
+            self.broken = True
+            if self.num_block_read == 0:
+                # nothing decoded before: the body was never brotli, kept as sent
+                self.decompressor = None
+                return io.BytesIO(data[:room]), min(len(data), room)
+            sys.stderr.write(str(exc) + "\n")
+            return io.BytesIO(b""), 0
+        spool.seek(0)
+        return spool, min(size, room)
+
+
+class BoundedReader(_BoundedBrotli, BufferedReader):
+    """warcio's `BufferedReader`, brotli decoded in bounded steps and cut at ``limit``."""
+
+    def __init__(self, stream, *, limit: int, **kwargs) -> None:
+        self._setup(limit)
+        super().__init__(stream, **kwargs)
+
+
+class BoundedChunkedReader(_BoundedBrotli, ChunkedDataReader):
+    """warcio's `ChunkedDataReader`, brotli decoded in bounded steps and cut at ``limit``."""
+
+    def __init__(self, stream, *, limit: int, **kwargs) -> None:
+        self._setup(limit)
+        super().__init__(stream, **kwargs)
+
+
+def content_stream(record, limit: int):
+    """`ArcWarcRecord.content_stream` with our readers: the same bytes up to ``limit``."""
+    if not getattr(record, "http_headers", None):
+        return record.content_stream()  # nothing to decode: warcio's raw stream
+    encoding = record.http_headers.get_header("content-encoding")
+    if encoding:
+        encoding = encoding.lower()
+        if encoding not in BufferedReader.get_supported_decompressors():
+            encoding = None
+    if record.http_headers.get_header("transfer-encoding") == "chunked":
+        return BoundedChunkedReader(record.raw_stream, decomp_type=encoding, limit=limit)
+    if encoding:
+        return BoundedReader(record.raw_stream, decomp_type=encoding, limit=limit)
+    return record.raw_stream
+
+
+class BodyDecoder:
+    """A brotli body decoded as it streams, for a fetch that keeps no recording to
+    decode later: steps of at most STEP bytes; once the coding breaks, ``broken`` is set
+    and the rest passes through as sent."""
+
+    def __init__(self) -> None:
+        self._steps = BrotliSteps()
+        self.broken = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self.broken:
+            yield data
+            return
+        try:
+            yield from self._steps.steps(data)
+        except brotli.error:
+            self.broken = True
+
+
+def _capped_factory() -> _CappedBrotli:
+    return _CappedBrotli()
+
+
+if available() and BR in BufferedReader.DECOMPRESSORS:
+    BufferedReader.DECOMPRESSORS[BR] = _capped_factory

@@ -1,0 +1,223 @@
+"""Brotli bodies: decoded exactly as warcio decodes them, in bounded memory (a bomb).
+
+The oracle is warcio's own ``record.content_stream()`` with brotlipy's stock
+``Decompressor`` (what `try_brotli_init` registers), on inputs small enough for it.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import io
+import resource
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+brotli = pytest.importorskip("brotli")
+
+from warcio.bufferedreaders import BufferedReader  # noqa: E402
+from warcio.recordloader import ArcWarcRecord  # noqa: E402
+from warcio.statusandheaders import StatusAndHeaders  # noqa: E402
+
+from archiver import codings  # noqa: E402
+from archiver.manifest.verify import verify  # noqa: E402
+from archiver.net import fetch, recorded  # noqa: E402
+from archiver.runs.add import add_sources  # noqa: E402
+
+from .test_capture import article, snapshots  # noqa: E402
+from .test_net_security import proxied  # noqa: E402
+from .web.sites.cases_wire import br_body, noise  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not codings.available(), reason="brotlipy is not the binding")
+
+MB = 1 << 20
+BOMB_MB = 320  # ~16 KB on the wire; its first 16 KB block decodes to 320 MiB in one call
+GROWTH = 200 * MB  # what a bomb capture or verify may add to the process's peak memory
+
+
+def _stock():
+    """warcio's brotli decompressor as `try_brotli_init` registers it."""
+    decomp = brotli.Decompressor()
+    decomp.unused_data = None
+    return decomp
+
+
+def _chunk(body: bytes, size: int = 5000) -> bytes:
+    pieces = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+
+
+def _record(body: bytes, chunked: bool) -> ArcWarcRecord:
+    headers = [("Content-Type", "text/plain"), ("Content-Encoding", "br")]
+    if chunked:
+        headers.append(("Transfer-Encoding", "chunked"))
+        body = _chunk(body)
+    http = StatusAndHeaders("200 OK", headers, protocol="HTTP/1.1")
+    return ArcWarcRecord("warc", "response", None, io.BytesIO(body), http, "", len(body))
+
+
+def _read_all(stream, size: int = 7000) -> bytes:
+    out = []
+    while chunk := stream.read(size):
+        out.append(chunk)
+    return b"".join(out)
+
+
+def _warcio(body: bytes, chunked: bool, monkeypatch) -> bytes:
+    with monkeypatch.context() as m:
+        m.setitem(BufferedReader.DECOMPRESSORS, "br", _stock)
+        with contextlib.redirect_stderr(io.StringIO()):
+            return _read_all(_record(body, chunked).content_stream())
+
+
+BODIES = {
+    "small": brotli.compress(b"hello"),
+    "page": br_body("page"),
+    "garbage": br_body("garbage"),  # broken from the first byte: passed through raw
+    "late": br_body("late"),  # broken after the first block: later blocks dropped
+    "trailing": brotli.compress(noise(50000)) + b"after the end" * 100,
+    "cut": brotli.compress(noise(100000))[:30000],  # ends mid-stream
+    "empty": noise(40000, b"garbage"),  # reads as an empty stream, the rest ignored
+    # one block that decodes to MBs, then breaks: warcio passes the block through raw,
+    # so the bytes decoded before the break (and past any limit) must not be kept
+    "bomb-broken": br_body("bomb", 8)[:300] + noise(1000, b"garbage"),
+}
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("name", sorted(BODIES))
+def test_the_bounded_reader_gives_warcio_s_bytes(name, chunked, monkeypatch):
+    body = BODIES[name]
+    want = _warcio(body, chunked, monkeypatch)
+    with contextlib.redirect_stderr(io.StringIO()):
+        got = _read_all(recorded.document_stream(_record(body, chunked)))
+        assert got == want
+        for limit in (1, 16384, 50000, MB):  # cut at a limit: warcio's bytes, cut there
+            cut = recorded.document_stream(_record(body, chunked), limit)
+            assert _read_all(cut, 1000) == want[:limit]
+    if name in ("garbage", "bomb-broken"):
+        assert got == body
+    if name == "late":
+        assert 0 < len(got) < len(noise(200000))
+
+
+def test_the_cases_break_where_they_claim(monkeypatch):
+    """The broken bodies do fail as the test above needs (else it proves little)."""
+    monkeypatch.setitem(BufferedReader.DECOMPRESSORS, "br", _stock)
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        late = _read_all(_record(BODIES["late"], False).content_stream())
+    assert late[:16384] == noise(200000)[:16384] and "Decompression error" in err.getvalue()
+    assert _warcio(BODIES["garbage"], False, monkeypatch) == BODIES["garbage"]
+
+
+def test_a_decoding_step_stays_small():
+    bomb = br_body("bomb", 64)
+    steps = codings.BrotliSteps()
+    sizes = [len(piece) for piece in steps.steps(bomb)]
+    assert sum(sizes) == 64 * MB and max(sizes) <= codings.STEP
+
+
+def test_warcio_s_own_brotli_decompressor_refuses_a_bomb():
+    """A reader that is not ours (pywb, cdxj-indexer) sees a broken coding, not GBs."""
+    decomp = BufferedReader.DECOMPRESSORS["br"]()
+    assert decomp.decompress(BODIES["small"]) == b"hello"
+    with pytest.raises(brotli.error):
+        BufferedReader.DECOMPRESSORS["br"]().decompress(br_body("bomb", 128))
+    assert "br" in BufferedReader.get_supported_decompressors() and recorded.decodes("br")
+
+
+def test_every_content_stream_goes_through_the_helper():
+    """No ``x.content_stream()`` in archiver but `recorded.document_stream`'s (and the
+    one in `codings.content_stream` for a record without HTTP headers: nothing decoded)."""
+    root = Path(recorded.__file__).resolve().parents[1]
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "content_stream":
+                found.append(f"{path.relative_to(root)}:{ast.unparse(node.value)}")
+    assert found == ["codings.py:record", "net/recorded.py:codings"]
+
+
+# ---------------------------------------------------------------- over the wire
+
+
+def _warcio_document(response: io.BytesIO, monkeypatch) -> str:
+    """sha256 of the recorded response's document as stock warcio decodes it."""
+    with monkeypatch.context() as m:
+        m.setitem(BufferedReader.DECOMPRESSORS, "br", _stock)
+        m.setattr(codings, "content_stream", lambda record, limit: record.content_stream())
+        return recorded.document_of(response, 16)[0]
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("kind", ["page", "garbage", "late"])
+def test_br_capture_is_warcio_s_document(web, kind, chunked, monkeypatch):
+    url = f"https://cases.test/br?body={kind}" + ("&chunked=1" if chunked else "")
+    client = fetch.Client(proxied(web))
+    chain = client.fetch_chain(url, record=True)
+    hop = chain.final
+    assert hop is not None and hop.status == 200 and not hop.truncated
+    assert hop.doc_digest == _warcio_document(hop.exchange.response, monkeypatch)
+    assert bool(hop.error) == (kind != "page")
+    if kind == "page":
+        assert hop.doc_size == 200000 and hop.head == noise(200000)[: len(hop.head)]
+    chain.close()
+    chain = client.fetch_chain(url, record=False)  # decoded as it streams
+    hop = chain.final
+    assert hop is not None and hop.status == 200
+    if kind == "page":
+        want = hashlib.sha256(noise(200000)).hexdigest()
+        assert hop.doc_digest == "sha256:" + want and not hop.error
+    else:
+        assert hop.error == "content coding broken: body kept as received"
+    chain.close()
+
+
+def test_a_br_bomb_without_recording_stops_at_the_size_cap(web):
+    br_body("bomb", BOMB_MB)  # built before measuring
+    client = fetch.Client(proxied(web))
+    tracemalloc.start()
+    try:
+        chain = client.fetch_chain(
+            f"https://cases.test/br?body=bomb&mb={BOMB_MB}", record=False, max_bytes=8 * MB
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    hop = chain.final
+    assert hop is not None and hop.truncated == "length"
+    assert 8 * MB <= hop.doc_size <= 8 * MB + codings.STEP
+    assert peak < GROWTH
+    chain.close()
+
+
+def _peak() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def test_a_br_bomb_is_captured_cut_at_the_limit_and_verifies_in_bounded_memory(
+    archive, tmp_path, monkeypatch
+):
+    limit = 128 * MB
+    monkeypatch.setattr(recorded, "DOCUMENT_LIMIT", limit)
+    url = f"https://cases.test/br?body=bomb&mb={BOMB_MB}"
+    br_body("bomb", BOMB_MB)  # built (BOMB_MB of zeros in memory once) before measuring
+    before = _peak()
+    tracemalloc.start()
+    try:
+        add_sources(archive, [str(article(tmp_path, url))], capture=True)
+        capture_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        report = verify(archive)
+        verify_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    (snap,) = snapshots(archive, url)
+    assert snap.status == 200 and snap.truncated and snap.size == limit
+    assert snap.payload_digest == "sha256:" + hashlib.sha256(bytes(limit)).hexdigest()
+    assert report.problems == ()
+    assert capture_peak < GROWTH and verify_peak < GROWTH
+    assert _peak() - before < GROWTH
