@@ -3,8 +3,8 @@
 A brotli body of a few KB can decode to many GB, and brotlipy (the binding pywb pulls
 in) returns all the output of one ``decompress`` call at once: warcio's reader hands
 it 16 KB blocks and urllib3 whole reads, so one call could take all memory. Here the
-same C decoder is driven with an output buffer of STEP bytes, so a step never returns
-more than that, whatever the input.
+same C decoder is driven with brotlipy's own output buffer (5 × the input of a call,
+at most STEP bytes), so a step never returns more than that, whatever the input.
 
 warcio's semantics are kept exactly (the document digest at capture must equal what
 `archive verify` computed before): a block's output is held in a spooled temp file
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import importlib
 import io
-import sys
 import tempfile
 from collections.abc import Iterator
 
@@ -45,7 +44,7 @@ def _binding():
 
 brotli, ffi, lib = _binding()
 
-STEP = 1 << 20  # most decoded bytes one step returns
+STEP = 8 << 20  # most decoded bytes one step returns (brotlipy's 5 × input, capped)
 SPOOL = 4 << 20  # decoded bytes of a block kept in memory before spilling to disk
 # after a reader's limit, how much more of the block that crosses it is decoded to learn
 # whether the block fails (warcio would then drop it whole); past this it is cut
@@ -66,23 +65,33 @@ class BrotliSteps:
     in pieces, and raises ``brotli.error`` where that call would (errors stick: every
     later call fails too, as with brotlipy). Input after the end of the stream is
     ignored, as brotlipy ignores it.
+
+    Each step offers the C decoder an output buffer of ``5 × len(data)`` bytes, exactly
+    what brotlipy offers: how much the decoder writes before it asks for more input
+    depends on that size, so a body cut or broken mid-stream decodes to warcio's bytes
+    only with the same one. The buffer is capped at STEP (exact for calls of up to
+    STEP / 5 bytes of input: warcio's 16 KB blocks, our 64 KB reads; a larger call is a
+    single HTTP chunk of over 1.6 MB, where the cut-stream tail may then differ).
     """
 
     unused_data = None  # warcio's reader asks (a gzip member boundary; brotli has none)
 
     def __init__(self) -> None:
         self._decoder = brotli.Decompressor()._decoder
-        self._out = ffi.new("uint8_t[]", STEP)
 
     def steps(self, data: bytes) -> Iterator[bytes]:
+        if not data:
+            return  # warcio never asks; brotlipy would spin on a 0-byte buffer
+        size = min(5 * len(data), STEP)  # brotlipy's buffer, capped
+        out = ffi.new("uint8_t[]", size)
         available_in = ffi.new("size_t *", len(data))
         in_buffer = ffi.new("uint8_t[]", data)
         next_in = ffi.new("uint8_t **", in_buffer)
         available_out = ffi.new("size_t *")
         next_out = ffi.new("uint8_t **")
         while True:
-            available_out[0] = STEP
-            next_out[0] = self._out
+            available_out[0] = size
+            next_out[0] = out
             rc = lib.BrotliDecoderDecompressStream(
                 self._decoder, available_in, next_in, available_out, next_out, ffi.NULL
             )
@@ -90,8 +99,8 @@ class BrotliSteps:
                 code = lib.BrotliDecoderGetErrorCode(self._decoder)
                 message = ffi.string(lib.BrotliDecoderErrorString(code))
                 raise brotli.error(f"Decompression error: {message}")
-            if available_out[0] < STEP:
-                yield ffi.buffer(self._out, STEP - available_out[0])[:]
+            if available_out[0] < size:
+                yield ffi.buffer(out, size - available_out[0])[:]
             if rc != lib.BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:
                 return
 
@@ -129,6 +138,11 @@ class _BoundedBrotli:
         else:
             super()._init_decomp(decomp_type)
 
+    @property
+    def bounded_brotli(self) -> bool:
+        """A brotli body this reader decodes itself (it never writes to stderr)."""
+        return self._bounded
+
     def _brotli(self) -> bool:
         return isinstance(self.decompressor, BrotliSteps)
 
@@ -162,14 +176,15 @@ class _BoundedBrotli:
                 size += len(piece)
                 if size > room + PAST_LIMIT:
                     break
-        except brotli.error as exc:  # the decoder's (a full disk under the spool is not)
+        except brotli.error:  # the decoder's (a full disk under the spool is not)
             spool.close()
             self.broken = True
             if self.num_block_read == 0:
                 # nothing decoded before: the body was never brotli, kept as sent
                 self.decompressor = None
                 return io.BytesIO(data[:room]), min(len(data), room)
-            sys.stderr.write(str(exc) + "\n")
+            # warcio writes the error to stderr here; ``broken`` says it instead, so a
+            # reader of ours needs no process-wide stderr redirect (`recorded._QUIET`)
             return io.BytesIO(b""), 0
         spool.seek(0)
         return spool, min(size, room)

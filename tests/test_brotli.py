@@ -10,6 +10,7 @@ import ast
 import contextlib
 import hashlib
 import io
+import random
 import resource
 import tracemalloc
 from pathlib import Path
@@ -73,6 +74,18 @@ def _warcio(body: bytes, chunked: bool, monkeypatch) -> bytes:
             return _read_all(_record(body, chunked).content_stream())
 
 
+def _html(items: int = 200_000) -> bytes:
+    """Markup that compresses ~10:1, as real pages do (``noise`` only ~2:1): brotli then
+    holds decoded bytes back when a call's input runs out, and how many depends on the
+    output buffer the decoder is offered, so cut and broken streams tell readers apart."""
+    rng = random.Random(0)
+    words = (b'<div class="item">', b"</div>\n", b'<a href="/page/%d">', b"lorem", b"ipsum")
+    picks = (rng.choice(words) for _ in range(items))
+    return b"".join(w % rng.randrange(999) if b"%d" in w else w for w in picks)
+
+
+HTML = brotli.compress(_html())
+
 BODIES = {
     "small": brotli.compress(b"hello"),
     "page": br_body("page"),
@@ -84,6 +97,10 @@ BODIES = {
     # one block that decodes to MBs, then breaks: warcio passes the block through raw,
     # so the bytes decoded before the break (and past any limit) must not be kept
     "bomb-broken": br_body("bomb", 8)[:300] + noise(1000, b"garbage"),
+    # compressible markup cut mid-stream (a capture cut by time or a reset), and with
+    # one bad byte mid-stream (warcio drops the block that fails)
+    **{f"html-cut-{n}": HTML[:n] for n in (1997, 5003, 9001)},
+    "html-bad-byte": HTML[:3000] + bytes([HTML[3000] ^ 0xFF]) + HTML[3001:],
 }
 
 
