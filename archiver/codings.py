@@ -241,9 +241,5 @@ class BodyDecoder:
             self.broken = True
 
 
-def _capped_factory() -> _CappedBrotli:
-    return _CappedBrotli()
-
-
 if available() and BR in BufferedReader.DECOMPRESSORS:
-    BufferedReader.DECOMPRESSORS[BR] = _capped_factory
+    BufferedReader.DECOMPRESSORS[BR] = _CappedBrotli  # the class is the factory

@@ -30,6 +30,7 @@ from archiver.runs.add import add_sources  # noqa: E402
 
 from .test_capture import article, snapshots  # noqa: E402
 from .test_net_security import proxied  # noqa: E402
+from .test_verify import _chunked  # noqa: E402
 from .web.sites.cases_wire import br_body, noise  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not codings.available(), reason="brotlipy is not the binding")
@@ -46,16 +47,11 @@ def _stock():
     return decomp
 
 
-def _chunk(body: bytes, size: int = 5000) -> bytes:
-    pieces = [body[i : i + size] for i in range(0, len(body), size)]
-    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
-
-
 def _record(body: bytes, chunked: bool) -> ArcWarcRecord:
     headers = [("Content-Type", "text/plain"), ("Content-Encoding", "br")]
     if chunked:
         headers.append(("Transfer-Encoding", "chunked"))
-        body = _chunk(body)
+        body = _chunked(body, 5000)
     http = StatusAndHeaders("200 OK", headers, protocol="HTTP/1.1")
     return ArcWarcRecord("warc", "response", None, io.BytesIO(body), http, "", len(body))
 

@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 LOOKUP_TTL = 60.0  # seconds a proxy-mode lookup of a host is reused
+BROKEN_CODING = "content coding broken: body kept as received"  # hop.error
 
 
 class Client:
@@ -179,7 +180,7 @@ class Client:
                 try:
                     data = read(CHUNK)
                 except DecodeError:
-                    hop.error = "content coding broken: body kept as received"
+                    hop.error = BROKEN_CODING
                     read = _undecoded(resp)
                     continue
                 if not data:
@@ -194,7 +195,7 @@ class Client:
                     if hop.doc_size >= doc_limit:
                         break
                 if body is not None and body.broken and not hop.error:
-                    hop.error = "content coding broken: body kept as received"
+                    hop.error = BROKEN_CODING
                 wire_bytes = ex.response_bytes if ex is not None else hop.doc_size
                 if wire_bytes >= max_bytes or hop.doc_size >= doc_limit:
                     hop.truncated = "length"
@@ -222,7 +223,7 @@ class Client:
                 ex.response, head_limit, broken
             )
             if broken and not hop.error:
-                hop.error = "content coding broken: body kept as received"
+                hop.error = BROKEN_CODING
             if brotli and hop.doc_size >= recorded.DOCUMENT_LIMIT and not hop.truncated:
                 hop.truncated = "length"  # a bomb, cut as a streamed one is
 
