@@ -79,6 +79,11 @@ def idna_host(host: str) -> str:
             ascii_host = host.encode("idna").decode("ascii")
         except UnicodeError as exc:
             raise BadURL(f"invalid host name: {host!r}") from exc
+    # UTS 46 maps other dots to "." ("example。com。", "\u2024"): trailing ones go as
+    # above, so a normalised URL normalises to itself; a host of dots only is no host
+    ascii_host = ascii_host.rstrip(".")
+    if not ascii_host:
+        raise BadURL("URL has no host")
     if _FORBIDDEN_HOST.search(ascii_host):
         raise BadURL(f"invalid host name: {host!r}")
     return ascii_host
