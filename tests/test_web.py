@@ -642,6 +642,31 @@ def test_pywb_that_cannot_start_is_one_line_naming_why(tmp_path):
     assert ReplayStartError.exit_code == 9
 
 
+@needs_pywb
+def test_a_picked_port_taken_before_pywb_binds_it_is_picked_again(tmp_path, monkeypatch):
+    """The port a replay picks itself is free when picked, but another program can take
+    it before pywb binds it (seen in CI: "Address already in use"); pywb then starts on
+    another one. A port the caller names is not changed (the test above)."""
+    from archiver.interop import pywbserver
+
+    app = make_archive(tmp_path / "a")
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    picks = [taken.getsockname()[1]]
+    real = pywbserver.free_port
+    monkeypatch.setattr(pywbserver, "free_port", lambda: picks.pop(0) if picks else real())
+    server = ReplayServer(app, start_timeout=30)
+    try:
+        assert server.port == taken.getsockname()[1]
+        server.start()
+        assert server.port != taken.getsockname()[1] and server._answers()
+    finally:
+        server.stop()
+        taken.close()
+        app.close()
+
+
 def test_serve_with_a_failing_replay_exits_9_with_one_line(tmp_path, monkeypatch):
     app = make_archive(tmp_path / "a")
     app.close()

@@ -33,6 +33,7 @@ STDERR_NAME = "pywb.log"
 # pywb listens on loopback: reached directly, never through HTTP(S)_PROXY (a user behind
 # a proxy has those set; with them, requests would send loopback traffic to the proxy)
 DIRECT = {"http": None, "https": None}
+PORT_TRIES = 3  # ports tried when we pick the port (another program may take one first)
 
 
 def free_port() -> int:
@@ -58,6 +59,8 @@ class ReplayServer:
         self.archive = archive
         self.collection = "r" + secrets.token_hex(16)
         self.port = port or free_port()
+        # a port we picked can be taken by another program before pywb binds it
+        self._tries = 1 if port else PORT_TRIES
         self.start_timeout = start_timeout
         self._proc: subprocess.Popen | None = None
         self._folder: tempfile.TemporaryDirectory | None = None
@@ -78,23 +81,28 @@ class ReplayServer:
         if not pywb.pywb_installed():
             raise ReplayStartError(f"pywb is not installed: {pywb.INSTALL_HINT}")
         report = index_closed(self.archive)
-        self._folder = tempfile.TemporaryDirectory(prefix="archiver-replay-")
-        folder = Path(self._folder.name)
-        pywb.write_config(folder, self.config(report.index))
-        with open(folder / STDERR_NAME, "wb") as err:
+        attempt = 1
+        while True:
+            self._folder = tempfile.TemporaryDirectory(prefix="archiver-replay-")
+            folder = Path(self._folder.name)
+            pywb.write_config(folder, self.config(report.index))
+            with open(folder / STDERR_NAME, "wb") as err:
+                try:
+                    self._proc = pywb.start(
+                        folder, self.port, "127.0.0.1", stdout=subprocess.DEVNULL, stderr=err
+                    )
+                except OSError as exc:
+                    self._cleanup()
+                    raise ReplayStartError(f"pywb could not be started: {exc}") from exc
             try:
-                self._proc = pywb.start(
-                    folder, self.port, "127.0.0.1", stdout=subprocess.DEVNULL, stderr=err
-                )
-            except OSError as exc:
-                self._cleanup()
-                raise ReplayStartError(f"pywb could not be started: {exc}") from exc
-        try:
-            self._wait_ready(folder / STDERR_NAME)
-        except ReplayStartError:
-            self.stop()
-            raise
-        return self
+                self._wait_ready(folder / STDERR_NAME)
+                return self
+            except ReplayStartError as exc:
+                self.stop()
+                if attempt >= self._tries or "Address already in use" not in str(exc):
+                    raise
+            attempt += 1
+            self.port = free_port()
 
     def _wait_ready(self, stderr: Path) -> None:
         deadline = time.monotonic() + self.start_timeout
