@@ -112,6 +112,15 @@ def _lost(committed: dict, after: dict, app) -> list[str]:
 # ---------------------------------------------------------------- random kills
 
 
+def _capture_run(app) -> subprocess.Popen:
+    return subprocess.Popen(
+        [ARCHIVE, "--config", str(app.root / "config.toml"), "capture"],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def _wait_for_writing(app, proc, limit: float = 30.0) -> None:
     """Until the capture has a WARC file open (or has ended)."""
     end = time.monotonic() + limit
@@ -131,20 +140,30 @@ def test_kill_nine_at_random_moments(web, tmp_path, figures):
     lost: list[str] = []
     problems: list[str] = []
     try:
+        # the kills fall inside a run as long as this machine makes it: one whole run
+        # first, timed from its launch and from its first WARC write (a fixed window
+        # let most runs finish before their kill once capture got faster)
+        _all_due(app)
+        proc = _capture_run(app)
+        launched = time.monotonic()
+        _wait_for_writing(app, proc)
+        writing = time.monotonic()
+        assert proc.wait(300) == 0
+        ended = time.monotonic()
+        span_writing, span_launch = ended - writing, ended - launched
+        print(f"crash loop: a whole run takes {span_launch:.2f}s, {span_writing:.2f}s of it "
+              "after the first WARC write")  # fmt: skip
         for i in range(20):
             _all_due(app)
             before = snapshot_rows(app)
-            proc = subprocess.Popen(
-                [ARCHIVE, "--config", str(app.root / "config.toml"), "capture"],
-                env=_env(),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            proc = _capture_run(app)
             # most kills are timed from the first WARC write, so a start-up slowed by a
             # loaded machine does not eat the window; one in four from the launch itself
-            delay = rng.uniform(0.1, 2.0)
             if rng.random() < 0.75:
+                delay = rng.uniform(0.05, 0.9 * span_writing)
                 _wait_for_writing(app, proc)
+            else:
+                delay = rng.uniform(0.1, 0.9 * span_launch)
             try:
                 proc.wait(delay)
                 finished += 1
