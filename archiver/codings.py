@@ -206,14 +206,18 @@ class BoundedChunkedReader(_BoundedBrotli, ChunkedDataReader):
         super().__init__(stream, **kwargs)
 
 
-def content_stream(record, limit: int):
-    """`ArcWarcRecord.content_stream` with our readers: the same bytes up to ``limit``."""
+def content_stream(record, limit: int, *, raw_br: bool = False):
+    """`ArcWarcRecord.content_stream` with our readers: the same bytes up to ``limit``.
+
+    ``raw_br``: a brotli body is read as sent (dechunked only), as warcio reads it where
+    no brotli binding is installed."""
     if not getattr(record, "http_headers", None):
         return record.content_stream()  # nothing to decode: warcio's raw stream
     encoding = record.http_headers.get_header("content-encoding")
     if encoding:
         encoding = encoding.lower()
-        if encoding not in BufferedReader.get_supported_decompressors():
+        known = encoding in BufferedReader.get_supported_decompressors()
+        if not known or (raw_br and encoding == BR):
             encoding = None
     if record.http_headers.get_header("transfer-encoding") == "chunked":
         return BoundedChunkedReader(record.raw_stream, decomp_type=encoding, limit=limit)

@@ -140,6 +140,26 @@ grep -qx "Error: .*pip install 'archiver\[serve\]'.*" "$WORK/err" \
   || { cat "$WORK/err" >&2; fail "serve without flask: no one-line error naming the extra"; }
 run 0 "$ARCHIVE" verify
 
+# one archive, both installs: a brotli body is decoded only where a brotli binding is
+# installed (the dev venv has pywb's); each install's captures verify on the other
+DEV_ARCHIVE=$(dirname "$DEV_PYTHON")/archive
+if "$DEV_PYTHON" -c 'from archiver import codings; raise SystemExit(not codings.available())'; then
+  say "a brotli body captured by each install, verified by the other"
+  run 0 "$ARCHIVE" init "$WORK/both"
+  cd "$WORK/both"
+  printf 'Cited, brotli-coded\n\nhttps://cases.test/br?body=page&by=plain\n' >plain.txt
+  printf 'Cited, brotli-coded\n\nhttps://cases.test/br?body=page&by=dev\n' >dev.txt
+  run 0 "$ARCHIVE" add plain.txt
+  run 0 "$DEV_ARCHIVE" verify
+  grep -q "not checked" "$WORK/out" && fail "verify with a binding left a brotli body unchecked"
+  run 0 "$DEV_ARCHIVE" add dev.txt
+  run 0 "$ARCHIVE" verify
+  grep -q "not checked: its body is brotli-coded" "$WORK/out" \
+    || { cat "$WORK/out"; fail "plain verify did not say which brotli document it could not check"; }
+else
+  say "skipped: the dev venv ($DEV_PYTHON) has no brotli binding to capture with"
+fi
+
 MS=$((($(date +%s%N) - START) / 1000000))
 printf 'smoke-install: ok: %d commands of the plain install (no extras) passed; wall time %d.%01ds\n' \
   "$STEPS" $((MS / 1000)) $((MS % 1000 / 100))

@@ -161,7 +161,7 @@ def _warcio_document(response: io.BytesIO, monkeypatch) -> str:
     """sha256 of the recorded response's document as stock warcio decodes it."""
     with monkeypatch.context() as m:
         m.setitem(BufferedReader.DECOMPRESSORS, "br", _stock)
-        m.setattr(codings, "content_stream", lambda record, limit: record.content_stream())
+        m.setattr(codings, "content_stream", lambda record, limit, **_: record.content_stream())
         return recorded.document_of(response, 16)[0]
 
 
@@ -234,3 +234,73 @@ def test_a_br_bomb_is_captured_cut_at_the_limit_and_verifies_in_bounded_memory(
     assert report.problems == ()
     assert capture_peak < GROWTH and verify_peak < GROWTH
     assert _peak() - before < GROWTH
+
+
+# ------------------------------------------------- one archive, either install
+
+BR_PAGE = "https://cases.test/br?body=page"
+
+
+@contextlib.contextmanager
+def _plain_install(monkeypatch):
+    """What a plain `pip install .` reads with: no brotli binding, so neither warcio,
+    urllib3 nor our readers decode br (the body is kept as sent)."""
+    import urllib3.response as u3
+
+    decoders = [c for c in u3.BaseHTTPResponse.CONTENT_DECODERS if c != codings.BR]
+    with monkeypatch.context() as m:
+        m.setattr(codings, "lib", None)
+        m.delitem(BufferedReader.DECOMPRESSORS, codings.BR)
+        m.setattr(u3, "brotli", None)
+        m.setattr(u3.BaseHTTPResponse, "CONTENT_DECODERS", decoders)
+        yield
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_a_br_page_captured_without_a_binding_verifies_where_one_is_installed(
+    archive, tmp_path, monkeypatch
+):
+    with _plain_install(monkeypatch):
+        add_sources(archive, [str(article(tmp_path, BR_PAGE))], capture=True)
+        assert verify(archive).problems == ()
+    (snap,) = snapshots(archive, BR_PAGE)
+    assert snap.status == 200 and snap.payload_digest == _sha(br_body("page"))  # as sent
+    report = verify(archive)  # decodes br now: the document read as sent is its own too
+    assert report.problems == () and report.unchecked == ()
+
+
+def test_a_br_page_captured_with_a_binding_is_said_unchecked_where_none_is(
+    archive, tmp_path, monkeypatch
+):
+    add_sources(archive, [str(article(tmp_path, BR_PAGE))], capture=True)
+    (snap,) = snapshots(archive, BR_PAGE)
+    assert snap.payload_digest == _sha(noise(200000))  # decoded
+    assert verify(archive).unchecked == ()
+    with _plain_install(monkeypatch):
+        report = verify(archive)
+    assert report.problems == () and report.ok
+    (note,) = report.unchecked
+    assert snap.record_id in note.what and "no brotli binding" in note.what
+    assert note.offset == snap.offset
+    assert "1 snapshot document digest(s) not checked here" in report.summary()
+    assert report.as_dict()["unchecked"] == [note.as_dict()]
+
+
+def test_a_br_document_digest_that_is_neither_reading_is_still_a_problem(
+    archive, tmp_path, monkeypatch
+):
+    from sqlalchemy import update
+
+    from archiver.store import schema as t
+
+    add_sources(archive, [str(article(tmp_path, BR_PAGE))], capture=True)
+    (snap,) = snapshots(archive, BR_PAGE)
+    with archive.store.tx() as conn:
+        conn.execute(
+            update(t.snapshot).where(t.snapshot.c.id == snap.id).values(payload_digest=_sha(b"x"))
+        )
+    found = [p.what for p in verify(archive).problems]
+    assert any(w.startswith("document digest") and _sha(b"x") in w for w in found), found

@@ -53,6 +53,7 @@ from archiver.manifest.verify_rules import (
     screenshot_problems,
     snapshot_line_problems,
     snapshot_problems,
+    snapshot_unchecked,
 )
 from archiver.manifest.warcscan import WarcScan, join_parts, scan_warc
 from archiver.warcfiles.listing import find_open_files
@@ -194,6 +195,7 @@ class _Verifier:
         self.facts = read_ledger(self.ledger)
         self.paired = {kind: app.store.all_paired_rows(kind) for kind in Paired}
         self.records = 0
+        self.unchecked: list[Problem] = []
         self.known_ids: set[str] = set()
         self.revisits: list[tuple[str, RecordFacts]] = []
         self.evidence: list[tuple[str, int, evidence_check.EvidenceFacts]] = []
@@ -228,6 +230,7 @@ class _Verifier:
         for snap in snaps:
             facts = scan.records.get(snap.offset)
             yield from snapshot_problems(snap, facts, file)
+            self.unchecked += snapshot_unchecked(snap, facts, file)
             if facts is not None and facts.record_type == "revisit":
                 self.revisits.append((file, facts))
         for ref in self.reuses.get(name, []):
@@ -344,6 +347,7 @@ class _Verifier:
             tuple(problems),
             self.pair_counts(),
             evidence=evidence.as_dict(),
+            unchecked=tuple(self.unchecked),
         )
 
 

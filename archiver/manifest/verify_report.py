@@ -35,6 +35,9 @@ class VerifyReport:
     pairs: dict[str, dict[str, int]] = field(default_factory=dict)  # kind → rows, lines
     tokens: tuple[dict[str, Any], ...] = ()  # timestamp tokens (`manifest.tokens`)
     evidence: dict[str, int] = field(default_factory=dict)  # issue 21: records, snapshots
+    # what this install could not check, and why (`verify_rules.snapshot_unchecked`):
+    # said, not counted as a problem
+    unchecked: tuple[Problem, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -45,10 +48,15 @@ class VerifyReport:
         tokens = f", {len(self.tokens)} timestamp tokens" if self.tokens else ""
         records = self.evidence.get("records", 0)
         evidence = f", {records} connection evidence records" if records else ""
+        unchecked = (
+            f" {len(self.unchecked)} snapshot document digest(s) not checked here."
+            if self.unchecked
+            else ""
+        )
         return (
             f"Verified {self.files} WARC files ({self.records} records), "
             f"{self.snapshots} snapshots, ledger of {self.ledger_lines} lines{tokens}"
-            f"{evidence}: {verdict}."
+            f"{evidence}: {verdict}.{unchecked}"
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -62,4 +70,5 @@ class VerifyReport:
             "timestamp_tokens": list(self.tokens),
             "evidence": self.evidence,
             "problems": [p.as_dict() for p in self.problems],
+            "unchecked": [p.as_dict() for p in self.unchecked],
         }

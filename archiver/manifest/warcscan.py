@@ -21,18 +21,29 @@ import functools
 import hashlib
 import io
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from warcio.recordloader import ArcWarcRecord
+
+from archiver import codings
 from archiver.evidence import check as evidence_check
 from archiver.net import recorded
 from archiver.warcfiles.reader import (
     CHUNK,
     GZIP_MAGIC,
+    DocumentDigest,
     MemberError,
     RecordFacts,
     Source,
     read_member,
+)
+
+NO_BROTLI = (
+    "its body is brotli-coded and this install has no brotli binding to decode it; "
+    "the WARC's own digests still hold (pip install 'archiver[replay]' checks it too)"
 )
 
 
@@ -49,10 +60,8 @@ class WarcScan:
         return set(self.records) | {off for off, _ in self.problems}
 
 
-def _document_digest(record) -> str:
-    """sha256 of the body with chunking and content coding removed (warcio decodes)."""
+def _digest_of(stream) -> str:
     sha = hashlib.sha256()
-    stream = recorded.document_stream(record)
     # warcio prints a broken content coding to stderr and ends the body there; the
     # digest then differs from the snapshot's, which is how verify reports it. Bounded
     # as at capture (`recorded.DOCUMENT_LIMIT`): a decompression bomb costs no more here
@@ -61,7 +70,34 @@ def _document_digest(record) -> str:
     return "sha256:" + sha.hexdigest()
 
 
-def _look(record, *, want_document: bool) -> tuple[str | None, evidence_check.EvidenceFacts | None]:
+def _document_digest(record) -> DocumentDigest:
+    """sha256 of the body with chunking and content coding removed (warcio decodes).
+
+    A brotli body is decoded only where a brotli binding is installed (warcio's rule, and
+    so capture's): an archive captured on one install must verify on the other, so its
+    document is read both ways, from a copy of the body (spooled to disk past
+    `codings.SPOOL`); where it cannot be decoded here, ``unread`` says why."""
+    coding = record.http_headers.get_header("content-encoding") or ""
+    if coding.strip().lower() != codings.BR:
+        return DocumentDigest(_digest_of(recorded.document_stream(record)))
+    with tempfile.SpooledTemporaryFile(max_size=codings.SPOOL) as body:
+        shutil.copyfileobj(record.raw_stream, body, CHUNK)
+        size = body.tell()
+
+        def read(raw_br: bool) -> str:
+            body.seek(0)
+            copy = ArcWarcRecord("warc", "response", None, body, record.http_headers, "", size)
+            return _digest_of(recorded.document_stream(copy, raw_br=raw_br))
+
+        as_sent = read(raw_br=True)
+        if not codings.available():
+            return DocumentDigest(as_sent, unread=NO_BROTLI)
+        return DocumentDigest(read(raw_br=False), also=(as_sent,))
+
+
+def _look(
+    record, *, want_document: bool
+) -> tuple[DocumentDigest | None, evidence_check.EvidenceFacts | None]:
     """What verify reads from an open record: its document digest (a response, where
     wanted) and a connection evidence record's facts."""
     digest = evidence = None

@@ -48,11 +48,15 @@ def decodes(content_encoding: str | None) -> bool:
     return content_encoding.strip().lower() in BufferedReader.get_supported_decompressors()
 
 
-def document_stream(record: ArcWarcRecord, limit: int | None = None) -> IO[bytes]:
+def document_stream(
+    record: ArcWarcRecord, limit: int | None = None, *, raw_br: bool = False
+) -> IO[bytes]:
     """The record's document as warcio's ``record.content_stream()`` reads it, up to
     ``limit`` (DOCUMENT_LIMIT): every reader of a recorded body in archiver goes through
-    here, so a brotli bomb is decoded in bounded steps (`codings`), never all at once."""
-    return codings.content_stream(record, DOCUMENT_LIMIT if limit is None else limit)
+    here, so a brotli bomb is decoded in bounded steps (`codings`), never all at once.
+    ``raw_br``: a brotli body as sent, as an install without a brotli binding reads it."""
+    limit = DOCUMENT_LIMIT if limit is None else limit
+    return codings.content_stream(record, limit, raw_br=raw_br)
 
 
 def read_document(content: IO[bytes], sink) -> None:

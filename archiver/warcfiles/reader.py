@@ -36,7 +36,7 @@ RECORD_END = b"\r\n\r\n"
 # holds no state between records: one serves every parse
 _LOADER = ArcWarcRecordLoader(verify_http=False, arc2warc=False)
 # what a caller reads from an open record: (document digest, anything else) or Nones
-Look = Callable[[ArcWarcRecord], tuple[str | None, Any]]
+Look = Callable[[ArcWarcRecord], tuple["DocumentDigest | None", Any]]
 
 
 class MemberError(Exception):
@@ -109,6 +109,17 @@ class _Member(io.RawIOBase):
 
 
 @dataclass(frozen=True)
+class DocumentDigest:
+    """What a look at a response found of its document (``warcscan``)."""
+
+    digest: str  # sha256:<hex> of the document as this install reads it
+    # the same document's digest as an install with the other brotli rule reads it (a
+    # brotli body is decoded only where a brotli binding is installed): either is its own
+    also: tuple[str, ...] = ()
+    unread: str | None = None  # why the document may be read otherwise elsewhere
+
+
+@dataclass(frozen=True)
 class RecordFacts:
     offset: int
     length: int  # of the gzip member
@@ -120,6 +131,8 @@ class RecordFacts:
     gzip_header: bytes
     problems: tuple[str, ...] = ()  # digest failures and the like; the record still counts
     evidence: Any = None  # what ``look`` found besides the digest (verify: evidence facts)
+    document_also: tuple[str, ...] = ()  # `DocumentDigest.also`
+    document_unread: str | None = None  # `DocumentDigest.unread`
 
 
 def _drain(stream) -> int:
@@ -164,7 +177,7 @@ def read_member(f, offset: int, *, look: Look | None = None) -> RecordFacts:
         raise MemberError("no gzip member starts here")
     member = _Member(src, offset)
     reader = io.BufferedReader(member, CHUNK)
-    record, digest, evidence = _parse(reader, look)
+    record, document, evidence = _parse(reader, look)
     problems = _record_problems(record, reader)
     h = record.rec_headers
     return RecordFacts(
@@ -174,10 +187,12 @@ def read_member(f, offset: int, *, look: Look | None = None) -> RecordFacts:
         record_type=record.rec_type,
         refers_to=h.get_header("WARC-Refers-To"),
         warc_payload_digest=h.get_header("WARC-Payload-Digest"),
-        document_digest=digest,
+        document_digest=document.digest if document else None,
         gzip_header=header,
         problems=problems,
         evidence=evidence,
+        document_also=document.also if document else (),
+        document_unread=document.unread if document else None,
     )
 
 
