@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 import io
 import tempfile
+import zlib
 from collections.abc import Iterator
 
 from warcio.bufferedreaders import BufferedReader, ChunkedDataReader
@@ -43,6 +44,7 @@ def _binding():
 
 
 brotli, ffi, lib = _binding()
+DECODE_ERRORS = (zlib.error, brotli.error) if brotli else (zlib.error,)
 
 STEP = 8 << 20  # most decoded bytes one step returns (brotlipy's 5 × input, capped)
 SPOOL = 4 << 20  # decoded bytes of a block kept in memory before spilling to disk
@@ -50,6 +52,8 @@ SPOOL = 4 << 20  # decoded bytes of a block kept in memory before spilling to di
 # whether the block fails (warcio would then drop it whole); past this it is cut
 PAST_LIMIT = 1 << 30
 CAPPED = 64 << 20  # most bytes warcio's own brotli decompressor returns from one call
+BIG_CHUNK = 4 << 20  # an HTTP chunk over this is read in pieces (warcio reads it whole)
+PIECE = 1 << 20  # what one read of such a chunk takes
 BR = "br"
 
 
@@ -128,6 +132,7 @@ class _BoundedBrotli:
         self.limit = limit
         self.broken = False  # a block failed to decode (dropped, or passed through raw)
         self._bounded = False  # a brotli body: cut at the limit, raw or decoded
+        self._cut = False  # a big chunk's output was cut at the limit: read no more
 
     def _init_decomp(self, decomp_type):
         if decomp_type and decomp_type.lower() == BR and available():
@@ -143,11 +148,8 @@ class _BoundedBrotli:
         """A brotli body this reader decodes itself (it never writes to stderr)."""
         return self._bounded
 
-    def _brotli(self) -> bool:
-        return isinstance(self.decompressor, BrotliSteps)
-
     def _fillbuff(self, block_size=None):
-        if self._bounded and self.num_read >= self.limit and self.empty():
+        if (self._bounded or self._cut) and self.num_read >= self.limit and self.empty():
             self.buff = None  # the document ends at the limit: read no more input
             return
         super()._fillbuff(block_size)
@@ -156,38 +158,96 @@ class _BoundedBrotli:
         if not data or not self._bounded:
             super()._process_read(data)
             return
+        self._process_pieces(lambda: (data,))
+
+    def _process_pieces(self, pieces) -> None:
+        """`BufferedReader._process_read` of the block ``pieces()`` yields, in bounded
+        memory: its output (cut at the limit) is a spooled temp file."""
         room = max(self.limit - self.num_read, 0)
-        if self._brotli():
-            self.buff, self.buff_size = self._decode_block(data, room)
-        else:  # passed through raw since the first block failed
-            self.buff, self.buff_size = io.BytesIO(data[:room]), min(len(data), room)
+        self.buff, size = self._decoded(pieces, room)
+        self.buff_size = min(size, room)
+        self._cut = self._cut or size > room
         self.num_read += self.buff_size
         self.num_block_read += self.buff_size
 
-    def _decode_block(self, data: bytes, room: int):
+    def _decoded(self, pieces, room: int):
         """(readable, size) of one block decoded as `BufferedReader._decompress` does,
-        cut at ``room`` bytes."""
-        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 (the buffer)
-        size = 0
+        cut at ``room`` bytes: a block that fails is dropped, or passed through raw when
+        nothing was decoded before it (a deflate block is first tried as raw deflate)."""
+        if self.decompressor is None:
+            return _spooled(pieces(), room)
         try:
-            for piece in self.decompressor.steps(data):
-                if size < room:
-                    spool.write(piece[: room - size])
-                size += len(piece)
-                if size > room + PAST_LIMIT:
-                    break
-        except brotli.error:  # the decoder's (a full disk under the spool is not)
-            spool.close()
+            return _spooled(self._decode(pieces), room, past=PAST_LIMIT)
+        except DECODE_ERRORS:  # the decoder's (a full disk under the spool is not)
             self.broken = True
-            if self.num_block_read == 0:
-                # nothing decoded before: the body was never brotli, kept as sent
-                self.decompressor = None
-                return io.BytesIO(data[:room]), min(len(data), room)
-            # warcio writes the error to stderr here; ``broken`` says it instead, so a
-            # reader of ours needs no process-wide stderr redirect (`recorded._QUIET`)
-            return io.BytesIO(b""), 0
+            if self.num_block_read:
+                # warcio writes the error to stderr here; ``broken`` says it instead, so
+                # a reader of ours needs no process-wide stderr redirect (`recorded._QUIET`)
+                return io.BytesIO(b""), 0
+            if self.decomp_type == "deflate":
+                self._init_decomp("deflate_alt")
+                return self._decoded(pieces, room)
+            self.decompressor = None  # nothing decoded before: the body was never coded
+            return _spooled(pieces(), room)
+
+    def _decode(self, pieces) -> Iterator[bytes]:
+        decoder = self.decompressor
+        for piece in pieces():
+            if isinstance(decoder, BrotliSteps):
+                yield from decoder.steps(piece)
+            elif hasattr(decoder, "unconsumed_tail"):  # zlib: at most STEP bytes a call
+                yield decoder.decompress(piece, STEP)
+                while decoder.unconsumed_tail:
+                    yield decoder.decompress(decoder.unconsumed_tail, STEP)
+            else:
+                yield decoder.decompress(piece)
+
+
+def _spooled(pieces, room: int, past: int = 0):
+    """(spooled temp file holding the first ``room`` bytes of ``pieces``, their size);
+    reading stops ``past`` bytes after ``room``."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 (the buffer)
+    size = 0
+    try:
+        for piece in pieces:
+            if size < room:
+                spool.write(piece[: room - size])
+            size += len(piece)
+            if size > room + past:
+                break
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool, size
+
+
+def _chunk_size(length_line: bytes) -> int | None:
+    """The size a chunk's length line gives, as warcio parses it; None where warcio
+    refuses it (its own code then says so)."""
+    if length_line[-2:] != b"\r\n":
+        return None
+    try:
+        size = int(length_line[:-2].split(b";")[0], 16)
+    except ValueError:
+        return None
+    return size if 0 <= size <= 2**31 else None
+
+
+def _pieces(spool, size: int, head: bytes = b""):
+    """A callable yielding ``head`` and then the spool's first ``size`` bytes, again on
+    each call (a deflate block is decoded twice when its first try fails)."""
+
+    def pieces() -> Iterator[bytes]:
+        if head:
+            yield head
         spool.seek(0)
-        return spool, min(size, room)
+        left = size
+        while left > 0 and (piece := spool.read(min(PIECE, left))):
+            left -= len(piece)
+            yield piece
+
+    return pieces
 
 
 class BoundedReader(_BoundedBrotli, BufferedReader):
@@ -199,11 +259,43 @@ class BoundedReader(_BoundedBrotli, BufferedReader):
 
 
 class BoundedChunkedReader(_BoundedBrotli, ChunkedDataReader):
-    """warcio's `ChunkedDataReader`, brotli decoded in bounded steps and cut at ``limit``."""
+    """warcio's `ChunkedDataReader`, brotli decoded in bounded steps and cut at ``limit``;
+    a chunk over BIG_CHUNK bytes is read in pieces into a spooled temp file, where
+    warcio reads a chunk (up to 2 GiB, a few MB in a .warc.gz) into memory whole."""
 
     def __init__(self, stream, *, limit: int, **kwargs) -> None:
         self._setup(limit)
         super().__init__(stream, **kwargs)
+
+    def _try_decode(self, length_header):
+        size = _chunk_size(length_header)
+        if size is None or size <= BIG_CHUNK or self.raise_chunked_data_exceptions:
+            super()._try_decode(length_header)
+            return
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL) as raw:
+            got = _copy(self.stream, raw, size)
+            if got < size:
+                self.all_chunks_read = True  # cut off: what there is counts (warcio's)
+            elif self.stream.read(2) != b"\r\n":
+                # as warcio's _fillbuff: the length line and the chunk are read as not
+                # chunked, and so is the rest
+                self._process_pieces(_pieces(raw, got, head=length_header))
+                self.not_chunked = True
+                super(ChunkedDataReader, self)._fillbuff()
+                return
+            if got:
+                self._process_pieces(_pieces(raw, got))
+            else:
+                self._process_read(b"")
+
+
+def _copy(stream, spool, size: int) -> int:
+    """Copy up to ``size`` bytes of ``stream`` to ``spool``, a PIECE at a time; how many."""
+    got = 0
+    while got < size and (piece := stream.read(min(PIECE, size - got))):
+        spool.write(piece)
+        got += len(piece)
+    return got
 
 
 def content_stream(record, limit: int, *, raw_br: bool = False):
