@@ -62,6 +62,16 @@ def available() -> bool:
     return lib is not None
 
 
+def decodable(encoding: str) -> bool:
+    """Whether a body under this (lower-case) Content-Encoding is decoded: one coding
+    warcio knows, and brotli only where `available`. warcio registers Google's Brotli
+    too, which it cannot drive (its decompressor takes no ``unused_data``), and urllib3's
+    br decoder raised past its own error handling on a broken body with it: br is then
+    read as sent, as on an install without any binding."""
+    known = encoding in BufferedReader.get_supported_decompressors()
+    return known and (encoding != BR or available())
+
+
 class BrotliSteps:
     """One brotli stream, decoded in steps of at most STEP bytes.
 
@@ -308,8 +318,7 @@ def content_stream(record, limit: int, *, raw_br: bool = False):
     encoding = record.http_headers.get_header("content-encoding")
     if encoding:
         encoding = encoding.lower()
-        known = encoding in BufferedReader.get_supported_decompressors()
-        if not known or (raw_br and encoding == BR):
+        if not decodable(encoding) or (raw_br and encoding == BR):
             encoding = None
     if record.http_headers.get_header("transfer-encoding") == "chunked":
         return BoundedChunkedReader(record.raw_stream, decomp_type=encoding, limit=limit)

@@ -283,7 +283,7 @@ def test_a_br_page_captured_with_a_binding_is_said_unchecked_where_none_is(
         report = verify(archive)
     assert report.problems == () and report.ok
     (note,) = report.unchecked
-    assert snap.record_id in note.what and "no brotli binding" in note.what
+    assert snap.record_id in note.what and "no brotlipy" in note.what
     assert note.offset == snap.offset
     assert "1 snapshot document digest(s) not checked here" in report.summary()
     assert report.as_dict()["unchecked"] == [note.as_dict()]
@@ -304,3 +304,29 @@ def test_a_br_document_digest_that_is_neither_reading_is_still_a_problem(
         )
     found = [p.what for p in verify(archive).problems]
     assert any(w.startswith("document digest") and _sha(b"x") in w for w in found), found
+
+
+class _GoogleDecompressor:
+    """What warcio's br factory meets with Google's Brotli installed: no ``unused_data``."""
+
+    __slots__ = ()
+
+
+def _google_factory():
+    decomp = _GoogleDecompressor()
+    decomp.unused_data = None  # warcio's try_brotli_init does this: AttributeError
+    return decomp
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_with_google_s_brotli_a_br_body_is_read_as_sent(chunked, monkeypatch):
+    """warcio registers Google's Brotli as a br decoder it cannot drive; our readers then
+    read br as sent, as a plain install does, instead of raising AttributeError."""
+    body = br_body("page")
+    with monkeypatch.context() as m:
+        m.setattr(codings, "lib", None)
+        m.setitem(BufferedReader.DECOMPRESSORS, codings.BR, _google_factory)
+        with pytest.raises(AttributeError):
+            _record(body, chunked).content_stream().read()  # warcio's own
+        assert not recorded.decodes("br")
+        assert _read_all(recorded.document_stream(_record(body, chunked))) == body

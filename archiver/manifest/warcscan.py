@@ -42,8 +42,9 @@ from archiver.warcfiles.reader import (
 )
 
 NO_BROTLI = (
-    "its body is brotli-coded and this install has no brotli binding to decode it; "
-    "the WARC's own digests still hold (pip install 'archiver[replay]' checks it too)"
+    "its body is brotli-coded and this install has no brotlipy to decode it (Google's "
+    "Brotli cannot be used); the WARC's own digests still hold "
+    "(pip install 'archiver[replay]' checks it too)"
 )
 
 

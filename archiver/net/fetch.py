@@ -165,7 +165,7 @@ class Client:
         # brotli is never decoded by urllib3 (brotlipy returns a whole read's output at
         # once, a bomb's GBs): a recording is decoded from the record afterwards, as
         # `verify` does; without one, here in bounded steps (`codings`)
-        brotli = decode and coding.strip().lower() == codings.BR and codings.available()
+        brotli = decode and coding.strip().lower() == codings.BR  # only with brotlipy
         recording = ex is not None and ex.record
         body = codings.BodyDecoder() if brotli and not recording else None
         read = functools.partial(resp.raw.read, decode_content=decode and not brotli)

@@ -19,7 +19,6 @@ import io
 import threading
 from typing import IO
 
-from warcio.bufferedreaders import BufferedReader
 from warcio.limitreader import LimitReader
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeadersParser
@@ -40,12 +39,13 @@ def decodes(content_encoding: str | None) -> bool:
     """Whether the document is decoded from a body with this Content-Encoding.
 
     warcio's rule (`ArcWarcRecord.content_stream`), which verify, pywb and cdxj-indexer
-    share: exactly one coding it knows (gzip, deflate, br). Stacked codings ("gzip,
-    gzip") and unknown ones are not decoded: the document is the body as received.
+    share: exactly one coding it knows (gzip, deflate, br; br only with brotlipy:
+    `codings.decodable`). Stacked codings ("gzip, gzip") and unknown ones are not
+    decoded: the document is the body as received.
     """
     if not content_encoding:
         return False
-    return content_encoding.strip().lower() in BufferedReader.get_supported_decompressors()
+    return codings.decodable(content_encoding.strip().lower())
 
 
 def document_stream(
