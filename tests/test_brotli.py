@@ -21,7 +21,6 @@ brotli = pytest.importorskip("brotli")
 
 from warcio.bufferedreaders import BufferedReader  # noqa: E402
 from warcio.recordloader import ArcWarcRecord  # noqa: E402
-from warcio.statusandheaders import StatusAndHeaders  # noqa: E402
 
 from archiver import codings  # noqa: E402
 from archiver.manifest.verify import verify  # noqa: E402
@@ -31,6 +30,7 @@ from archiver.runs.add import add_sources  # noqa: E402
 from .test_capture import article, snapshots  # noqa: E402
 from .test_net_security import proxied  # noqa: E402
 from .test_verify import _chunked  # noqa: E402
+from .warc_tools import read_all, response_record  # noqa: E402
 from .web.sites.cases_wire import br_body, noise  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not codings.available(), reason="brotlipy is not the binding")
@@ -52,15 +52,10 @@ def _record(body: bytes, chunked: bool) -> ArcWarcRecord:
     if chunked:
         headers.append(("Transfer-Encoding", "chunked"))
         body = _chunked(body, 5000)
-    http = StatusAndHeaders("200 OK", headers, protocol="HTTP/1.1")
-    return ArcWarcRecord("warc", "response", None, io.BytesIO(body), http, "", len(body))
+    return response_record(body, headers)
 
 
-def _read_all(stream, size: int = 7000) -> bytes:
-    out = []
-    while chunk := stream.read(size):
-        out.append(chunk)
-    return b"".join(out)
+_read_all = read_all
 
 
 def _warcio(body: bytes, chunked: bool, monkeypatch) -> bytes:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 from warcio.bufferedreaders import BufferedReader
-from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -28,6 +27,8 @@ from archiver import codings
 from archiver.interop import importer
 from archiver.manifest.warcscan import scan_warc
 from archiver.net import recorded
+
+from .warc_tools import read_all, response_record
 
 MB = 1 << 20
 BIG = codings.BIG_CHUNK + MB  # a chunk this big is read in pieces
@@ -100,19 +101,15 @@ def _cases() -> dict[str, tuple[bytes, str | None]]:
 CASES = _cases()
 
 
-def _record(body: bytes, coding: str | None) -> ArcWarcRecord:
+def _record(body: bytes, coding: str | None):
     headers = [("Content-Type", "text/plain"), ("Transfer-Encoding", "chunked")]
     if coding:
         headers.append(("Content-Encoding", coding))
-    http = StatusAndHeaders("200 OK", headers, protocol="HTTP/1.1")
-    return ArcWarcRecord("warc", "response", None, io.BytesIO(body), http, "", len(body))
+    return response_record(body, headers)
 
 
-def _read_all(stream, size: int = 70_000) -> bytes:
-    out = []
-    while chunk := stream.read(size):
-        out.append(chunk)
-    return b"".join(out)
+def _read_all(stream) -> bytes:
+    return read_all(stream, 70_000)
 
 
 def _warcio(body: bytes, coding: str | None) -> bytes:

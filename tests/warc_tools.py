@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import subprocess
 import sys
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
+from warcio.statusandheaders import StatusAndHeaders
 
 BIN = Path(sys.executable).parent
 
@@ -67,3 +70,17 @@ def raw_block(root: Path, warc: str, offset: int) -> bytes:
 
 def sha256_hex(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def response_record(body: bytes, headers: list[tuple[str, str]]) -> ArcWarcRecord:
+    """A response record in memory: HTTP ``headers`` over ``body`` (as on the wire)."""
+    http = StatusAndHeaders("200 OK", headers, protocol="HTTP/1.1")
+    return ArcWarcRecord("warc", "response", None, io.BytesIO(body), http, "", len(body))
+
+
+def read_all(stream, size: int = 7000) -> bytes:
+    """Everything a reader gives, read ``size`` bytes at a time."""
+    out = []
+    while chunk := stream.read(size):
+        out.append(chunk)
+    return b"".join(out)
