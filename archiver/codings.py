@@ -22,8 +22,10 @@ registered, so `get_supported_decompressors` says the same as before.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
+import mmap
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -93,30 +95,34 @@ class BrotliSteps:
     def __init__(self) -> None:
         self._decoder = brotli.Decompressor()._decoder
 
-    def steps(self, data: bytes) -> Iterator[bytes]:
-        if not data:
+    def steps(self, data) -> Iterator[bytes]:
+        """``data``: bytes, or any buffer (a big chunk's mapped temp file), read in place."""
+        if not len(data):
             return  # warcio never asks; brotlipy would spin on a 0-byte buffer
         size = min(5 * len(data), STEP)  # brotlipy's buffer, capped
         out = ffi.new("uint8_t[]", size)
+        in_buffer = ffi.from_buffer("uint8_t[]", data)
         available_in = ffi.new("size_t *", len(data))
-        in_buffer = ffi.new("uint8_t[]", data)
         next_in = ffi.new("uint8_t **", in_buffer)
         available_out = ffi.new("size_t *")
         next_out = ffi.new("uint8_t **")
-        while True:
-            available_out[0] = size
-            next_out[0] = out
-            rc = lib.BrotliDecoderDecompressStream(
-                self._decoder, available_in, next_in, available_out, next_out, ffi.NULL
-            )
-            if rc == lib.BROTLI_DECODER_RESULT_ERROR:
-                code = lib.BrotliDecoderGetErrorCode(self._decoder)
-                message = ffi.string(lib.BrotliDecoderErrorString(code))
-                raise brotli.error(f"Decompression error: {message}")
-            if available_out[0] < size:
-                yield ffi.buffer(out, size - available_out[0])[:]
-            if rc != lib.BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:
-                return
+        try:
+            while True:
+                available_out[0] = size
+                next_out[0] = out
+                rc = lib.BrotliDecoderDecompressStream(
+                    self._decoder, available_in, next_in, available_out, next_out, ffi.NULL
+                )
+                if rc == lib.BROTLI_DECODER_RESULT_ERROR:
+                    code = lib.BrotliDecoderGetErrorCode(self._decoder)
+                    message = ffi.string(lib.BrotliDecoderErrorString(code))
+                    raise brotli.error(f"Decompression error: {message}")
+                if available_out[0] < size:
+                    yield ffi.buffer(out, size - available_out[0])[:]
+                if rc != lib.BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:
+                    return
+        finally:
+            ffi.release(in_buffer)  # the caller may unmap ``data`` next
 
     def flush(self) -> bytes:
         return b""
@@ -160,34 +166,46 @@ class _BoundedBrotli:
 
     def _fillbuff(self, block_size=None):
         if (self._bounded or self._cut) and self.num_read >= self.limit and self.empty():
-            self.buff = None  # the document ends at the limit: read no more input
+            self._drop_buff()  # the document ends at the limit: read no more input
             return
         super()._fillbuff(block_size)
 
+    def _drop_buff(self) -> None:
+        """Let the block read go (a spooled temp file: its disk too)."""
+        if self.buff is not None:
+            self.buff.close()
+            self.buff = None
+
     def _process_read(self, data):
+        self._drop_buff()  # called once the block before is read
         if not data or not self._bounded:
             super()._process_read(data)
             return
-        self._process_pieces(lambda: (data,))
+        self._process_block(_Block(data))
 
-    def _process_pieces(self, pieces) -> None:
-        """`BufferedReader._process_read` of the block ``pieces()`` yields, in bounded
-        memory: its output (cut at the limit) is a spooled temp file."""
+    def close(self) -> None:
+        self._drop_buff()
+        super().close()
+
+    def _process_block(self, block: _Block) -> None:
+        """`BufferedReader._process_read` of one block, in bounded memory: its output
+        (cut at the limit) is a spooled temp file."""
         room = max(self.limit - self.num_read, 0)
-        self.buff, size = self._decoded(pieces, room)
+        self._drop_buff()  # the block before, read
+        self.buff, size = self._decoded(block, room)
         self.buff_size = min(size, room)
         self._cut = self._cut or size > room
         self.num_read += self.buff_size
         self.num_block_read += self.buff_size
 
-    def _decoded(self, pieces, room: int):
+    def _decoded(self, block: _Block, room: int):
         """(readable, size) of one block decoded as `BufferedReader._decompress` does,
         cut at ``room`` bytes: a block that fails is dropped, or passed through raw when
         nothing was decoded before it (a deflate block is first tried as raw deflate)."""
         if self.decompressor is None:
-            return _spooled(pieces(), room)
+            return _spooled(block.pieces(), room)
         try:
-            return _spooled(self._decode(pieces), room, past=PAST_LIMIT)
+            return _spooled(self._decode(block), room, past=PAST_LIMIT)
         except DECODE_ERRORS:  # the decoder's (a full disk under the spool is not)
             self.broken = True
             if self.num_block_read:
@@ -196,21 +214,70 @@ class _BoundedBrotli:
                 return io.BytesIO(b""), 0
             if self.decomp_type == "deflate":
                 self._init_decomp("deflate_alt")
-                return self._decoded(pieces, room)
+                return self._decoded(block, room)
             self.decompressor = None  # nothing decoded before: the body was never coded
-            return _spooled(pieces(), room)
+            return _spooled(block.pieces(), room)
 
-    def _decode(self, pieces) -> Iterator[bytes]:
+    def _decode(self, block: _Block) -> Iterator[bytes]:
         decoder = self.decompressor
-        for piece in pieces():
-            if isinstance(decoder, BrotliSteps):
-                yield from decoder.steps(piece)
-            elif hasattr(decoder, "unconsumed_tail"):  # zlib: at most STEP bytes a call
-                yield decoder.decompress(piece, STEP)
-                while decoder.unconsumed_tail:
-                    yield decoder.decompress(decoder.unconsumed_tail, STEP)
-            else:
+        if isinstance(decoder, BrotliSteps):
+            # one call on the whole block, as warcio makes it: what brotli gives for a
+            # stream cut short depends on where its input ran out
+            with block.whole() as data:
+                yield from decoder.steps(data)
+            return
+        for piece in block.pieces():
+            if not hasattr(decoder, "unconsumed_tail"):
                 yield decoder.decompress(piece)
+            elif not decoder.eof:  # past its end, warcio's one call only adds unused_data
+                yield from _zlib_steps(decoder, piece)
+
+
+class _Block:
+    """One block of input, as warcio's one ``_process_read`` call gets it: ``data``, or
+    bytes ``start:end`` of a spooled temp file (a big chunk), read a PIECE at a time
+    (zlib decodes the same whatever the split) or mapped whole (brotli). Re-readable: a
+    deflate block is read again as raw deflate when its first try fails."""
+
+    def __init__(self, data: bytes = b"", spool=None, start: int = 0, end: int = 0) -> None:
+        self.data, self.spool, self.start, self.end = data, spool, start, end
+
+    def pieces(self) -> Iterator[bytes]:
+        if self.spool is None:
+            yield self.data
+            return
+        self.spool.seek(self.start)
+        left = self.end - self.start
+        while left > 0 and (piece := self.spool.read(min(PIECE, left))):
+            left -= len(piece)
+            yield piece
+
+    @contextlib.contextmanager
+    def whole(self) -> Iterator[memoryview]:
+        if self.spool is None:
+            with memoryview(self.data) as view:
+                yield view
+            return
+        self.spool.rollover()  # on disk: mapped, not read into memory
+        self.spool.flush()
+        with (
+            mmap.mmap(self.spool.fileno(), self.end, access=mmap.ACCESS_READ) as mapped,
+            memoryview(mapped) as view,
+            view[self.start : self.end] as span,
+        ):
+            yield span
+
+
+def _zlib_steps(decoder, piece: bytes) -> Iterator[bytes]:
+    """``decoder.decompress(piece)`` in calls of at most STEP bytes out. A call that
+    filled STEP may leave decoded bytes inside zlib with no input left, so the loop goes
+    on until one returns less; a call that reaches the end of the stream leaves what
+    follows in ``unconsumed_tail`` as well as ``unused_data`` (CPython), so it stops."""
+    out = decoder.decompress(piece, STEP)
+    yield out
+    while not decoder.eof and (decoder.unconsumed_tail or len(out) == STEP):
+        out = decoder.decompress(decoder.unconsumed_tail, STEP)
+        yield out
 
 
 def _spooled(pieces, room: int, past: int = 0):
@@ -228,6 +295,9 @@ def _spooled(pieces, room: int, past: int = 0):
     except BaseException:
         spool.close()
         raise
+    finally:
+        if hasattr(pieces, "close"):
+            pieces.close()  # a decoding generator: its mapped input is let go now
     spool.seek(0)
     return spool, size
 
@@ -242,22 +312,6 @@ def _chunk_size(length_line: bytes) -> int | None:
     except ValueError:
         return None
     return size if 0 <= size <= 2**31 else None
-
-
-def _pieces(spool, size: int, head: bytes = b""):
-    """A callable yielding ``head`` and then the spool's first ``size`` bytes, again on
-    each call (a deflate block is decoded twice when its first try fails)."""
-
-    def pieces() -> Iterator[bytes]:
-        if head:
-            yield head
-        spool.seek(0)
-        left = size
-        while left > 0 and (piece := spool.read(min(PIECE, left))):
-            left -= len(piece)
-            yield piece
-
-    return pieces
 
 
 class BoundedReader(_BoundedBrotli, BufferedReader):
@@ -283,18 +337,20 @@ class BoundedChunkedReader(_BoundedBrotli, ChunkedDataReader):
             super()._try_decode(length_header)
             return
         with tempfile.SpooledTemporaryFile(max_size=SPOOL) as raw:
+            raw.write(length_header)  # warcio reads it with the chunk when no CRLF follows
             got = _copy(self.stream, raw, size)
+            end = len(length_header) + got
             if got < size:
                 self.all_chunks_read = True  # cut off: what there is counts (warcio's)
             elif self.stream.read(2) != b"\r\n":
                 # as warcio's _fillbuff: the length line and the chunk are read as not
                 # chunked, and so is the rest
-                self._process_pieces(_pieces(raw, got, head=length_header))
+                self._process_block(_Block(spool=raw, start=0, end=end))
                 self.not_chunked = True
                 super(ChunkedDataReader, self)._fillbuff()
                 return
             if got:
-                self._process_pieces(_pieces(raw, got))
+                self._process_block(_Block(spool=raw, start=len(length_header), end=end))
             else:
                 self._process_read(b"")
 

@@ -93,6 +93,13 @@ def _cases() -> dict[str, tuple[bytes, str | None]]:
         # the chunk is not followed by CRLF: warcio reads on as not chunked
         "no terminator": (_chunk(_noise(BIG)) + b"XY" + b"the rest, as is" * 100, None),
         "no terminator, gzip": (_chunk(coded) + b"XY" + b"junk" * 100, "gzip"),
+        # a gzip stream decoding to more than one zlib call's STEP, then another member
+        # in the same chunk (the decoder's end left the rest in its unconsumed_tail)
+        "gzip over STEP, then a second member": (
+            _chunk(_gzip(_noise(5 * MB) + bytes(12 * MB)) + _gzip(b"second member")) + END,
+            "gzip",
+        ),
+        "gzip, then zeros after its end": (_chunk(_gzip(b"hello") + bytes(16 * MB)) + END, "gzip"),
         "cut short": (_chunk(_noise(BIG))[:-MB], None),
         "cut short, gzip": (_chunk(coded)[:-MB], "gzip"),
     }
@@ -143,23 +150,95 @@ def test_the_cases_take_the_paths_they_claim():
     assert out("no terminator").endswith(b"the rest, as is")
 
 
-def test_a_brotli_big_chunk_reads_as_warcio_reads_it(monkeypatch):
-    brotli = pytest.importorskip("brotli")
+def _stock_brotli():
+    """warcio's brotli decompressor as `try_brotli_init` registers it, where brotlipy is
+    the binding (None otherwise)."""
     if not codings.available():
-        pytest.skip("brotlipy is not the binding")
-    body = _chunk(brotli.compress(_noise(BIG), quality=1)) + END
+        return None
 
     def stock():
-        decomp = brotli.Decompressor()
+        decomp = codings.brotli.Decompressor()
         decomp.unused_data = None
         return decomp
 
+    return stock
+
+
+@pytest.mark.parametrize("cut", [None, 1, 13, 200])
+def test_a_brotli_big_chunk_reads_as_warcio_reads_it(cut, monkeypatch):
+    """Whole, and cut short so that the chunk ends ``cut`` bytes into a 1 MiB piece: what
+    brotli gives for a cut stream depends on where its input ran out, so the chunk is
+    decoded in one call on its mapped temp file, as warcio's one call does."""
+    stock = _stock_brotli()
+    if stock is None:
+        pytest.skip("brotlipy is not the binding")
+    rng = random.Random(1)
+    coded = codings.brotli.compress(rng.randbytes(5 * MB - 300_000) + _text(4 * MB), quality=5)
+    if cut is not None:
+        coded = coded[: 5 * codings.PIECE + cut]
+    body = _chunk(coded) + END
     with monkeypatch.context() as m:
         m.setitem(BufferedReader.DECOMPRESSORS, codings.BR, stock)
         want = _warcio(body, codings.BR)
-    assert want == _noise(BIG)
+    assert len(want) > 5 * MB
     stream = codings.content_stream(_record(body, codings.BR), recorded.DOCUMENT_LIMIT)
     assert _read_all(stream) == want
+
+
+def _fuzz_body(rng: random.Random, coding: str, big: int) -> bytes:
+    """A random coded body (maybe broken or cut), in chunks of mixed sizes around
+    ``big``, some with a bad terminator, the whole maybe cut short."""
+    data = _text(rng.randrange(0, 4000)) if rng.random() < 0.7 else rng.randbytes(300)
+    if coding == "gzip":
+        coded = _gzip(data) + (_gzip(b"more") if rng.random() < 0.2 else b"")
+    elif coding == "deflate":
+        coded = zlib.compress(data) if rng.random() < 0.5 else _raw_deflate(data)
+    elif coding == codings.BR:
+        coded = codings.brotli.compress(data, quality=rng.choice([0, 5, 11]))
+    else:
+        coded = data
+    r = rng.random()
+    if r < 0.15:
+        coded = rng.randbytes(len(coded))
+    elif r < 0.3 and coded:
+        coded = _flip(coded, rng.randrange(len(coded)))
+    elif r < 0.45:
+        coded = coded[: rng.randrange(len(coded) + 1)]
+    parts, i = [], 0
+    while i < len(coded):
+        n = rng.randrange(big + 1, 6 * big) if rng.random() < 0.5 else rng.randrange(1, big + 1)
+        parts.append(_chunk(coded[i : i + n]))
+        parts.append(b"\r\n" if rng.random() < 0.95 else b"XY")
+        i += n
+    body = b"".join(parts) + b"0\r\n\r\n"
+    return body[: rng.randrange(len(body) + 1)] if rng.random() < 0.2 else body
+
+
+def test_small_constants_differential(monkeypatch):
+    """The piece-wise paths at tiny sizes (a big chunk is over 64 bytes, read 7 at a
+    time, zlib gives at most 50 bytes a call) against warcio on random bodies. Brotli
+    keeps its STEP: its output buffer is brotlipy's own size up to STEP, and a smaller
+    one changes where a cut stream ends (the docstring of `codings.BrotliSteps`)."""
+    stock = _stock_brotli()
+    monkeypatch.setattr(codings, "BIG_CHUNK", 64)
+    monkeypatch.setattr(codings, "PIECE", 7)
+    kinds = ["none", "gzip", "deflate"] + ([codings.BR] if stock else [])
+    if stock:
+        monkeypatch.setitem(BufferedReader.DECOMPRESSORS, codings.BR, stock)
+    differ = []
+    step = codings.STEP
+    for seed in range(1500):
+        rng = random.Random(seed)
+        coding = rng.choice(kinds)
+        monkeypatch.setattr(codings, "STEP", step if coding == codings.BR else 50)
+        body = _fuzz_body(rng, coding, 64)
+        header = None if coding == "none" else coding
+        want = _warcio(body, header)
+        limit = rng.choice([recorded.DOCUMENT_LIMIT, rng.randrange(0, 500)])
+        got = _read_all(codings.content_stream(_record(body, header), limit))
+        if got[:limit] != want[:limit]:
+            differ.append((seed, coding, len(want), len(got)))
+    assert not differ, differ[:10]
 
 
 ZEROS = 256 * MB  # one chunk of zeros: ~250 KB in the .warc.gz
