@@ -207,7 +207,8 @@ class _BoundedBrotli:
         try:
             return _spooled(self._decode(block), room, past=PAST_LIMIT)
         except DECODE_ERRORS:  # the decoder's (a full disk under the spool is not)
-            self.broken = True
+            # said of brotli only: gzip's readers are warcio's, which say nothing
+            self.broken = self.broken or isinstance(self.decompressor, BrotliSteps)
             if self.num_block_read:
                 # warcio writes the error to stderr here; ``broken`` says it instead, so
                 # a reader of ours needs no process-wide stderr redirect (`recorded._QUIET`)

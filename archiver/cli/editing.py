@@ -100,7 +100,7 @@ def verify_cmd(ctx: click.Context, as_json: bool, wacz_file: Path | None, tsa_tr
     names) and each snapshot's stored certificate fingerprint against it.
     Prints one line per problem (FILE:OFFSET: what) and a summary; exits 8 if any.
     What this install cannot check (a brotli-coded body without a brotli binding) is
-    one "not checked" line each, and not a problem ("unchecked" in --json).
+    one line each starting "not checked: ", and not a problem ("unchecked" in --json).
     A WACZ that is intact but unsigned says NOT SIGNED ("signature": "absent").
 
     \b
@@ -129,8 +129,8 @@ def verify_cmd(ctx: click.Context, as_json: bool, wacz_file: Path | None, tsa_tr
     else:
         for problem in report.problems:
             echo(one_line(problem))
-        for unchecked in report.unchecked:
-            echo(one_line(unchecked))
+        for unchecked in report.unchecked:  # not a problem: its own first word says so
+            echo(f"not checked: {one_line(unchecked)}")
         echo(report.summary())
     if not report.ok:
         raise VerifyFailed(f"verify found {len(report.problems)} problem(s)")

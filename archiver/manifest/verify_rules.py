@@ -184,7 +184,7 @@ def snapshot_unchecked(snap: Any, facts: RecordFacts | None, file: str) -> list[
         return []
     if snap.payload_digest in (facts.document_digest, *facts.document_also):
         return []
-    what = f"document digest of snapshot {snap.record_id} not checked: {facts.document_unread}"
+    what = f"document digest of snapshot {snap.record_id}: {facts.document_unread}"
     return [Problem(file, what, offset=snap.offset)]
 
 
