@@ -56,6 +56,9 @@ PAST_LIMIT = 1 << 30
 CAPPED = 64 << 20  # most bytes warcio's own brotli decompressor returns from one call
 BIG_CHUNK = 4 << 20  # an HTTP chunk over this is read in pieces (warcio reads it whole)
 PIECE = 1 << 20  # what one read of such a chunk takes
+# a zlib block (an HTTP chunk) over this is inflated in STEP-bounded calls, not in
+# warcio's one call: deflate's ratio goes to ~1,000:1, so a 4 MiB chunk could make 4 GiB
+ZLIB_WHOLE = 64 << 10
 BR = "br"
 
 
@@ -78,48 +81,64 @@ class BrotliSteps:
     """One brotli stream, decoded in steps of at most STEP bytes.
 
     ``steps(data)`` yields what brotlipy's ``Decompressor.decompress(data)`` would return,
-    in pieces, and raises ``brotli.error`` where that call would (errors stick: every
-    later call fails too, as with brotlipy). Input after the end of the stream is
-    ignored, as brotlipy ignores it.
+    in pieces, and raises ``brotli.error`` where that call would. Input after the end of
+    the stream is ignored, as brotlipy ignores it.
 
-    Each step offers the C decoder an output buffer of ``5 × len(data)`` bytes, exactly
-    what brotlipy offers: how much the decoder writes before it asks for more input
-    depends on that size, so a body cut or broken mid-stream decodes to warcio's bytes
-    only with the same one. The buffer is capped at STEP (exact for calls of up to
-    STEP / 5 bytes of input: warcio's 16 KB blocks, our 64 KB reads; a larger call is a
-    single HTTP chunk of over 1.6 MB, where the cut-stream tail may then differ).
+    brotlipy offers the C decoder an output buffer of ``5 × len(data)`` bytes, and how
+    much the decoder writes before it asks for more input depends on that size (a body
+    cut or broken mid-stream ends elsewhere with another): so that buffer is emulated,
+    handed to the decoder at most STEP bytes at a time, and where the decoder asks for
+    more input while it still holds output the emulated buffer has room for, it is
+    asked again, as the one big buffer would have taken it.
+
+    An error sticks: brotlipy's decoder called again after it failed decodes on from a
+    corrupt state, and can crash the process (SIGSEGV) on a hostile body, so every later
+    call raises the first error without calling it. This is where the bytes differ from
+    warcio's, which calls it again (and crashes with it).
     """
 
     unused_data = None  # warcio's reader asks (a gzip member boundary; brotli has none)
 
     def __init__(self) -> None:
         self._decoder = brotli.Decompressor()._decoder
+        self._error: str | None = None
 
     def steps(self, data) -> Iterator[bytes]:
         """``data``: bytes, or any buffer (a big chunk's mapped temp file), read in place."""
+        if self._error is not None:
+            raise brotli.error(self._error)
         if not len(data):
             return  # warcio never asks; brotlipy would spin on a 0-byte buffer
-        size = min(5 * len(data), STEP)  # brotlipy's buffer, capped
+        virtual = 5 * len(data)  # brotlipy's buffer for this call
+        size = min(virtual, STEP)
         out = ffi.new("uint8_t[]", size)
         in_buffer = ffi.from_buffer("uint8_t[]", data)
         available_in = ffi.new("size_t *", len(data))
         next_in = ffi.new("uint8_t **", in_buffer)
         available_out = ffi.new("size_t *")
         next_out = ffi.new("uint8_t **")
+        left = virtual  # room left in brotlipy's buffer
         try:
             while True:
-                available_out[0] = size
-                next_out[0] = out
+                offer = min(size, left)
+                available_out[0], next_out[0] = offer, out
                 rc = lib.BrotliDecoderDecompressStream(
                     self._decoder, available_in, next_in, available_out, next_out, ffi.NULL
                 )
                 if rc == lib.BROTLI_DECODER_RESULT_ERROR:
                     code = lib.BrotliDecoderGetErrorCode(self._decoder)
                     message = ffi.string(lib.BrotliDecoderErrorString(code))
-                    raise brotli.error(f"Decompression error: {message}")
-                if available_out[0] < size:
-                    yield ffi.buffer(out, size - available_out[0])[:]
-                if rc != lib.BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:
+                    self._error = f"Decompression error: {message}"
+                    raise brotli.error(self._error)
+                wrote = offer - available_out[0]
+                if wrote:
+                    yield ffi.buffer(out, wrote)[:]
+                left -= wrote
+                if rc == lib.BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:
+                    left = left or virtual  # brotlipy's loop: a new buffer once one is full
+                    continue
+                more = rc == lib.BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT and left and wrote
+                if not (more and lib.BrotliDecoderHasMoreOutput(self._decoder)):
                     return
         finally:
             ffi.release(in_buffer)  # the caller may unmap ``data`` next
@@ -178,10 +197,12 @@ class _BoundedBrotli:
 
     def _process_read(self, data):
         self._drop_buff()  # called once the block before is read
-        if not data or not self._bounded:
-            super()._process_read(data)
+        zlib_block = len(data) > ZLIB_WHOLE and hasattr(self.decompressor, "unconsumed_tail")
+        if data and (self._bounded or zlib_block):
+            self._process_block(_Block(data))
             return
-        self._process_block(_Block(data))
+        # warcio's own: a block of up to ZLIB_WHOLE inflates to at most ~1,000 times that
+        super()._process_read(data)
 
     def close(self) -> None:
         self._drop_buff()

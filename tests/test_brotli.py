@@ -100,12 +100,15 @@ BODIES = {
 def test_the_bounded_reader_gives_warcio_s_bytes(name, chunked, monkeypatch):
     body = BODIES[name]
     want = _warcio(body, chunked, monkeypatch)
+    # once a stream breaks, warcio calls brotlipy's failed decoder again for each later
+    # block (what it gives then is from a corrupt state, or a crash); ours stops there
+    stops = name == "late" and not chunked
     with contextlib.redirect_stderr(io.StringIO()):
         got = _read_all(recorded.document_stream(_record(body, chunked)))
-        assert got == want
+        assert want.startswith(got) and len(got) < len(want) if stops else got == want
         for limit in (1, 16384, 50000, MB):  # cut at a limit: warcio's bytes, cut there
             cut = recorded.document_stream(_record(body, chunked), limit)
-            assert _read_all(cut, 1000) == want[:limit]
+            assert _read_all(cut, 1000) == (got if stops else want)[:limit]
     if name in ("garbage", "bomb-broken"):
         assert got == body
     if name == "late":
@@ -168,7 +171,11 @@ def test_br_capture_is_warcio_s_document(web, kind, chunked, monkeypatch):
     chain = client.fetch_chain(url, record=True)
     hop = chain.final
     assert hop is not None and hop.status == 200 and not hop.truncated
-    assert hop.doc_digest == _warcio_document(hop.exchange.response, monkeypatch)
+    warcio_s = _warcio_document(hop.exchange.response, monkeypatch)
+    if kind == "late" and not chunked:  # warcio decodes on past the break (test above)
+        assert hop.doc_digest != warcio_s and hop.doc_size < 200000
+    else:
+        assert hop.doc_digest == warcio_s
     assert bool(hop.error) == (kind != "page")
     if kind == "page":
         assert hop.doc_size == 200000 and hop.head == noise(200000)[: len(hop.head)]
@@ -325,3 +332,26 @@ def test_with_google_s_brotli_a_br_body_is_read_as_sent(chunked, monkeypatch):
             _record(body, chunked).content_stream().read()  # warcio's own
         assert not recorded.decodes("br")
         assert _read_all(recorded.document_stream(_record(body, chunked))) == body
+
+
+def test_a_broken_br_body_s_old_digest_is_said_unchecked(archive, tmp_path, monkeypatch):
+    """Before errors stuck, a broken brotli body was decoded on past the break (or
+    crashed): a digest stored then may be of neither reading now. verify says so."""
+    from sqlalchemy import update
+
+    from archiver.store import schema as t
+
+    url = "https://cases.test/br?body=late&chunked=1"
+    add_sources(archive, [str(article(tmp_path, url))], capture=True)
+    (snap,) = snapshots(archive, url)
+    assert verify(archive).problems == ()
+    with archive.store.tx() as conn:
+        conn.execute(
+            update(t.snapshot).where(t.snapshot.c.id == snap.id).values(payload_digest=_sha(b"x"))
+        )
+    report = verify(archive)
+    assert not [p for p in report.problems if p.what.startswith("document digest")]
+    (note,) = report.unchecked
+    assert "breaks mid-body" in note.what
+    # the store no longer agrees with its ledger line: that still is a problem
+    assert any("disagrees with the store" in p.what for p in report.problems)

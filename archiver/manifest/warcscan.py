@@ -41,6 +41,13 @@ from archiver.warcfiles.reader import (
     read_member,
 )
 
+# a snapshot captured before codings stopped calling a failed brotli decoder again (it
+# decoded on from a corrupt state, or crashed) may hold a digest of what that gave
+BROKEN_BROTLI = (
+    "its brotli stream breaks mid-body, and what a decoder makes of the rest differs "
+    "(archiver before 2026-12-06 decoded on past the break); the WARC's own digests "
+    "still hold"
+)
 NO_BROTLI = (
     "its body is brotli-coded and this install has no brotlipy to decode it (Google's "
     "Brotli cannot be used); the WARC's own digests still hold "
@@ -85,15 +92,17 @@ def _document_digest(record) -> DocumentDigest:
         shutil.copyfileobj(record.raw_stream, body, CHUNK)
         size = body.tell()
 
-        def read(raw_br: bool) -> str:
+        def read(raw_br: bool) -> tuple[str, bool]:
             body.seek(0)
             copy = ArcWarcRecord("warc", "response", None, body, record.http_headers, "", size)
-            return _digest_of(recorded.document_stream(copy, raw_br=raw_br))
+            stream = recorded.document_stream(copy, raw_br=raw_br)
+            return _digest_of(stream), getattr(stream, "broken", False)
 
-        as_sent = read(raw_br=True)
+        as_sent, _ = read(raw_br=True)
         if not codings.available():
             return DocumentDigest(as_sent, unread=NO_BROTLI)
-        return DocumentDigest(read(raw_br=False), also=(as_sent,))
+        decoded, broken = read(raw_br=False)
+        return DocumentDigest(decoded, also=(as_sent,), unread=BROKEN_BROTLI if broken else None)
 
 
 def _look(
