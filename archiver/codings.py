@@ -160,8 +160,10 @@ class _CappedBrotli(BrotliSteps):
         return b"".join(out)
 
 
-class _BoundedBrotli:
-    """What our readers add to warcio's: brotli decoded in steps, kept up to ``limit``."""
+class _Bounded:
+    """What our readers add to warcio's: brotli decoded in steps, a large gzip or deflate
+    block inflated in STEP-bounded calls, a big chunk read in pieces; kept up to
+    ``limit``."""
 
     def _setup(self, limit: int) -> None:
         self.limit = limit
@@ -336,7 +338,7 @@ def _chunk_size(length_line: bytes) -> int | None:
     return size if 0 <= size <= 2**31 else None
 
 
-class BoundedReader(_BoundedBrotli, BufferedReader):
+class BoundedReader(_Bounded, BufferedReader):
     """warcio's `BufferedReader`, brotli decoded in bounded steps and cut at ``limit``."""
 
     def __init__(self, stream, *, limit: int, **kwargs) -> None:
@@ -344,7 +346,7 @@ class BoundedReader(_BoundedBrotli, BufferedReader):
         super().__init__(stream, **kwargs)
 
 
-class BoundedChunkedReader(_BoundedBrotli, ChunkedDataReader):
+class BoundedChunkedReader(_Bounded, ChunkedDataReader):
     """warcio's `ChunkedDataReader`, brotli decoded in bounded steps and cut at ``limit``;
     a chunk over BIG_CHUNK bytes is read in pieces into a spooled temp file, where
     warcio reads a chunk (up to 2 GiB, a few MB in a .warc.gz) into memory whole."""

@@ -112,9 +112,10 @@ def _lost(committed: dict, after: dict, app) -> list[str]:
 # ---------------------------------------------------------------- random kills
 
 
-def _capture_run(app) -> subprocess.Popen:
+def _archive_run(app, *args: str) -> subprocess.Popen:
+    """`archive ARGS` on the archive, started and not waited for."""
     return subprocess.Popen(
-        [ARCHIVE, "--config", str(app.root / "config.toml"), "capture"],
+        [ARCHIVE, "--config", str(app.root / "config.toml"), *args],
         env=_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -144,7 +145,7 @@ def test_kill_nine_at_random_moments(web, tmp_path, figures):
         # first, timed from its launch and from its first WARC write (a fixed window
         # let most runs finish before their kill once capture got faster)
         _all_due(app)
-        proc = _capture_run(app)
+        proc = _archive_run(app, "capture")
         launched = time.monotonic()
         _wait_for_writing(app, proc)
         writing = time.monotonic()
@@ -156,7 +157,7 @@ def test_kill_nine_at_random_moments(web, tmp_path, figures):
         for i in range(20):
             _all_due(app)
             before = snapshot_rows(app)
-            proc = _capture_run(app)
+            proc = _archive_run(app, "capture")
             # most kills are timed from the first WARC write, so a start-up slowed by a
             # loaded machine does not eat the window; one in four from the launch itself
             if rng.random() < 0.75:
@@ -218,12 +219,7 @@ def _killed_run(app, rng, *args: str) -> bool:
     """Run `archive ARGS`, SIGKILLed at a random moment; True if it was killed. Most
     kills are timed from the run's first committed row, so a start-up slowed by a loaded
     machine does not eat the window; one in four from the launch itself."""
-    proc = subprocess.Popen(
-        [ARCHIVE, "--config", str(app.root / "config.toml"), *args],
-        env=_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = _archive_run(app, *args)
     delay = rng.uniform(0.0, 1.5)
     if rng.random() < 0.75:
         _wait_for_rows(app, proc, t.check if args[0] == "check" else t.snapshot)

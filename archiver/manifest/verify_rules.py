@@ -162,9 +162,7 @@ def snapshot_problems(snap: Any, facts: RecordFacts | None, file: str) -> list[P
             f"{snap.warc_payload_digest}",
         ),
         (
-            not _document_to_check(snap)
-            or snap.payload_digest in (facts.document_digest, *facts.document_also)
-            or facts.document_unread,
+            not _document_to_check(snap) or _document_holds(snap, facts) or facts.document_unread,
             f"document digest {facts.document_digest} differs from the snapshot's "
             f"{snap.payload_digest}",
         ),
@@ -176,13 +174,18 @@ def _document_to_check(snap: Any) -> bool:
     return snap.record_type == "response" and bool(snap.payload_digest)
 
 
+def _document_holds(snap: Any, facts: RecordFacts) -> bool:
+    """The snapshot's digest is its document's, as this install or the other reads it."""
+    return snap.payload_digest in (facts.document_digest, *facts.document_also)
+
+
 def snapshot_unchecked(snap: Any, facts: RecordFacts | None, file: str) -> list[Problem]:
     """The snapshot's document digest this install could not check, and why (a brotli
     body where no brotli binding is installed and its digest is of the decoded body):
     not a problem, the record's WARC digests hold it, but said."""
     if facts is None or not facts.document_unread or not _document_to_check(snap):
         return []
-    if snap.payload_digest in (facts.document_digest, *facts.document_also):
+    if _document_holds(snap, facts):
         return []
     what = f"document digest of snapshot {snap.record_id}: {facts.document_unread}"
     return [Problem(file, what, offset=snap.offset)]
