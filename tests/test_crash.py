@@ -624,3 +624,31 @@ def test_a_real_full_disk(what, web, tmp_path, figures):
     finally:
         figures.disk_full(lost=lost)
         _umount(mount)
+
+
+def _dead_pid() -> int:
+    """A pid no process has (a child that ended)."""
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()
+    return proc.pid
+
+
+def test_an_empty_open_file_of_a_dead_writer_is_cleared_at_once(archive):
+    """A run killed between creating a WARC file and writing its first record leaves it
+    empty; recovery used to pass over every empty file under a minute old (a live writer
+    may be between O_CREAT and flock), so the next runs left it open. A file named with
+    this host's tag and a pid no process has is a dead writer's: cleared now."""
+    from archiver.runs.capture import file_tag
+    from archiver.workers import worker_id
+
+    host = file_tag(worker_id().rsplit(":", 1)[0])
+    folder = archive.settings.warcs_path / "2026" / "12"
+    folder.mkdir(parents=True, exist_ok=True)
+    dead = folder / f"archive-20261206091606-{host}_{_dead_pid()}-00000.warc.gz{OPEN_SUFFIX}"
+    mine = folder / f"archive-20261206091606-{host}_{os.getpid()}-00001.warc.gz{OPEN_SUFFIX}"
+    named = folder / f"archive-20261206091606-scraper-2-00002.warc.gz{OPEN_SUFFIX}"
+    for path in (dead, mine, named):
+        path.touch()
+    recover(archive)
+    assert not dead.exists()  # empty: unlinked, nothing to keep
+    assert mine.exists() and named.exists()  # a live writer's, or one we cannot tell

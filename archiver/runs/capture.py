@@ -133,7 +133,7 @@ def recover(app) -> list:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue
-            if _just_created(f):
+            if _just_created(f) and not _writer_gone(path):
                 continue  # a writer between O_CREAT and its flock; an empty file anyway
             # recorded before it is renamed, under the lock (see recover_open_file)
             r = recover_open_file(path, record=lambda r: _after_recovery(app, r))
@@ -144,6 +144,25 @@ def recover(app) -> list:
 def _just_created(f, seconds: float = 60.0) -> bool:
     st = os.fstat(f.fileno())
     return st.st_size == 0 and time.time() - st.st_mtime < seconds
+
+
+def _writer_gone(path) -> bool:
+    """Whether the process that created this WARC file is known to be dead: its name
+    carries this host's worker tag (HOST_PID, `file_tag(worker_id())`) and no process has
+    that pid. A run killed after it created a file but before it wrote to it left it
+    empty; without this, the next minute's runs passed it by. A pid reused by a live
+    process, or another host's or a named worker's tag, says nothing: wait the minute."""
+    host = file_tag(worker_id().rsplit(":", 1)[0])
+    found = re.search(rf"-{re.escape(host)}_(\d+)-\d{{5}}\.warc\.gz", path.name)
+    if found is None:
+        return False
+    try:
+        os.kill(int(found.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False  # alive under another user; or no such pid at all
+    return False
 
 
 def _after_recovery(app, r) -> None:
